@@ -1,0 +1,104 @@
+"""Typed configuration of the agent's networks (tree and key names of the published `config/agent/default.yaml`).
+
+Default values are the paper's Atari 100k settings. `num_actions` is not part of the YAML: it is filled in from
+the environment's action space before the networks are built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class InnerModelConfig:
+    """U-Net of the EDM denoiser."""
+
+    img_channels: int = 3
+    num_steps_conditioning: int = 4
+    cond_channels: int = 256
+    depths: list[int] = field(default_factory=lambda: [2, 2, 2, 2])
+    channels: list[int] = field(default_factory=lambda: [64, 64, 64, 64])
+    attn_depths: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    num_actions: Optional[int] = None
+
+
+@dataclass
+class DenoiserConfig:
+    """EDM denoiser (Karras et al. 2022) with DIAMOND's offset noise."""
+
+    inner_model: InnerModelConfig = field(default_factory=InnerModelConfig)
+    sigma_data: float = 0.5
+    sigma_offset_noise: float = 0.3
+
+
+@dataclass
+class RewEndModelConfig:
+    """Reward/termination model: (frame, next frame, action) encoder + LSTM + two heads."""
+
+    lstm_dim: int = 512
+    img_channels: int = 3
+    img_size: int = 64
+    cond_channels: int = 128
+    depths: list[int] = field(default_factory=lambda: [2, 2, 2, 2])
+    channels: list[int] = field(default_factory=lambda: [32, 32, 32, 32])
+    attn_depths: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    num_actions: Optional[int] = None
+
+
+@dataclass
+class ActorCriticConfig:
+    """CNN-LSTM actor-critic."""
+
+    lstm_dim: int = 512
+    img_channels: int = 3
+    img_size: int = 64
+    channels: list[int] = field(default_factory=lambda: [32, 32, 64, 64])
+    down: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
+    num_actions: Optional[int] = None
+
+
+@dataclass
+class AgentConfig:
+    """The three networks of a DIAMOND agent."""
+
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    rew_end_model: RewEndModelConfig = field(default_factory=RewEndModelConfig)
+    actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    num_actions: Optional[int] = None
+
+
+@dataclass
+class SigmaDistributionConfig:
+    """Log-normal distribution of training noise levels, clipped to [sigma_min, sigma_max]."""
+
+    loc: float = -0.4
+    scale: float = 1.2
+    sigma_min: float = 2e-3
+    sigma_max: float = 20.0
+
+
+@dataclass
+class DiffusionSamplerConfig:
+    """Karras et al. (2022) sampler: schedule, Euler (order 1) or Heun (order 2), optional churn."""
+
+    num_steps_denoising: int = 3
+    sigma_min: float = 2e-3
+    sigma_max: float = 5.0
+    rho: int = 7
+    order: int = 1
+    s_churn: float = 0.0
+    s_tmin: float = 0.0
+    s_tmax: float = float("inf")
+    s_noise: float = 1.0
+
+
+@dataclass
+class ActorCriticLossConfig:
+    """Actor-critic loss in imagination: lambda-returns, value loss, entropy bonus."""
+
+    backup_every: int = 15
+    gamma: float = 0.985
+    lambda_: float = 0.95
+    weight_value_loss: float = 1.0
+    weight_entropy_loss: float = 0.001
