@@ -1,0 +1,107 @@
+"""Hydra structured configs: registration, composition from the packaged presets, clean error messages.
+
+The presets live in the package (`diamond_wm/config/presets`), so composition works from any directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hydra import compose, initialize_config_module
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from diamond_wm.config.errors import ConfigError, UnknownKeyError, flat_keys
+from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.config.validation import validate_trainer_config
+
+PRESETS_MODULE = "diamond_wm.config.presets"
+PRESETS_PATH = "pkg://" + PRESETS_MODULE
+TRAINER_CONFIG_NAME = "trainer"
+
+
+def register_configs() -> None:
+    """Register the dataclass schema that the packaged `trainer.yaml` extends. Idempotent."""
+    ConfigStore.instance().store(name="trainer_schema", node=TrainerConfig)
+
+
+def _known_keys() -> list[str]:
+    return flat_keys(OmegaConf.structured(TrainerConfig))
+
+
+def explain_error(err: BaseException) -> ValueError:
+    """Turn a Hydra/OmegaConf composition error into a one-line `ValueError` naming key, value and expectation."""
+    chain: list[BaseException] = []
+    e: BaseException | None = err
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    for e in chain:
+        if isinstance(e, (ConfigError, UnknownKeyError)):
+            return e
+    for e in chain:
+        if not isinstance(e, OmegaConfBaseException):
+            continue
+        key = getattr(e, "full_key", None) or ""
+        msg = str(getattr(e, "msg", None) or e).splitlines()[0]
+        if "not in" in msg or "Key '" in msg and "not" in msg or "ConfigAttributeError" in type(e).__name__:
+            return UnknownKeyError(key, _known_keys())
+        if key:
+            expected = _describe_expected(msg)
+            return ValueError(f"invalid config: {key}: {expected}")
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if "Could not override" in str(err) or "Could not append" in str(err):
+        key = first.split("'")[1] if "'" in first else first
+        return UnknownKeyError(key, _known_keys())
+    return ValueError(f"invalid config: {first}")
+
+
+def _describe_expected(msg: str) -> str:
+    # OmegaConf: "Value 'abc' of type 'str' could not be converted to Integer"
+    for word, what in (("Integer", "an integer"), ("Float", "a number"), ("Boolean", "true or false")):
+        if msg.endswith(f"converted to {word}"):
+            return f"{msg.split(' of type')[0].replace('Value ', 'value ')} is not {what}"
+    return msg
+
+
+def compose_trainer_config(
+    overrides: Sequence[str] = (), config_name: str = TRAINER_CONFIG_NAME, validate: bool = True
+) -> DictConfig:
+    """Compose the packaged training config with Hydra overrides; raise a one-line `ValueError` on bad input."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=PRESETS_MODULE, version_base="1.3"):
+            cfg = compose(config_name=config_name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as err:
+        raise explain_error(err) from err
+    finally:
+        GlobalHydra.instance().clear()
+    _reject_unknown_keys(cfg)
+    if validate:
+        to_trainer_config(cfg)
+    return cfg
+
+
+def _reject_unknown_keys(cfg: DictConfig) -> None:
+    # `+key=value` appends to a struct config without complaint: every key must still be in the schema.
+    known = set(_known_keys())
+    for key in flat_keys(cfg):
+        if key not in known:
+            raise UnknownKeyError(key, sorted(known))
+
+
+def to_trainer_config(cfg: Any) -> TrainerConfig:
+    """The typed `TrainerConfig` of a composed DictConfig (interpolations resolved), validated."""
+    try:
+        obj = OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
+    except OmegaConfBaseException as err:
+        raise explain_error(err) from err
+    if not isinstance(obj, TrainerConfig):
+        raise TypeError(f"expected a TrainerConfig, got {type(obj).__name__}")
+    validate_trainer_config(obj)
+    return obj

@@ -1,0 +1,1 @@
+"""Process-level concerns shared by every command: devices, seeding, logging."""

@@ -1,0 +1,36 @@
+"""Shared test fixtures: where the conformance data lives, and how to run the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    """`../shared/reference/` beside the checkout; tests that need it skip when it is absent."""
+    if not REFERENCE_DIR.is_dir():
+        pytest.skip(
+            f"conformance data not found at {REFERENCE_DIR} (it lives in shared/ beside the checkout)"
+        )
+    return REFERENCE_DIR
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `diamond ARGS` in a subprocess, as a user would (module entry point of the installed package)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    return subprocess.run(
+        [sys.executable, "-m", "diamond_wm.cli.main", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
