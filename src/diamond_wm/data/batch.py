@@ -31,6 +31,12 @@ class Batch:
         move = lambda x: x.to(device, non_blocking=True)  # noqa: E731
         info = [{k: move(v) if torch.is_tensor(v) else v for k, v in d.items()} for d in self.info]
         return Batch(
-            move(self.obs), move(self.act), move(self.rew), move(self.end), move(self.trunc),
-            move(self.mask_padding), info, list(self.segment_ids),
+            move(self.obs),
+            move(self.act),
+            move(self.rew),
+            move(self.end),
+            move(self.trunc),
+            move(self.mask_padding),
+            info,
+            list(self.segment_ids),
         )
