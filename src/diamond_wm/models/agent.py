@@ -1,0 +1,93 @@
+"""The DIAMOND agent: denoiser (world model), reward/termination model and actor-critic in one module."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+import torch
+from torch import nn
+
+from diamond_wm.config.agent import (
+    ActorCriticConfig,
+    AgentConfig,
+    DenoiserConfig,
+    InnerModelConfig,
+    RewEndModelConfig,
+)
+from diamond_wm.models.actor_critic import ActorCritic
+from diamond_wm.models.denoiser import Denoiser
+from diamond_wm.models.rew_end_model import RewEndModel
+
+AGENT_PARTS = ("denoiser", "rew_end_model", "actor_critic")
+
+
+def with_num_actions(cfg: AgentConfig, num_actions: int) -> AgentConfig:
+    """A copy of `cfg` with `num_actions` filled in at every level that needs it."""
+    if isinstance(num_actions, bool) or not isinstance(num_actions, int) or num_actions < 1:
+        raise ValueError(f"num_actions must be an integer >= 1, got {num_actions!r}")
+    if cfg.num_actions is not None and cfg.num_actions != num_actions:
+        raise ValueError(
+            f"num_actions={num_actions} conflicts with the config's num_actions={cfg.num_actions}"
+        )
+    cfg = copy.deepcopy(cfg)
+    cfg.num_actions = num_actions
+    cfg.denoiser.inner_model.num_actions = num_actions
+    cfg.rew_end_model.num_actions = num_actions
+    cfg.actor_critic.num_actions = num_actions
+    return cfg
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build the dataclass `cls` from a plain dict; keys starting with '_' (e.g. `_target_`) are ignored."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(k for k in data if k not in fields and not str(k).startswith("_"))
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown} (known: {sorted(fields)})")
+    nested = {
+        "denoiser": DenoiserConfig,
+        "inner_model": InnerModelConfig,
+        "rew_end_model": RewEndModelConfig,
+        "actor_critic": ActorCriticConfig,
+    }
+    kwargs = {}
+    for k, v in data.items():
+        if k not in fields:
+            continue
+        sub = nested.get(k)
+        kwargs[k] = _from_dict(sub, v, f"{where}.{k}") if sub is not None and v is not None else v
+    return cls(**kwargs)
+
+
+def agent_config_from_dict(data: dict[str, Any]) -> AgentConfig:
+    """AgentConfig from its plain-dict form (as saved in our checkpoints, or read from the published YAML)."""
+    return _from_dict(AgentConfig, data, "agent config")
+
+
+def agent_config_to_dict(cfg: AgentConfig) -> dict[str, Any]:
+    """The agent config as a plain dict of builtins (safe to store in a weights_only checkpoint)."""
+    return dataclasses.asdict(cfg)
+
+
+class Agent(nn.Module):
+    """Holds `denoiser`, `rew_end_model` and `actor_critic`, built from an AgentConfig and the number of actions."""
+
+    def __init__(self, cfg: AgentConfig, num_actions: int) -> None:
+        super().__init__()
+        self.cfg = with_num_actions(cfg, num_actions)
+        self.num_actions = num_actions
+        self.denoiser = Denoiser(self.cfg.denoiser)
+        self.rew_end_model = RewEndModel(self.cfg.rew_end_model)
+        self.actor_critic = ActorCritic(self.cfg.actor_critic)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the parameters."""
+        return next(self.parameters()).device
+
+    def num_parameters(self) -> dict[str, int]:
+        """Learnable parameters of each part (the denoiser's fixed Fourier weights are a buffer, not counted)."""
+        return {name: sum(p.numel() for p in getattr(self, name).parameters()) for name in AGENT_PARTS}

@@ -1,0 +1,237 @@
+"""Agent checkpoints: our versioned format and the published bare state_dict, loaded with weights_only=True.
+
+Our format is a dict {"format": "diamond-wm-agent", "version": 1, "config": <AgentConfig as a plain dict>,
+"num_actions": int, "state_dict": ...}. The published layout (official `agent_epoch_XXXXX.pt` and the per-game
+Atari models) is the bare state_dict with keys prefixed `denoiser.`, `rew_end_model.`, `actor_critic.`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from diamond_wm.config.agent import AgentConfig
+from diamond_wm.models.agent import (
+    AGENT_PARTS,
+    Agent,
+    agent_config_from_dict,
+    agent_config_to_dict,
+)
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "diamond-wm-agent"
+FORMAT_VERSION = 1
+
+# Keys whose first dimension is the number of actions, most reliable first.
+NUM_ACTIONS_KEYS = (
+    "actor_critic.actor_linear.weight",
+    "actor_critic.actor_linear.bias",
+    "rew_end_model.act_emb.weight",
+    "denoiser.inner_model.act_emb.0.weight",
+)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A file that would need arbitrary unpickling (custom classes) to load: refused."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A state_dict whose keys or shapes differ from the model's; lists every difference."""
+
+    def __init__(
+        self,
+        missing: list[str],
+        unexpected: list[str],
+        shape_mismatches: list[tuple[str, tuple[int, ...], tuple[int, ...]]],
+        source: str = "state_dict",
+    ) -> None:
+        self.missing, self.unexpected, self.shape_mismatches = missing, unexpected, shape_mismatches
+        lines = [f"{source} does not match the model:"]
+        if missing:
+            lines.append(f"  missing keys ({len(missing)}): " + ", ".join(missing))
+        if unexpected:
+            lines.append(f"  unexpected keys ({len(unexpected)}): " + ", ".join(unexpected))
+        for key, got, want in shape_mismatches:
+            lines.append(f"  shape mismatch for {key}: checkpoint {list(got)}, model {list(want)}")
+        super().__init__("\n".join(lines))
+
+
+def save_agent(path: str | os.PathLike, agent: Agent) -> Path:
+    """Write the agent in our versioned format, atomically (temp file in the same folder, then os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "config": agent_config_to_dict(agent.cfg),
+        "num_actions": int(agent.num_actions),
+        "state_dict": {k: v.detach().cpu() for k, v in agent.state_dict().items()},
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    logger.debug("saved agent to %s", path)
+    return path
+
+
+def _unpickler_detail(err: BaseException) -> str:
+    """The informative line of torch's weights_only error (e.g. 'Unsupported global: GLOBAL mod.Class ...')."""
+    text = str(err)
+    for line in text.splitlines():
+        if "WeightsUnpickler error:" in line:
+            detail = line.split("WeightsUnpickler error:", 1)[1].strip()
+            if detail:
+                return detail.split(". Please use")[0]
+    rest = text.split("WeightsUnpickler error:", 1)
+    if len(rest) == 2 and rest[1].strip():
+        return rest[1].strip().splitlines()[0]
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _safe_load(path: Path) -> Any:
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        detail = _unpickler_detail(e)
+        if "GLOBAL" in detail or "global" in detail:
+            raise UnsafeCheckpointError(
+                f"refusing to load {path}: it needs arbitrary unpickling ({detail}); "
+                "only tensors and plain Python data are accepted (torch.load with weights_only=True)"
+            ) from e
+        raise CheckpointError(f"cannot read {path} with torch.load(weights_only=True): {detail}") from e
+    except (RuntimeError, EOFError, OSError) as e:
+        raise CheckpointError(f"cannot read {path} as a torch checkpoint: {e}") from e
+
+
+def infer_num_actions(state_dict: Mapping[str, torch.Tensor]) -> int:
+    """Number of actions of a published-layout state_dict (first dimension of the actor head and embeddings)."""
+    for key in NUM_ACTIONS_KEYS:
+        t = state_dict.get(key)
+        if isinstance(t, torch.Tensor) and t.ndim >= 1:
+            return int(t.shape[0])
+    raise CheckpointError(f"cannot infer num_actions: the state_dict has none of {list(NUM_ACTIONS_KEYS)}")
+
+
+def load_agent_state(
+    path: str | os.PathLike,
+) -> tuple[dict[str, torch.Tensor], Optional[AgentConfig], int]:
+    """(state_dict, config or None for the published layout, num_actions) of a checkpoint file."""
+    path = Path(path)
+    obj = _safe_load(path)
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict, got {type(obj).__name__}")
+
+    if "format" in obj:
+        if obj["format"] != FORMAT_NAME:
+            raise CheckpointError(
+                f"{path}: unknown checkpoint format {obj['format']!r} (expected {FORMAT_NAME!r})"
+            )
+        version = obj.get("version")
+        if version != FORMAT_VERSION:
+            raise CheckpointError(
+                f"{path}: unsupported {FORMAT_NAME} version {version!r} (this code reads {FORMAT_VERSION})"
+            )
+        missing = [k for k in ("config", "num_actions", "state_dict") if k not in obj]
+        if missing:
+            raise CheckpointError(f"{path}: {FORMAT_NAME} checkpoint lacks {missing}")
+        try:
+            cfg = agent_config_from_dict(obj["config"])
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: bad agent config: {e}") from e
+        state_dict = obj["state_dict"]
+        if not isinstance(state_dict, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state_dict.values()
+        ):
+            raise CheckpointError(f"{path}: 'state_dict' is not a mapping of tensors")
+        return dict(state_dict), cfg, int(obj["num_actions"])
+
+    bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(
+            f"{path}: neither a {FORMAT_NAME} checkpoint nor a bare state_dict (non-tensor entries: {bad[:5]})"
+        )
+    return obj, None, infer_num_actions(obj)
+
+
+def check_state_dict(
+    model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "state_dict"
+) -> None:
+    """Raise CheckpointMismatchError naming every missing/unexpected key and shape difference."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    shapes = [
+        (k, tuple(state_dict[k].shape), tuple(v.shape))
+        for k, v in expected.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or shapes:
+        raise CheckpointMismatchError(missing, unexpected, shapes, source)
+
+
+def load_into(
+    agent: Agent,
+    state_dict: Mapping[str, torch.Tensor],
+    parts: Iterable[str] = AGENT_PARTS,
+) -> None:
+    """Load the named parts of a full-agent state_dict, strictly; all differences are reported at once.
+
+    Keys of the agent's other parts are ignored; keys under no known part are reported as unexpected.
+    """
+    parts = tuple(parts)
+    unknown_parts = [p for p in parts if p not in AGENT_PARTS]
+    if unknown_parts:
+        raise ValueError(f"unknown agent parts {unknown_parts} (known: {list(AGENT_PARTS)})")
+    missing: list[str] = []
+    unexpected = [k for k in state_dict if k.split(".", 1)[0] not in AGENT_PARTS]
+    shapes: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+    sub_dicts = {}
+    for part in parts:
+        prefix = f"{part}."
+        sub = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        try:
+            check_state_dict(getattr(agent, part), sub)
+        except CheckpointMismatchError as e:
+            missing += [prefix + k for k in e.missing]
+            unexpected += [prefix + k for k in e.unexpected]
+            shapes += [(prefix + k, got, want) for k, got, want in e.shape_mismatches]
+        sub_dicts[part] = sub
+    if missing or unexpected or shapes:
+        raise CheckpointMismatchError(missing, unexpected, shapes)
+    for part, sub in sub_dicts.items():
+        getattr(agent, part).load_state_dict(sub, strict=True)
+
+
+def load_agent(
+    path: str | os.PathLike, cfg: Optional[AgentConfig] = None, device: torch.device | str = "cpu"
+) -> Agent:
+    """Build an Agent from a checkpoint file: its own config, else `cfg`, else the paper's defaults."""
+    state_dict, saved_cfg, num_actions = load_agent_state(path)
+    agent = Agent(saved_cfg or cfg or AgentConfig(), num_actions)
+    try:
+        load_into(agent, state_dict)
+    except CheckpointMismatchError as e:
+        raise CheckpointMismatchError(e.missing, e.unexpected, e.shape_mismatches, source=str(path)) from None
+    return agent.to(device)

@@ -1,0 +1,141 @@
+"""Reward/termination model: encoder of (frame, next frame) conditioned on the action, LSTM, two heads."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from diamond_wm.config.agent import RewEndModelConfig
+from diamond_wm.data.batch import Batch
+from diamond_wm.models.blocks import Conv3x3, Downsample, ResBlocks
+from diamond_wm.models.classification_metrics import per_class_metrics
+from diamond_wm.models.init import init_lstm
+
+NUM_REW_CLASSES = 3  # sign of the reward: -1, 0, +1
+NUM_END_CLASSES = 2  # continue, terminate
+REW_CLASS_NAMES = ("neg", "zero", "pos")
+END_CLASS_NAMES = ("continue", "end")
+
+HxCx = tuple[torch.Tensor, torch.Tensor]
+
+
+class RewEndEncoder(nn.Module):
+    """Down path of a U-Net (adaptive GroupNorm on the action embedding), then two attention ResBlocks."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        cond_channels: int,
+        depths: list[int],
+        channels: list[int],
+        attn_depths: list[int],
+    ) -> None:
+        super().__init__()
+        if not len(depths) == len(channels) == len(attn_depths):
+            raise ValueError(
+                f"depths {depths}, channels {channels} and attn_depths {attn_depths} differ in length"
+            )
+        self.conv_in = Conv3x3(in_channels, channels[0])
+        blocks = []
+        for i, n in enumerate(depths):
+            c1 = channels[max(0, i - 1)]
+            c2 = channels[i]
+            blocks.append(ResBlocks([c1] + [c2] * (n - 1), [c2] * n, cond_channels, bool(attn_depths[i])))
+        blocks.append(ResBlocks([channels[-1]] * 2, [channels[-1]] * 2, cond_channels, attn=True))
+        self.blocks = nn.ModuleList(blocks)
+        self.downsamples = nn.ModuleList(
+            [nn.Identity()] + [Downsample(c) for c in channels[:-1]] + [nn.Identity()]
+        )
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x = self.conv_in(x)  # (N, channels[0], H, W)
+        for block, down in zip(self.blocks, self.downsamples, strict=True):
+            x = down(x)
+            x, _ = block(x, cond)
+        return x  # (N, channels[-1], H / 2^(levels-1), W / 2^(levels-1))
+
+
+class RewEndModel(nn.Module):
+    """Predicts the sign of the reward (3 classes) and the termination (2 classes) of each transition."""
+
+    def __init__(self, cfg: RewEndModelConfig) -> None:
+        super().__init__()
+        if cfg.num_actions is None or cfg.num_actions < 1:
+            raise ValueError(f"RewEndModel needs num_actions >= 1, got {cfg.num_actions!r}")
+        self.cfg = cfg
+        self.lstm_dim = cfg.lstm_dim
+        self.encoder = RewEndEncoder(
+            2 * cfg.img_channels, cfg.cond_channels, cfg.depths, cfg.channels, cfg.attn_depths
+        )
+        self.act_emb = nn.Embedding(cfg.num_actions, cfg.cond_channels)
+        side = cfg.img_size // 2 ** (len(cfg.depths) - 1)
+        self.lstm = nn.LSTM(cfg.channels[-1] * side * side, cfg.lstm_dim, batch_first=True)
+        self.head = nn.Sequential(
+            nn.Linear(cfg.lstm_dim, cfg.lstm_dim),
+            nn.SiLU(),
+            nn.Linear(cfg.lstm_dim, NUM_REW_CLASSES + NUM_END_CLASSES, bias=False),
+        )
+        init_lstm(self.lstm)
+
+    def forward(
+        self,
+        obs: torch.Tensor,
+        act: torch.Tensor,
+        next_obs: torch.Tensor,
+        hx_cx: Optional[HxCx] = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, HxCx]:
+        """obs, next_obs (B, T, C, H, W), act (B, T) -> logits_rew (B, T, 3), logits_end (B, T, 2), (hx, cx)."""
+        if obs.ndim != 5 or obs.shape != next_obs.shape:
+            raise ValueError(
+                f"obs and next_obs must be (B, T, C, H, W) of one shape, got {tuple(obs.shape)} "
+                f"and {tuple(next_obs.shape)}"
+            )
+        b, t, c, h, w = obs.shape
+        if act.shape != (b, t):
+            raise ValueError(f"act must be (B, T) = {(b, t)}, got shape {tuple(act.shape)}")
+        frames = torch.cat((obs, next_obs), dim=2).reshape(b * t, 2 * c, h, w)  # (B*T, 2C, H, W)
+        x = self.encoder(frames, self.act_emb(act.reshape(b * t)))  # (B*T, C', H', W')
+        x = x.reshape(b, t, -1)  # (B, T, D)
+        x, hx_cx = self.lstm(x, hx_cx)  # (B, T, lstm_dim)
+        logits = self.head(x)  # (B, T, 5)
+        return logits[..., :NUM_REW_CLASSES], logits[..., NUM_REW_CLASSES:], hx_cx
+
+    def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Cross-entropy of both heads on the unpadded transitions; terminal next frames are the true final frames."""
+        obs = batch.obs[:, :-1]  # (B, T-1, C, H, W)
+        act = batch.act[:, :-1]  # (B, T-1)
+        next_obs = batch.obs[:, 1:].clone()  # (B, T-1, C, H, W)
+        rew = batch.rew[:, :-1]  # (B, T-1)
+        end = batch.end[:, :-1].long()  # (B, T-1)
+        mask = batch.mask_padding[:, :-1]  # (B, T-1)
+
+        # After a termination the next frame of the segment is padding: use the episode's final observation.
+        dead = end.bool().any(dim=1)  # (B,)
+        for row in torch.nonzero(dead).flatten().tolist():
+            info = batch.info[row] if row < len(batch.info) else {}
+            final_obs = info.get("final_observation")
+            if final_obs is None:
+                raise ValueError(
+                    f"segment {row} of the batch terminates but its info has no 'final_observation'"
+                )
+            t_end = int(end[row].argmax().item())
+            next_obs[row, t_end] = torch.as_tensor(final_obs, dtype=next_obs.dtype, device=next_obs.device)
+
+        logits_rew, logits_end, _ = self(obs, act, next_obs)
+        logits_rew = logits_rew[mask]  # (N, 3)
+        logits_end = logits_end[mask]  # (N, 2)
+        target_rew = rew[mask].sign().long() + 1  # (N,), classes of -1, 0, +1
+        target_end = end[mask]  # (N,)
+
+        loss_rew = F.cross_entropy(logits_rew, target_rew)
+        loss_end = F.cross_entropy(logits_end, target_end)
+        loss = loss_rew + loss_end
+
+        metrics = {"loss_rew": loss_rew.item(), "loss_end": loss_end.item(), "loss_total": loss.item()}
+        with torch.no_grad():
+            metrics.update(per_class_metrics(logits_rew, target_rew, REW_CLASS_NAMES, "rew"))
+            metrics.update(per_class_metrics(logits_end, target_end, END_CLASS_NAMES, "end"))
+        return loss, metrics

@@ -1,0 +1,169 @@
+"""The paper's agent has exactly the published keys and shapes; checkpoints load strictly or fail clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from diamond_wm.config.agent import AgentConfig
+from diamond_wm.models.agent import Agent, agent_config_from_dict, agent_config_to_dict
+from diamond_wm.models.checkpoint import (
+    CheckpointError,
+    CheckpointMismatchError,
+    UnsafeCheckpointError,
+    infer_num_actions,
+    load_agent,
+    load_agent_state,
+    load_into,
+    save_agent,
+)
+from tests.models.conftest import reference_file, tiny_agent_config
+
+
+class NotAllowed:
+    """A custom class: pickling it into a checkpoint makes weights_only loading fail."""
+
+    def __init__(self) -> None:
+        self.x = 1
+
+
+@pytest.fixture(scope="module")
+def paper_agent() -> Agent:
+    torch.manual_seed(0)
+    return Agent(AgentConfig(), 4)
+
+
+def test_paper_agent_matches_published_keys_and_shapes(paper_agent: Agent) -> None:
+    ref = json.loads(reference_file("checkpoint_keys_atari.json").read_text())
+    ours = {k: list(v.shape) for k, v in paper_agent.state_dict().items()}
+    missing = sorted(set(ref["keys"]) - set(ours))
+    unexpected = sorted(set(ours) - set(ref["keys"]))
+    shapes = {k: (ours[k], ref["keys"][k]) for k in ours if k in ref["keys"] and ours[k] != ref["keys"][k]}
+    assert not missing and not unexpected and not shapes, (missing, unexpected, shapes)
+    assert ref["num_actions"] == 4
+
+
+def test_paper_agent_parameter_counts(paper_agent: Agent) -> None:
+    assert paper_agent.num_parameters() == {
+        "denoiser": 4_405_955,
+        "rew_end_model": 5_900_864,
+        "actor_critic": 3_229_637,
+    }
+    assert sum(t.numel() for t in paper_agent.state_dict().values()) == 13_536_456 + 128  # + Fourier buffer
+
+
+def test_published_layout_loads_and_infers_num_actions(paper_agent: Agent, tmp_path: Path) -> None:
+    path = tmp_path / "Breakout.pt"
+    torch.save(paper_agent.state_dict(), path)
+    state_dict, cfg, num_actions = load_agent_state(path)
+    assert cfg is None and num_actions == 4
+    agent = load_agent(path)
+    assert agent.num_actions == 4
+    for k, v in paper_agent.state_dict().items():
+        assert torch.equal(agent.state_dict()[k], v), k
+
+
+def test_num_actions_conflict() -> None:
+    cfg = tiny_agent_config()
+    cfg.num_actions = 5
+    with pytest.raises(ValueError, match="num_actions=3 conflicts"):
+        Agent(cfg, 3)
+    with pytest.raises(ValueError, match="num_actions must be"):
+        Agent(tiny_agent_config(), 0)
+
+
+def test_infer_num_actions() -> None:
+    assert infer_num_actions({"actor_critic.actor_linear.weight": torch.zeros(18, 512)}) == 18
+    assert infer_num_actions({"rew_end_model.act_emb.weight": torch.zeros(6, 128)}) == 6
+    with pytest.raises(CheckpointError, match="num_actions"):
+        infer_num_actions({"foo": torch.zeros(1)})
+
+
+def test_our_format_round_trip(tiny_agent: Agent, tmp_path: Path) -> None:
+    path = save_agent(tmp_path / "sub" / "agent.pt", tiny_agent)
+    assert [p.name for p in path.parent.iterdir()] == ["agent.pt"], "no temp file left behind"
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == "diamond-wm-agent" and raw["version"] == 1 and raw["num_actions"] == 3
+    state_dict, cfg, num_actions = load_agent_state(path)
+    assert cfg == tiny_agent.cfg and num_actions == 3
+    agent = load_agent(path)
+    assert agent.cfg == tiny_agent.cfg
+    for k, v in tiny_agent.state_dict().items():
+        assert torch.equal(agent.state_dict()[k], v), k
+
+
+def test_config_dict_round_trip() -> None:
+    cfg = tiny_agent_config()
+    assert agent_config_from_dict(agent_config_to_dict(cfg)) == cfg
+    with pytest.raises(ValueError, match="unknown keys"):
+        agent_config_from_dict({"denoiser": {"sigma_data": 0.5, "bogus": 1}})
+
+
+def _corrupt(tiny_agent: Agent, tmp_path: Path, edit) -> Path:
+    path = save_agent(tmp_path / "agent.pt", tiny_agent)
+    payload = torch.load(path, weights_only=True)
+    edit(payload["state_dict"])
+    torch.save(payload, path)
+    return path
+
+
+def test_renamed_key_is_named(tiny_agent: Agent, tmp_path: Path) -> None:
+    old, new = "actor_critic.critic_linear.weight", "actor_critic.value_head.weight"
+    path = _corrupt(tiny_agent, tmp_path, lambda sd: sd.__setitem__(new, sd.pop(old)))
+    with pytest.raises(CheckpointMismatchError) as info:
+        load_agent(path)
+    msg = str(info.value)
+    assert old in msg and new in msg and "missing" in msg and "unexpected" in msg and str(path) in msg
+    assert info.value.missing == [old] and info.value.unexpected == [new]
+    assert isinstance(info.value, ValueError)
+
+
+def test_wrong_shapes_are_all_named(tiny_agent: Agent, tmp_path: Path) -> None:
+    keys = ["denoiser.inner_model.conv_in.weight", "rew_end_model.head.0.bias"]
+
+    def edit(sd: dict) -> None:
+        for k in keys:
+            sd[k] = torch.zeros(*[s + 1 for s in sd[k].shape])
+
+    path = _corrupt(tiny_agent, tmp_path, edit)
+    with pytest.raises(CheckpointMismatchError) as info:
+        load_agent(path)
+    assert [k for k, _, _ in info.value.shape_mismatches] == keys
+    for k in keys:
+        assert f"shape mismatch for {k}" in str(info.value)
+
+
+def test_pickled_custom_class_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": {}, "extra": NotAllowed()}, path)
+    with pytest.raises(UnsafeCheckpointError, match="evil.pt") as info:
+        load_agent_state(path)
+    assert "arbitrary unpickling" in str(info.value) and "NotAllowed" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_not_a_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "junk.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt") as info:
+        load_agent_state(path)
+    assert not isinstance(info.value, UnsafeCheckpointError)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_agent_state(tmp_path / "missing.pt")
+
+
+def test_load_into_single_part(tiny_agent: Agent) -> None:
+    torch.manual_seed(1)
+    other = Agent(tiny_agent_config(), 3)
+    sd = {k: v for k, v in other.state_dict().items() if k.startswith("denoiser.")}
+    load_into(tiny_agent, sd, parts=("denoiser",))
+    assert torch.equal(
+        tiny_agent.denoiser.inner_model.conv_in.weight, other.denoiser.inner_model.conv_in.weight
+    )
+    with pytest.raises(CheckpointMismatchError, match="rew_end_model.lstm.weight_ih_l0"):
+        load_into(tiny_agent, sd, parts=("denoiser", "rew_end_model"))
+    with pytest.raises(ValueError, match="unknown agent parts"):
+        load_into(tiny_agent, sd, parts=("world_model",))
