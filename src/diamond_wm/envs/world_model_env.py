@@ -1,0 +1,153 @@
+"""`WorldModelEnv`: a batched environment whose frames, rewards and ends come from the world model.
+
+Each environment starts from a real context of `n` frames and actions drawn from a dataset (n = the denoiser's
+`num_steps_conditioning`); the reward/termination LSTM is burned in on that context. `step(act)` samples the
+next frame with the diffusion sampler, draws a reward in {-1, 0, 1} and an end from the heads, truncates at the
+horizon, and restarts finished environments from fresh contexts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.distributions import Categorical
+
+from diamond_wm.config.agent import DiffusionSamplerConfig
+from diamond_wm.models.denoiser import Denoiser
+from diamond_wm.models.rew_end_model import RewEndModel
+from diamond_wm.models.sampler import DiffusionSampler
+
+# (num_envs, generator) -> (obs (N, n, C, H, W) float in [-1, 1], act (N, n) int64): real contexts.
+InitialConditionSource = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
+class WorldModelEnv:
+    """Batched imagination: the `TorchEnv` interface backed by the denoiser and the reward/termination model.
+
+    `reset()` returns the last context frame of every environment and `info["context_obs"]`,
+    `info["context_act"]` (the whole real context, for burning in a policy's LSTM). `step()` returns
+    `info["final_observation"]` (N, C, H, W) holding, for the environments that ended, their last imagined
+    frame, and `info["reset_mask"]` with their new context in `info["context_obs"]`/`info["context_act"]`.
+    """
+
+    def __init__(
+        self,
+        denoiser: Denoiser,
+        rew_end_model: RewEndModel,
+        initial_conditions: InitialConditionSource,
+        sampler_cfg: DiffusionSamplerConfig,
+        num_envs: int,
+        horizon: int,
+        return_denoising_trajectory: bool = False,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.set_horizon(horizon)
+        self.denoiser = denoiser
+        self.rew_end_model = rew_end_model
+        self.sampler = DiffusionSampler(denoiser, sampler_cfg)
+        self.initial_conditions = initial_conditions
+        self.num_envs = num_envs
+        self.num_actions = int(denoiser.cfg.inner_model.num_actions)
+        self.return_denoising_trajectory = return_denoising_trajectory
+        self.device = next(denoiser.parameters()).device
+        self.generator = torch.Generator(device=self.device)
+        self.generator.seed()
+        self.obs_buffer: torch.Tensor | None = None  # (N, n, C, H, W)
+        self.act_buffer: torch.Tensor | None = None  # (N, n)
+        self.hx_cx: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.t = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+        self.action_names = [str(a) for a in range(self.num_actions)]
+
+    def set_horizon(self, horizon: int) -> None:
+        """Imagination steps before truncation (15 in training; changeable at play time)."""
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        self.horizon = horizon
+
+    @torch.no_grad()
+    def _burn_in(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """LSTM state of the reward/termination model after the context's n - 1 real transitions."""
+        n = obs.size(1)
+        if n < 2:
+            lstm_dim = self.rew_end_model.lstm_dim
+            z = torch.zeros(1, obs.size(0), lstm_dim, device=self.device)
+            return z, z.clone()
+        _, _, hx_cx = self.rew_end_model(obs[:, :-1], act[:, :-1], obs[:, 1:])
+        return hx_cx
+
+    def _draw_contexts(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        obs, act = self.initial_conditions(count, self.generator)
+        n = self.denoiser.num_steps_conditioning
+        if obs.shape[:2] != (count, n) or act.shape != (count, n):
+            raise ValueError(
+                f"initial conditions must be ({count}, {n}, C, H, W) frames and ({count}, {n}) actions"
+            )
+        return obs.to(self.device, torch.float32), act.to(self.device, torch.long)
+
+    @torch.no_grad()
+    def reset(self, seed: int | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Fresh contexts for every environment -> (obs (N, C, H, W), info)."""
+        if seed is not None:
+            self.generator.manual_seed(seed)
+        obs, act = self._draw_contexts(self.num_envs)
+        self.obs_buffer, self.act_buffer = obs.clone(), act.clone()
+        self.hx_cx = self._burn_in(obs, act)
+        self.t.zero_()
+        info = {"context_obs": obs, "context_act": act}
+        return self.obs_buffer[:, -1].clone(), info
+
+    @torch.no_grad()
+    def step(
+        self, act: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """One imagined step for every environment -> (obs, rew (N,), end (N,) uint8, trunc (N,) uint8, info)."""
+        if self.obs_buffer is None:
+            raise RuntimeError("call reset() before step()")
+        act = torch.as_tensor(act, device=self.device).long().reshape(self.num_envs)
+        if ((act < 0) | (act >= self.num_actions)).any():
+            raise ValueError(f"actions must be in [0, {self.num_actions}), got {act.tolist()}")
+        self.act_buffer[:, -1] = act
+        x_init = torch.randn(self.obs_buffer[:, -1].shape, generator=self.generator, device=self.device)
+        next_obs, trajectory = self.sampler.sample(
+            self.obs_buffer,
+            self.act_buffer,
+            x_init=x_init,
+            return_trajectory=self.return_denoising_trajectory,
+        )  # (N, C, H, W)
+        logits_rew, logits_end, self.hx_cx = self.rew_end_model(
+            self.obs_buffer[:, -1:], self.act_buffer[:, -1:], next_obs.unsqueeze(1), self.hx_cx
+        )  # (N, 1, 3), (N, 1, 2)
+        rew = self._draw(logits_rew[:, 0]).float() - 1.0  # classes 0, 1, 2 -> rewards -1, 0, 1
+        end = self._draw(logits_end[:, 0]).to(torch.uint8)
+        self.t += 1
+        trunc = ((self.t >= self.horizon) & (end == 0)).to(torch.uint8)
+
+        self.obs_buffer = torch.cat((self.obs_buffer[:, 1:], next_obs.unsqueeze(1)), dim=1)
+        self.act_buffer = torch.cat((self.act_buffer[:, 1:], torch.zeros_like(act).unsqueeze(1)), dim=1)
+        info: dict[str, Any] = {"final_observation": next_obs.clone()}
+        if trajectory is not None:
+            info["denoising_trajectory"] = torch.stack(trajectory, dim=1)  # (N, steps + 1, C, H, W)
+        done = (end | trunc).bool()
+        info["reset_mask"] = done
+        if done.any():
+            idx = done.nonzero().squeeze(1)
+            obs, ctx_act = self._draw_contexts(len(idx))
+            hx, cx = self._burn_in(obs, ctx_act)
+            self.obs_buffer[idx], self.act_buffer[idx] = obs, ctx_act
+            self.hx_cx[0][:, idx], self.hx_cx[1][:, idx] = hx, cx
+            self.t[idx] = 0
+            context_obs = torch.zeros_like(self.obs_buffer)
+            context_act = torch.zeros_like(self.act_buffer)
+            context_obs[idx], context_act[idx] = obs, ctx_act
+            info["context_obs"], info["context_act"] = context_obs, context_act
+        return self.obs_buffer[:, -1].clone(), rew, end, trunc, info
+
+    def _draw(self, logits: torch.Tensor) -> torch.Tensor:
+        probs = Categorical(logits=logits.float()).probs
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
+
+    def close(self) -> None:
+        """Nothing to release (for interface parity with real environments)."""

@@ -1,0 +1,72 @@
+"""One optimisation phase of one component (denoiser, reward/termination model or actor-critic)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+LossFn = Callable[[], tuple[torch.Tensor, dict[str, Any]]]
+
+
+@dataclass
+class ComponentState:
+    """A component's model with its optimizer, LR schedule and counters (all saved in `state.pt`)."""
+
+    name: str
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    grad_acc_steps: int
+    max_grad_norm: float | None
+    num_updates: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "num_updates": self.num_updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.num_updates = int(state["num_updates"])
+
+
+def train_component(
+    comp: ComponentState, loss_fn: LossFn, steps: int, show_progress: bool = True
+) -> dict[str, float]:
+    """`steps` optimizer updates of `comp`, each over `grad_acc_steps` calls of `loss_fn`; mean metrics."""
+    comp.model.train()
+    sums: dict[str, float] = defaultdict(float)
+    start = time.perf_counter()
+    for _ in tqdm(
+        range(steps), desc=f"train {comp.name}", disable=not show_progress or steps == 0, leave=False
+    ):
+        comp.optimizer.zero_grad(set_to_none=True)
+        for _ in range(comp.grad_acc_steps):
+            loss, metrics = loss_fn()
+            (loss / comp.grad_acc_steps).backward()
+            for k, v in metrics.items():
+                sums[k] += float(v) / comp.grad_acc_steps
+        if comp.max_grad_norm is not None:
+            grad_norm = torch.nn.utils.clip_grad_norm_(comp.model.parameters(), comp.max_grad_norm)
+            sums["grad_norm"] += float(grad_norm)
+        comp.optimizer.step()
+        comp.scheduler.step()
+        comp.num_updates += 1
+    comp.model.eval()
+    out = {f"{comp.name}/{k}": v / steps for k, v in sums.items()} if steps else {}
+    if steps:
+        out[f"{comp.name}/lr"] = comp.scheduler.get_last_lr()[0]
+        out[f"{comp.name}/num_updates"] = comp.num_updates
+        out[f"{comp.name}/time_s"] = time.perf_counter() - start
+    return out
