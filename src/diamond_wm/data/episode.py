@@ -1,0 +1,160 @@
+"""`Episode`: the steps of one episode, frames kept as uint8, and its file format (the published one).
+
+Step t holds the observation `obs[t]` on which action `act[t]` was taken, and what that action produced:
+`rew[t]`, `end[t]` (the episode terminated) and `trunc[t]` (it was cut, e.g. by a time limit). Only the last
+step may have `end` or `trunc` set. The observation that followed the last step of an ended episode is kept
+in `info["final_observation"]` (C, H, W): uint8 in RAM, float32 in [-1, 1] on disk as the published code does.
+
+File format (`<id>.pt`, read with `torch.load(weights_only=True)`): a dict with `obs` uint8 (T, C, H, W),
+`act` int64 (T,), `rew` float32 (T,), `end` uint8 (T,), `trunc` uint8 (T,), `info` dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diamond_wm.data.errors import EpisodeFileError
+from diamond_wm.data.frames import to_float_frames, to_uint8_frames
+from diamond_wm.data.storage import atomic_save_pt, load_pt
+
+FIELDS = ("obs", "act", "rew", "end", "trunc")
+FINAL_OBSERVATION = "final_observation"
+
+
+@dataclass
+class Episode:
+    """One episode (or the part of it collected so far). See the module docstring for the meaning of each step."""
+
+    obs: torch.Tensor  # (T, C, H, W) uint8
+    act: torch.Tensor  # (T,) int64
+    rew: torch.Tensor  # (T,) float32
+    end: torch.Tensor  # (T,) uint8
+    trunc: torch.Tensor  # (T,) uint8
+    info: dict[str, Any] = field(default_factory=dict)  # final_observation: (C, H, W) uint8
+
+    def __post_init__(self) -> None:
+        if self.obs.dtype != torch.uint8 or self.obs.ndim != 4:
+            raise ValueError(
+                f"obs must be uint8 (T, C, H, W), got {self.obs.dtype} of shape {tuple(self.obs.shape)}"
+            )
+        n = self.obs.size(0)
+        if n == 0:
+            raise ValueError("an episode needs at least one step, got 0")
+        expected = {"act": torch.int64, "rew": torch.float32, "end": torch.uint8, "trunc": torch.uint8}
+        for name, dtype in expected.items():
+            x = getattr(self, name)
+            if x.dtype != dtype or tuple(x.shape) != (n,):
+                raise ValueError(f"{name} must be {dtype} of shape ({n},), got {x.dtype} {tuple(x.shape)}")
+        if (self.end[:-1] | self.trunc[:-1]).any():
+            raise ValueError("only the last step of an episode may have end or trunc set")
+        final = self.info.get(FINAL_OBSERVATION)
+        if final is not None and (final.dtype != torch.uint8 or final.shape != self.obs.shape[1:]):
+            raise ValueError(
+                f"info['final_observation'] must be uint8 {tuple(self.obs.shape[1:])}, "
+                f"got {final.dtype} {tuple(final.shape)}"
+            )
+
+    def __len__(self) -> int:
+        return self.obs.size(0)
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the frames."""
+        return tuple(self.obs.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def is_finished(self) -> bool:
+        """True when the last step terminated or truncated the episode."""
+        return bool(self.end[-1] or self.trunc[-1])
+
+    @property
+    def final_observation(self) -> torch.Tensor | None:
+        """The uint8 (C, H, W) observation after the last step, when known."""
+        return self.info.get(FINAL_OBSERVATION)
+
+    def compute_metrics(self) -> dict[str, float]:
+        """Length and undiscounted return."""
+        return {"length": len(self), "return": float(self.rew.sum().item())}
+
+    def append(self, other: Episode) -> Episode:
+        """This episode followed by `other` (the next steps of the same episode). This one must not be finished."""
+        if self.is_finished:
+            raise ValueError("cannot extend an episode whose last step has end or trunc set")
+        if other.frame_shape != self.frame_shape:
+            raise ValueError(f"frame shape {other.frame_shape} differs from the episode's {self.frame_shape}")
+        parts = {k: torch.cat((getattr(self, k), getattr(other, k))) for k in FIELDS}
+        info = {k: v for k, v in self.info.items() if k != FINAL_OBSERVATION}
+        info.update(other.info)
+        return Episode(**parts, info=info)
+
+    def head(self, length: int) -> Episode:
+        """The first `length` steps (their final observation is unknown unless `length == len(self)`)."""
+        if not 1 <= length <= len(self):
+            raise ValueError(f"length must be in [1, {len(self)}], got {length}")
+        if length == len(self):
+            return self
+        info = {k: v for k, v in self.info.items() if k != FINAL_OBSERVATION}
+        return Episode(*(getattr(self, k)[:length] for k in FIELDS), info=info)
+
+    def with_truncation(self) -> Episode:
+        """A copy whose last step is marked truncated (to close an episode that can no longer be continued)."""
+        trunc = self.trunc.clone()
+        if not self.end[-1]:
+            trunc[-1] = 1
+        return Episode(self.obs, self.act, self.rew, self.end, trunc, dict(self.info))
+
+    def to_file_dict(self) -> dict[str, Any]:
+        """The dict stored in an episode file (published layout; final observation as float in [-1, 1])."""
+        info = dict(self.info)
+        if info.get(FINAL_OBSERVATION) is not None:
+            info[FINAL_OBSERVATION] = to_float_frames(info[FINAL_OBSERVATION])
+        return {k: getattr(self, k).contiguous() for k in FIELDS} | {"info": info}
+
+    @classmethod
+    def from_file_dict(cls, d: Any, path: str | Path = "<memory>") -> Episode:
+        """Validate and convert the dict of an episode file; errors name `path`."""
+        if not isinstance(d, dict):
+            raise EpisodeFileError(path, f"expected a dict, found {type(d).__name__}")
+        missing = [k for k in FIELDS if k not in d]
+        if missing:
+            raise EpisodeFileError(path, f"missing keys {missing} (found {sorted(d)})")
+        obs = d["obs"]
+        if torch.is_tensor(obs) and obs.is_floating_point():  # frames saved as floats in [-1, 1]
+            obs = to_uint8_frames(obs)
+        info = dict(d.get("info") or {})
+        final = info.get(FINAL_OBSERVATION)
+        if torch.is_tensor(final):
+            final = final.cpu()
+            final = to_uint8_frames(final) if final.is_floating_point() else final.to(torch.uint8)
+            info[FINAL_OBSERVATION] = final.reshape(final.shape[-3:])
+        try:
+            return cls(
+                obs=obs,
+                act=d["act"].long(),
+                rew=d["rew"].float(),
+                end=d["end"].to(torch.uint8),
+                trunc=d["trunc"].to(torch.uint8),
+                info=info,
+            )
+        except (ValueError, AttributeError, RuntimeError) as e:
+            raise EpisodeFileError(path, f"invalid content: {e}") from e
+
+    def save(self, path: str | Path) -> None:
+        """Write the episode file atomically (temporary file + os.replace)."""
+        atomic_save_pt(self.to_file_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Episode:
+        """Read an episode file; a missing, truncated or corrupted file raises `EpisodeFileError` naming it."""
+        path = Path(path)
+        if not path.is_file():
+            raise EpisodeFileError(path, "file not found")
+        try:
+            d = load_pt(path)
+        except Exception as e:  # torch raises RuntimeError / UnpicklingError / EOFError / zipfile errors
+            raise EpisodeFileError(path, f"unreadable ({type(e).__name__}: {str(e).splitlines()[0]})") from e
+        return cls.from_file_dict(d, path)

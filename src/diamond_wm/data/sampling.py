@@ -1,0 +1,182 @@
+"""Batches of fixed-length segments drawn from an `EpisodeDataset`.
+
+Episodes are drawn with weights over slices of the episodes, oldest to newest: with the paper's
+[0.1, 0.1, 0.1, 0.7], the newest quarter of the episodes gives 70% of the segments. The slices hold
+`num_episodes // k` episodes each, the newest one also the remainder; within a slice, episodes are equally likely.
+With fewer episodes than weights, with no weights, or for a static dataset, episodes are drawn proportionally to
+their length (every step equally likely).
+
+A segment of T steps is placed around a uniformly drawn step t of the episode (L steps):
+- default: it ends at stop = min(L, t + 1 + u), u uniform in [0, T), and starts at stop - T, which may be
+  negative: the missing steps before the episode start are left padding;
+- `can_sample_beyond_end=True` (reward/termination model): it starts at t - u and ends at start + T, so it may
+  also run past the episode's end (right padding).
+Padded steps have zero frames (0.0, mid-grey in [-1, 1]), zero action/reward/end/trunc and `mask_padding` False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple, Optional
+
+import torch
+
+from diamond_wm.data.batch import Batch
+from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.data.episode import FINAL_OBSERVATION
+from diamond_wm.data.frames import to_float_frames
+
+DEFAULT_SAMPLE_WEIGHTS = (0.1, 0.1, 0.1, 0.7)
+
+
+class SegmentId(NamedTuple):
+    """Steps [start, stop) of episode `episode_id`; start < 0 or stop > length mean padding."""
+
+    episode_id: int
+    start: int
+    stop: int
+
+
+def episode_probabilities(lengths: torch.Tensor, sample_weights: Optional[Sequence[float]]) -> torch.Tensor:
+    """(num_episodes,) float64 probability of drawing each episode (see the module docstring)."""
+    n = lengths.numel()
+    if n == 0:
+        raise ValueError("cannot sample from an empty dataset")
+    if sample_weights is None or n < len(sample_weights):
+        lengths = lengths.to(torch.float64)
+        return lengths / lengths.sum()
+    w = torch.as_tensor(list(sample_weights), dtype=torch.float64)
+    k = w.numel()
+    sizes = torch.full((k,), n // k, dtype=torch.long)
+    sizes[-1] += n % k
+    return (w / sizes).repeat_interleave(sizes)
+
+
+def check_sample_weights(sample_weights: Optional[Sequence[float]]) -> Optional[tuple[float, ...]]:
+    """Validate weights (non-negative, summing to 1); returns them as a tuple."""
+    if sample_weights is None:
+        return None
+    w = tuple(float(x) for x in sample_weights)
+    if len(w) == 0 or any(x < 0 for x in w) or abs(sum(w) - 1) > 1e-6:
+        raise ValueError(f"sample_weights must be non-negative and sum to 1, got {list(sample_weights)}")
+    return w
+
+
+def make_batch(
+    dataset: EpisodeDataset, segment_ids: Sequence[SegmentId], device: torch.device | str | None = None
+) -> Batch:
+    """Gather the segments into a `Batch` (frames converted to float in [-1, 1] once, for the whole batch).
+
+    With `device`, the gathered uint8 frames are moved there before the conversion (4x less to transfer than
+    floats) and the whole batch is returned on `device`.
+
+    `Batch.info[i]["final_observation"]` (C, H, W) float is set when segment i contains the last step of a
+    finished episode whose final observation is known.
+    """
+    if len(segment_ids) == 0:
+        raise ValueError("make_batch needs at least one segment")
+    lengths = {sid.stop - sid.start for sid in segment_ids}
+    if len(lengths) != 1 or min(lengths) < 1:
+        raise ValueError(f"all segments must have the same positive length, got lengths {sorted(lengths)}")
+    b, t = len(segment_ids), lengths.pop()
+    shape = dataset.frame_shape
+    assert shape is not None
+    obs = torch.zeros(b, t, *shape, dtype=torch.uint8)  # (B, T, C, H, W)
+    act = torch.zeros(b, t, dtype=torch.long)
+    rew = torch.zeros(b, t, dtype=torch.float32)
+    end = torch.zeros(b, t, dtype=torch.uint8)
+    trunc = torch.zeros(b, t, dtype=torch.uint8)
+    mask = torch.zeros(b, t, dtype=torch.bool)
+    infos = []
+    for i, (episode_id, start, stop) in enumerate(segment_ids):
+        ep = dataset.load_episode(episode_id)
+        lo, hi = max(0, start), min(len(ep), stop)
+        if lo >= hi:
+            raise ValueError(
+                f"segment {SegmentId(episode_id, start, stop)} has no step in episode of length {len(ep)}"
+            )
+        a, z = lo - start, hi - start  # where the real steps go in the segment
+        obs[i, a:z] = ep.obs[lo:hi]
+        act[i, a:z] = ep.act[lo:hi]
+        rew[i, a:z] = ep.rew[lo:hi]
+        end[i, a:z] = ep.end[lo:hi]
+        trunc[i, a:z] = ep.trunc[lo:hi]
+        mask[i, a:z] = True
+        info = {}
+        if hi == len(ep) and ep.is_finished and ep.final_observation is not None:
+            info[FINAL_OBSERVATION] = to_float_frames(ep.final_observation)
+        infos.append(info)
+    ids = [SegmentId(*s) for s in segment_ids]
+    if device is not None and torch.device(device) != obs.device:
+        batch = Batch(obs, act, rew, end, trunc, mask, infos, ids).to(device)
+        obs, mask = batch.obs, batch.mask_padding
+        act, rew, end, trunc, infos = batch.act, batch.rew, batch.end, batch.trunc, batch.info
+    obs_f = to_float_frames(obs).mul_(mask[:, :, None, None, None])  # padding -> 0.0
+    return Batch(obs_f, act, rew, end, trunc, mask, infos, ids)
+
+
+class SegmentSampler:
+    """Draws batches of `batch_size` segments of `seq_length` steps (vectorised draws from `generator`).
+
+    Args:
+        dataset: where the episodes come from (it may grow between calls).
+        batch_size, seq_length: B and T of the batches.
+        sample_weights: weights of the slices of episodes, oldest to newest (None: proportional to length).
+        can_sample_beyond_end: allow right padding past the end of episodes (reward/termination model).
+        ignore_weights_if_static: draw proportionally to length for a static dataset.
+        generator: torch.Generator (CPU) of the draws; None seeds one from torch's global RNG.
+    """
+
+    def __init__(
+        self,
+        dataset: EpisodeDataset,
+        batch_size: int,
+        seq_length: int,
+        sample_weights: Optional[Sequence[float]] = DEFAULT_SAMPLE_WEIGHTS,
+        can_sample_beyond_end: bool = False,
+        ignore_weights_if_static: bool = True,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(seq_length, bool) or not isinstance(seq_length, int) or seq_length < 1:
+            raise ValueError(f"seq_length must be a positive integer, got {seq_length!r}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.seq_length = seq_length
+        self.sample_weights = check_sample_weights(sample_weights)
+        self.can_sample_beyond_end = can_sample_beyond_end
+        self.ignore_weights_if_static = ignore_weights_if_static
+        if generator is None:
+            generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,)).item()))
+        self.generator = generator
+
+    def _weights(self) -> Optional[tuple[float, ...]]:
+        if self.ignore_weights_if_static and self.dataset.is_static:
+            return None
+        return self.sample_weights
+
+    def sample_ids(self, batch_size: Optional[int] = None) -> list[SegmentId]:
+        """Draw the segment ids of one batch."""
+        b, t, g = batch_size or self.batch_size, self.seq_length, self.generator
+        lengths = torch.from_numpy(self.dataset.lengths.copy())  # (E,)
+        p = episode_probabilities(lengths, self._weights())
+        episode_ids = torch.multinomial(p, b, replacement=True, generator=g)  # (B,)
+        ep_len = lengths[episode_ids]  # (B,)
+        step = (torch.rand(b, generator=g, dtype=torch.float64) * ep_len).long().clamp_(max=ep_len - 1)
+        offset = torch.randint(0, t, (b,), generator=g)
+        if self.can_sample_beyond_end:
+            start = step - offset
+            stop = start + t
+        else:
+            stop = torch.minimum(ep_len, step + 1 + offset)
+            start = stop - t
+        return [SegmentId(*x) for x in zip(episode_ids.tolist(), start.tolist(), stop.tolist(), strict=True)]
+
+    def sample(self, batch_size: Optional[int] = None, device: torch.device | str | None = None) -> Batch:
+        """One batch of segments (on `device` when given, see `make_batch`)."""
+        return make_batch(self.dataset, self.sample_ids(batch_size), device)
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            yield self.sample()
