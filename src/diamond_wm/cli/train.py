@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from diamond_wm.config.compose import (
     PRESETS_PATH,
     TRAINER_CONFIG_NAME,
     compose_trainer_config,
+    load_run_config,
     register_configs,
+    to_trainer_config,
 )
+from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.runtime.signals import handle_termination
+
+log = logging.getLogger(__name__)
 
 HELP = """usage: diamond train [--resume RUN_DIR] [HYDRA FLAGS] [KEY=VALUE ...]
 
@@ -52,37 +60,87 @@ def _split(args: Sequence[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
+def _config_name(flags: list[str]) -> str:
+    for i, f in enumerate(flags):
+        if f in ("--config-name", "-cn"):
+            return flags[i + 1]
+        if f.startswith("--config-name="):
+            return f.split("=", 1)[1]
+    return TRAINER_CONFIG_NAME
+
+
 def run_train_command(args: Sequence[str]) -> int:
     """Entry of `diamond train`. Returns the process exit code."""
     parser = argparse.ArgumentParser(prog="diamond train", add_help=False)
     parser.add_argument("-h", "--help", action="store_true")
     parser.add_argument("--resume", metavar="RUN_DIR")
+    parser.add_argument("--no-progress", action="store_true")
     known, rest = parser.parse_known_args(list(args))
     if known.help:
         print(HELP, end="")
         return 0
+    if known.resume is not None:
+        if rest:
+            print(f"diamond train: --resume takes no overrides (got {' '.join(rest)})", file=sys.stderr)
+            return 2
+        return _resume(Path(known.resume), show_progress=not known.no_progress)
     try:
         flags, overrides = _split(rest)
         if not {"-m", "--multirun"} & set(flags):
             # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts.
-            compose_trainer_config(overrides)
+            compose_trainer_config(overrides, config_name=_config_name(flags))
     except ValueError as err:
         print(f"diamond train: {err}", file=sys.stderr)
         return 2
-    if known.resume is not None or not ({"--cfg", "-c", "--info", "-i"} & {f.split("=")[0] for f in flags}):
-        print("diamond train: training is not available yet in this version (try --cfg job)", file=sys.stderr)
+    return _run_hydra(flags + overrides, show_progress=not known.no_progress)
+
+
+def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
+    from diamond_wm.training.trainer import Trainer
+
+    with handle_termination():
+        try:
+            trainer = Trainer(cfg, run_dir, show_progress=show_progress)
+            trainer.run()
+        except KeyboardInterrupt:
+            log.warning(
+                "interrupted: the last complete epoch is saved; continue with `diamond train --resume %s`",
+                run_dir,
+            )
+            return 130
+        except (ValueError, FileNotFoundError) as err:
+            print(f"diamond train: {err}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def _resume(run_dir: Path, show_progress: bool) -> int:
+    config_file = run_dir / "config" / "trainer.yaml"
+    if not config_file.is_file():
+        print(
+            f"diamond train: cannot resume {run_dir}: no run configuration at {config_file}", file=sys.stderr
+        )
         return 2
-    return _run_hydra(flags + overrides)
+    try:
+        cfg = load_run_config(config_file)
+    except ValueError as err:
+        print(f"diamond train: {config_file}: {err}", file=sys.stderr)
+        return 2
+    cfg.common.resume = True
+    return _train(cfg, run_dir, show_progress)
 
 
-def _run_hydra(argv: list[str]) -> int:
+def _run_hydra(argv: list[str], show_progress: bool) -> int:
     import hydra
+    from hydra.core.hydra_config import HydraConfig
 
     register_configs()
+    exit_codes: list[int] = []
 
     @hydra.main(config_path=PRESETS_PATH, config_name=TRAINER_CONFIG_NAME, version_base="1.3")
-    def app(cfg) -> None:  # pragma: no cover - reached only once training lands
-        raise NotImplementedError
+    def app(cfg) -> None:
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        exit_codes.append(_train(to_trainer_config(cfg), run_dir, show_progress))
 
     saved = sys.argv
     sys.argv = ["diamond train", *argv]
@@ -90,4 +148,4 @@ def _run_hydra(argv: list[str]) -> int:
         app()
     finally:
         sys.argv = saved
-    return 0
+    return max(exit_codes, default=0)

@@ -6,6 +6,7 @@ The presets live in the package (`diamond_wm/config/presets`), so composition wo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_module
@@ -105,3 +106,12 @@ def to_trainer_config(cfg: Any) -> TrainerConfig:
         raise TypeError(f"expected a TrainerConfig, got {type(obj).__name__}")
     validate_trainer_config(obj)
     return obj
+
+
+def load_run_config(path: str | Path) -> TrainerConfig:
+    """The validated `TrainerConfig` saved in a run folder (`config/trainer.yaml`)."""
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(TrainerConfig), OmegaConf.load(path))
+    except OmegaConfBaseException as err:
+        raise explain_error(err) from err
+    return to_trainer_config(cfg)

@@ -127,7 +127,7 @@ class WorldModelEnv:
 
         self.obs_buffer = torch.cat((self.obs_buffer[:, 1:], next_obs.unsqueeze(1)), dim=1)
         self.act_buffer = torch.cat((self.act_buffer[:, 1:], torch.zeros_like(act).unsqueeze(1)), dim=1)
-        info: dict[str, Any] = {"final_observation": next_obs.clone()}
+        info: dict[str, Any] = {"final_observation": next_obs}  # fresh tensor, never written to
         if trajectory is not None:
             info["denoising_trajectory"] = torch.stack(trajectory, dim=1)  # (N, steps + 1, C, H, W)
         done = (end | trunc).bool()

@@ -20,3 +20,11 @@ def setup_logging(verbosity: int = 0, quiet: bool = False) -> None:
         root.addHandler(handler)
     for noisy in ("PIL", "matplotlib", "urllib3", "filelock", "fsspec", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def add_file_handler(path) -> logging.Handler:
+    """Also write the log to `path` (appending); returns the handler so the caller can remove it."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    logging.getLogger().addHandler(handler)
+    return handler

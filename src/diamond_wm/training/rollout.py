@@ -60,6 +60,14 @@ class ActorCriticRollout:
             return self._burn_in(info["context_obs"])
         return self._zero_state(n, device)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Nothing survives a resume: imagined rollouts restart every time, and a real environment cannot be
+        saved (model-free mode starts new episodes after a resume)."""
+        return {"reset_every_rollout": self.reset_every_rollout}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.obs, self.hx_cx = None, None
+
     def reset(self) -> None:
         obs, info = self.env.reset()
         self.obs = obs

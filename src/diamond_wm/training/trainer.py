@@ -1,0 +1,456 @@
+"""The DIAMOND training loop: collect, train the world model, train the actor-critic in imagination, evaluate.
+
+Schedule of the paper (Atari 100k): an initial collection of at least `first_epoch.min` steps, extended 100 steps
+at a time up to `first_epoch.max` until the two rarer reward signs total `threshold_rew`; then
+`steps_per_epoch` environment steps per epoch until `num_steps_total`, then `num_final_epochs` epochs without
+collection. Every epoch each component trains `steps_per_epoch` updates (`steps_first_epoch` in its first
+epoch, once `start_after_epochs` have passed); evaluation every `evaluation.every` epochs; at the end
+`num_final_episodes` test episodes whose mean return is the run's score.
+
+Every stateful piece is saved in `checkpoints/state.pt` at the end of each epoch (atomically), so an interrupted
+run resumes from its last complete epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+
+from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length
+from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.data.sampling import SegmentSampler
+from diamond_wm.envs.factory import make_env
+from diamond_wm.envs.world_model_env import WorldModelEnv
+from diamond_wm.models.actor_critic_loss import actor_critic_loss
+from diamond_wm.models.agent import Agent
+from diamond_wm.models.checkpoint import load_agent_state, load_into, save_agent
+from diamond_wm.runtime.devices import resolve_devices
+from diamond_wm.runtime.logs import add_file_handler
+from diamond_wm.runtime.seeding import seed_everything
+from diamond_wm.training.atomic import atomic_torch_save, atomic_write_text
+from diamond_wm.training.collector import CollectionReport, Collector
+from diamond_wm.training.component import ComponentState, train_component
+from diamond_wm.training.evaluation import world_model_test_losses
+from diamond_wm.training.metrics import MetricsLogger
+from diamond_wm.training.optim import configure_optimizer
+from diamond_wm.training.rng import capture_rng_state, restore_rng_state
+from diamond_wm.training.rollout import ActorCriticRollout
+from diamond_wm.training.run_dir import RunDir
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = "diamond-wm/training-state"
+STATE_VERSION = 1
+
+
+class Trainer:
+    """Runs (or resumes) one training run in `run_dir` with the composed configuration `cfg`."""
+
+    def __init__(self, cfg: TrainerConfig, run_dir: str | Path, show_progress: bool = True) -> None:
+        self.cfg = cfg
+        self.run_dir = RunDir(Path(run_dir))
+        self.run_dir.root.mkdir(parents=True, exist_ok=True)
+        self._log_handler = add_file_handler(self.run_dir.log_file)
+        self.show_progress = show_progress
+        self.device = resolve_devices(cfg.common.devices)[0]
+        state = self._read_state() if self.run_dir.state_file.exists() else None
+        self.seed = seed_everything(state["seed"] if state is not None else cfg.common.seed)
+        cfg.common.seed = self.seed
+        self.run_dir.create()
+        if state is None:
+            atomic_write_text(self.run_dir.config_file, OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+        self.model_free = cfg.training.model_free
+        self.static = cfg.static_dataset.path is not None
+
+        # Environments. Sub-env i of the train env is seeded seed + i; test episodes get their own seeds.
+        self.test_env = make_env(cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, self.device)
+        self.train_env = None
+        if not self.static:
+            self.train_env = make_env(cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, self.device)
+        num_actions = self.test_env.num_actions
+
+        self.agent = Agent(cfg.agent, num_actions).to(self.device)
+        if state is None and cfg.initialization.path_to_ckpt is not None:
+            self._initialize_from(cfg.initialization.path_to_ckpt)
+
+        # Datasets.
+        if self.static:
+            self.train_dataset = EpisodeDataset(Path(cfg.static_dataset.path), name="static", read_only=True)
+        else:
+            self.train_dataset = EpisodeDataset(self.run_dir.train_dataset, name="train")
+        self.test_dataset = EpisodeDataset(self.run_dir.test_dataset, name="test")
+
+        # Components: model + optimizer + LR warm-up.
+        self.components: dict[str, ComponentState] = {}
+        for name, model, comp_cfg in (
+            ("denoiser", self.agent.denoiser, cfg.denoiser),
+            ("rew_end_model", self.agent.rew_end_model, cfg.rew_end_model),
+            ("actor_critic", self.agent.actor_critic, cfg.actor_critic),
+        ):
+            opt, sched = configure_optimizer(model, comp_cfg.optimizer, comp_cfg.training.lr_warmup_steps)
+            t = comp_cfg.training
+            self.components[name] = ComponentState(name, model, opt, sched, t.grad_acc_steps, t.max_grad_norm)
+
+        self.generators = {
+            name: torch.Generator().manual_seed(self.seed + i)
+            for i, name in enumerate(
+                ("denoiser", "rew_end_model", "wm_env", "train_collector", "test_collector")
+            )
+        }
+        ignore = cfg.static_dataset.ignore_sample_weights
+        self.denoiser_sampler = SegmentSampler(
+            self.train_dataset,
+            cfg.denoiser.training.batch_size,
+            denoiser_seq_length(cfg),
+            cfg.denoiser.training.sample_weights,
+            ignore_weights_if_static=ignore,
+            generator=self.generators["denoiser"],
+        )
+        self.rew_end_sampler = SegmentSampler(
+            self.train_dataset,
+            cfg.rew_end_model.training.batch_size,
+            rew_end_seq_length(cfg),
+            cfg.rew_end_model.training.sample_weights,
+            can_sample_beyond_end=True,
+            ignore_weights_if_static=ignore,
+            generator=self.generators["rew_end_model"],
+        )
+
+        # Where the actor-critic learns: imagination, or real environments in model-free mode.
+        ac_batch = cfg.actor_critic.training.batch_size
+        horizon = cfg.world_model_env.horizon
+        if self.model_free:
+            self.rl_env = make_env(cfg.env.train, cfg.env.type, ac_batch, self.device)
+            self.rl_env.reset(seed=self.seed + 10_000)
+            self.rollout = ActorCriticRollout(
+                self.rl_env, self.agent.actor_critic, horizon, reset_every_rollout=False
+            )
+        else:
+            self.rl_env = WorldModelEnv(
+                self.agent.denoiser,
+                self.agent.rew_end_model,
+                self._initial_conditions,
+                cfg.world_model_env.diffusion_sampler,
+                ac_batch,
+                horizon,
+            )
+            self.rl_env.generator = self.generators["wm_env"]
+            self.rollout = ActorCriticRollout(
+                self.rl_env, self.agent.actor_critic, horizon, reset_every_rollout=True
+            )
+
+        col = cfg.collection
+        self.train_collector = None
+        if self.train_env is not None:
+            self.train_collector = Collector(
+                self.train_env,
+                self.train_dataset,
+                self.agent.actor_critic,
+                epsilon=col.train.epsilon,
+                reset_every_collect=False,
+                show_progress=show_progress,
+                seed=self.seed,
+                generator=self.generators["train_collector"],
+            )
+        self.test_collector = Collector(
+            self.test_env,
+            self.test_dataset,
+            self.agent.actor_critic,
+            epsilon=col.test.epsilon,
+            reset_every_collect=True,
+            show_progress=show_progress,
+            generator=self.generators["test_collector"],
+        )
+
+        self.epoch = 0
+        self.final_epochs_done = 0
+        self.num_env_steps = 0
+        if state is not None:
+            self._load_state(state)
+        self.metrics = MetricsLogger(
+            self.run_dir.metrics_file,
+            self.run_dir.tensorboard,
+            cfg.wandb,
+            run_config=OmegaConf.to_container(OmegaConf.structured(cfg)),
+            run_id=self.run_dir.root.name,
+        )
+
+    # ---------------------------------------------------------------- set-up helpers
+
+    def _initial_conditions(
+        self, count: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real contexts (frames and actions) from the training dataset, to start imagined rollouts."""
+        t = self.cfg.actor_critic.training
+        sampler = SegmentSampler(
+            self.train_dataset,
+            count,
+            self.cfg.agent.denoiser.inner_model.num_steps_conditioning,
+            t.sample_weights,
+            ignore_weights_if_static=self.cfg.static_dataset.ignore_sample_weights,
+            generator=generator,
+        )
+        batch = sampler.sample()
+        return batch.obs.to(self.device), batch.act.to(self.device)
+
+    def _initialize_from(self, path: str) -> None:
+        init = self.cfg.initialization
+        parts = [
+            p
+            for p, on in (
+                ("denoiser", init.load_denoiser),
+                ("rew_end_model", init.load_rew_end_model),
+                ("actor_critic", init.load_actor_critic),
+            )
+            if on
+        ]
+        state_dict, _, _ = load_agent_state(path)
+        load_into(self.agent, state_dict, parts=parts)
+        log.info("initialized %s from %s", ", ".join(parts) or "nothing", path)
+
+    # ---------------------------------------------------------------- schedule
+
+    @property
+    def is_collecting(self) -> bool:
+        """True while the run still collects real experience."""
+        return (
+            self.train_collector is not None
+            and self.num_env_steps < self.cfg.collection.train.num_steps_total
+        )
+
+    @property
+    def training_done(self) -> bool:
+        if self.is_collecting:
+            return False
+        return self.final_epochs_done >= self.cfg.training.num_final_epochs
+
+    def _component_steps(self, name: str) -> int:
+        t = getattr(self.cfg, name).training
+        if self.epoch <= t.start_after_epochs:
+            return 0
+        return t.steps_first_epoch if self.epoch == t.start_after_epochs + 1 else t.steps_per_epoch
+
+    # ---------------------------------------------------------------- epoch parts
+
+    def _collect(self) -> dict[str, Any]:
+        col = self.cfg.collection.train
+        if self.epoch == 1 and self.train_dataset.num_steps == 0:
+            reports = [self.train_collector.collect(num_steps=col.first_epoch.min)]
+            while (col.first_epoch.max is None or self.train_dataset.num_steps < col.first_epoch.max) and (
+                sum(sorted(self.train_dataset.counts_rew)[:2]) < col.first_epoch.threshold_rew
+            ):
+                reports.append(self.train_collector.collect(num_steps=100))
+            report = _merge_reports(reports)
+        else:
+            report = self.train_collector.collect(num_steps=col.steps_per_epoch)
+        self.num_env_steps += report.num_steps
+        return report.metrics(prefix="collect/")
+
+    def _train_components(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {}
+        cfg = self.cfg
+        if not self.model_free:
+            sigma_cfg = cfg.denoiser.sigma_distribution
+            steps = self._component_steps("denoiser")
+            metrics |= train_component(
+                self.components["denoiser"],
+                lambda: self.agent.denoiser.compute_loss(
+                    self.denoiser_sampler.sample().to(self.device), sigma_cfg
+                ),
+                steps,
+                self.show_progress,
+            )
+            steps = self._component_steps("rew_end_model")
+            metrics |= train_component(
+                self.components["rew_end_model"],
+                lambda: self.agent.rew_end_model.compute_loss(self.rew_end_sampler.sample().to(self.device)),
+                steps,
+                self.show_progress,
+            )
+        loss_cfg = cfg.actor_critic.actor_critic_loss
+
+        def ac_loss():
+            out = self.rollout.run()
+            return actor_critic_loss(
+                out.logits_act, out.val, out.act, out.rew, out.end, out.trunc, out.val_bootstrap, loss_cfg
+            )
+
+        metrics |= train_component(
+            self.components["actor_critic"],
+            ac_loss,
+            self._component_steps("actor_critic"),
+            self.show_progress,
+        )
+        return metrics
+
+    def _evaluate(self, num_episodes: int, prefix: str = "test") -> dict[str, Any]:
+        metrics: dict[str, Any] = {}
+        if num_episodes > 0:
+            self.test_dataset.clear()
+            report = self.test_collector.collect(
+                num_episodes=num_episodes, seed=self.seed + 100_000 + self.epoch
+            )
+            metrics |= report.metrics(prefix=f"{prefix}/")
+        if not self.model_free and self.test_dataset.num_episodes > 0:
+            cfg = self.cfg
+            metrics |= world_model_test_losses(
+                self.agent,
+                self.test_dataset,
+                cfg.denoiser.training.batch_size,
+                denoiser_seq_length(cfg),
+                rew_end_seq_length(cfg),
+                cfg.denoiser.sigma_distribution,
+            )
+        return metrics
+
+    # ---------------------------------------------------------------- main loop
+
+    def run(self) -> dict[str, Any]:
+        """Train until the schedule is done, then run the final evaluation. Returns the final metrics."""
+        if self.run_dir.is_finished:
+            log.info("run %s is already finished: nothing to do", self.run_dir.root)
+            self.close()
+            return json.loads(self.run_dir.finished_marker.read_text() or "{}")
+        try:
+            while not self.training_done:
+                self._run_epoch()
+            final = self._final_evaluation()
+        finally:
+            self.close()
+        return final
+
+    def close(self) -> None:
+        """Flush metrics, close environments and the log file."""
+        self.metrics.close()
+        for env in (self.train_env, self.test_env, self.rl_env):
+            if env is not None:
+                env.close()
+        logging.getLogger().removeHandler(self._log_handler)
+        self._log_handler.close()
+
+    def _run_epoch(self) -> None:
+        start = time.perf_counter()
+        self.epoch += 1
+        metrics: dict[str, Any] = {"epoch": self.epoch}
+        collecting = self.is_collecting
+        if collecting:
+            metrics |= self._collect()
+        else:
+            self.final_epochs_done += 1
+        metrics["env_steps"] = self.num_env_steps
+        if self.cfg.training.should:
+            metrics |= self._train_components()
+        if self.cfg.evaluation.should and self.epoch % self.cfg.evaluation.every == 0:
+            metrics |= self._evaluate(self.cfg.collection.test.num_episodes)
+        self._save_checkpoint()
+        metrics["time/epoch_s"] = time.perf_counter() - start
+        self.metrics.log(metrics, step=self.epoch)
+        log.info(self._summary_line(metrics))
+
+    def _summary_line(self, m: dict[str, Any]) -> str:
+        parts = [f"epoch {self.epoch}", f"env steps {self.num_env_steps}"]
+        for key, label in (
+            ("collect/return_mean", "train return"),
+            ("test/return_mean", "test return"),
+            ("denoiser/loss_denoising", "denoiser"),
+            ("rew_end_model/loss", "rew/end"),
+            ("actor_critic/loss_total", "actor-critic"),
+        ):
+            if key in m:
+                parts.append(f"{label} {m[key]:.4g}")
+        times = [f"{n} {m[f'{n}/time_s']:.0f}s" for n in self.components if f"{n}/time_s" in m]
+        if times:
+            parts.append("time " + " ".join(times))
+        parts.append(f"epoch {m.get('time/epoch_s', 0):.1f}s")
+        return " | ".join(parts)
+
+    def _final_evaluation(self) -> dict[str, Any]:
+        n = self.cfg.collection.test.num_final_episodes
+        metrics = self._evaluate(n, prefix="final") if n > 0 else {}
+        self.metrics.log(metrics, step=self.epoch + 1)
+        score = metrics.get("final/return_mean")
+        log.info(
+            "run finished: mean return over %d test episodes %s",
+            n,
+            "n/a" if score is None else f"{score:.3f}",
+        )
+        atomic_write_text(self.run_dir.finished_marker, json.dumps(metrics, indent=2, default=float))
+        return metrics
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def _save_checkpoint(self) -> None:
+        state = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "epoch": self.epoch,
+            "final_epochs_done": self.final_epochs_done,
+            "num_env_steps": self.num_env_steps,
+            "seed": self.seed,
+            "agent": self.agent.state_dict(),
+            "components": {k: c.state_dict() for k, c in self.components.items()},
+            "train_collector": self.train_collector.state_dict()
+            if self.train_collector is not None
+            else None,
+            "rollout": self.rollout.state_dict(),
+            "datasets": {
+                "train": self.train_dataset.lengths.tolist(),
+                "test": self.test_dataset.lengths.tolist(),
+            },
+            "rng": capture_rng_state(self.generators),
+        }
+        atomic_torch_save(state, self.run_dir.state_file)
+        if self.epoch % self.cfg.checkpointing.save_agent_every == 0:
+            save_agent(self.run_dir.agent_version_path(self.epoch), self.agent)
+            self.run_dir.prune_agent_versions(self.cfg.checkpointing.num_to_keep)
+
+    def _read_state(self) -> dict[str, Any]:
+        state = torch.load(self.run_dir.state_file, map_location="cpu", weights_only=True)
+        if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"{self.run_dir.state_file}: not a diamond-wm training state of version {STATE_VERSION} "
+                f"(format={state.get('format')!r}, version={state.get('version')!r})"
+            )
+        return state
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.epoch = state["epoch"]
+        self.final_epochs_done = state["final_epochs_done"]
+        self.num_env_steps = state["num_env_steps"]
+        self.agent.load_state_dict(state["agent"])
+        for k, c in self.components.items():
+            c.load_state_dict(state["components"][k])
+        if not self.static:
+            self.train_dataset.rollback(state["datasets"]["train"])
+        self.test_dataset.rollback(state["datasets"]["test"])
+        if self.train_collector is not None:
+            self.train_collector.load_state_dict(state["train_collector"])
+        self.rollout.load_state_dict(state["rollout"])
+        restore_rng_state(state["rng"], self.generators)
+        log.info(
+            "resumed %s at the end of epoch %d (%d env steps)",
+            self.run_dir.root,
+            self.epoch,
+            self.num_env_steps,
+        )
+
+
+def _merge_reports(reports: list[CollectionReport]) -> CollectionReport:
+    """One report for several consecutive `collect` calls."""
+    last = reports[-1]
+    return CollectionReport(
+        num_steps=sum(r.num_steps for r in reports),
+        returns=[x for r in reports for x in r.returns],
+        lengths=[x for r in reports for x in r.lengths],
+        episode_ids=[x for r in reports for x in r.episode_ids],
+        dataset_num_steps=last.dataset_num_steps,
+        counts_rew=last.counts_rew,
+        counts_end=last.counts_end,
+    )
