@@ -25,12 +25,23 @@ def reference_dir() -> Path:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `diamond ARGS` in a subprocess, as a user would (module entry point of the installed package)."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
     return subprocess.run(
-        [sys.executable, "-m", "diamond_wm.cli.main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        cli_command(*args), cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def cli_command(*args: str) -> list[str]:
+    """The argv of `diamond ARGS` through the installed package."""
+    return [sys.executable, "-m", "diamond_wm.cli.main", *args]
+
+
+def cli_env() -> dict[str, str]:
+    """Environment of CLI subprocesses: headless SDL, one thread per process (tiny networks run fastest on one
+    thread, and tests running side by side do not fight over the cores)."""
+    return dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        SDL_VIDEODRIVER="dummy",
+        SDL_AUDIODRIVER="dummy",
+        OMP_NUM_THREADS="1",
     )

@@ -97,6 +97,23 @@ class CatchEnv(gym.Env):
                 terminated = self._balls_landed == self.balls_per_episode
         return self._frame(), reward, terminated, False, self._info()
 
+    @property
+    def state(self) -> dict[str, Any]:
+        """Everything that determines the future of the game (positions, counters, RNG), for exact resumes."""
+        return {
+            "ball_row": self._ball_row,
+            "ball_col": self._ball_col,
+            "paddle": self._paddle,
+            "balls_landed": self._balls_landed,
+            "np_random": self.np_random.bit_generator.state,
+        }
+
+    @state.setter
+    def state(self, value: dict[str, Any]) -> None:
+        self._ball_row, self._ball_col = int(value["ball_row"]), int(value["ball_col"])
+        self._paddle, self._balls_landed = int(value["paddle"]), int(value["balls_landed"])
+        self.np_random.bit_generator.state = value["np_random"]
+
     def render(self) -> np.ndarray | None:
         return self._frame() if self.render_mode == "rgb_array" else None
 

@@ -128,6 +128,19 @@ class GymVectorTorchEnv:
         trunc_t = torch.as_tensor(trunc.astype(np.uint8), device=self.device)
         return obs_t, rew_t, end_t, trunc_t, out_info
 
+    def get_state(self) -> list[Any] | None:
+        """The sub-environments' `state` (for exact resumes), or None when a game cannot be saved (e.g. ALE)."""
+        try:
+            return list(self.env.get_attr("state"))
+        except AttributeError:
+            return None
+
+    def set_state(self, states: Sequence[Any]) -> None:
+        """Put back what `get_state` returned (after a `reset`)."""
+        if len(states) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} sub-environment states, got {len(states)}")
+        self.env.set_attr("state", list(states))
+
     def close(self) -> None:
         """Close the sub-environments (and their processes)."""
         self.env.close()

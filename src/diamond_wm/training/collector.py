@@ -245,15 +245,37 @@ class Collector:
         self._returns, self._lengths = [0.0] * n, [0] * n
 
     def state_dict(self) -> dict[str, Any]:
-        """What a resume needs: the dataset ids of the episodes in progress (stored at the end of each call)."""
-        return {"episode_ids": list(self._episode_ids), "has_reset": self._has_reset}
+        """What a resume needs: the dataset ids of the episodes in progress (stored at the end of each call) and,
+        when the environments can save their games (`get_state`, e.g. Catch), the games, the current frames and
+        the policy's LSTM state, so that collection continues exactly where it stopped."""
+        state: dict[str, Any] = {"episode_ids": list(self._episode_ids), "has_reset": self._has_reset}
+        get_state = getattr(self.env, "get_state", None)
+        env_state = get_state() if get_state is not None and self._obs is not None else None
+        if env_state is not None:
+            state |= {
+                "env_state": env_state,
+                "obs": self._obs.cpu(),
+                "hx_cx": self._hx_cx,
+                "returns": list(self._returns),
+                "lengths": list(self._lengths),
+            }
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore after a restart: the episodes that were in progress are closed (`trunc=1`), since the
-        environments cannot be restored; the next `collect` resets the environments and starts new episodes."""
+        """Restore after a restart. Environments that saved their games continue them exactly; otherwise the
+        episodes that were in progress are closed (`trunc=1`) and the next `collect` starts new ones."""
         ids = list(state.get("episode_ids", []))
         self._episode_ids = [i if i is None else int(i) for i in ids]
         self._has_reset = bool(state.get("has_reset", False))
+        if state.get("env_state") is not None:
+            self.env.reset()
+            self.env.set_state(state["env_state"])
+            self._obs = state["obs"].to(self.env.device)
+            self._hx_cx = state["hx_cx"]
+            self._returns = [float(r) for r in state["returns"]]
+            self._lengths = [int(n) for n in state["lengths"]]
+            self._buffers = [[] for _ in range(self.env.num_envs)]
+            return
         closed = [i for i in self._episode_ids if i is not None]
         self.close_episodes()
         if closed:

@@ -1,0 +1,177 @@
+"""`diamond train` end to end, through the real CLI in subprocesses, with tiny networks."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from diamond_wm.models.checkpoint import load_agent_state
+from diamond_wm.training.metrics import read_metrics
+from tests.conftest import cli_command, cli_env, run_cli
+
+# A whole run in seconds: 100 initial steps, 2 epochs of 25, 1 final epoch; each component 2 updates then 1.
+TINY = [
+    "agent=tiny",
+    "common.devices=cpu",
+    "common.seed=0",
+    "collection.train.num_steps_total=150",
+    "collection.train.first_epoch.min=100",
+    "collection.train.first_epoch.max=100",
+    "collection.train.steps_per_epoch=25",
+    "training.num_final_epochs=1",
+    "evaluation.every=2",
+    "collection.test.num_episodes=1",
+    "collection.test.num_final_episodes=2",
+    "checkpointing.save_agent_every=1",
+    "checkpointing.num_to_keep=2",
+] + [
+    f"{c}.training.{k}={v}"
+    for c in ("denoiser", "rew_end_model", "actor_critic")
+    for k, v in (("steps_first_epoch", 2), ("steps_per_epoch", 1), ("batch_size", 2))
+]
+CATCH = ["env=catch", "env.train.size=16", *TINY]
+
+
+def train(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[subprocess.CompletedProcess, Path]:
+    run_dir = tmp_path / name
+    res = run_cli("train", *overrides, f"hydra.run.dir={run_dir}", "--no-progress", cwd=tmp_path, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res, run_dir
+
+
+def final_state(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "state.pt", weights_only=True)
+
+
+def test_atari_few_epochs(tmp_path):
+    overrides = [
+        "env.train.id=BreakoutNoFrameskip-v4",
+        "env.test.max_episode_steps=60",
+        *TINY,
+        "collection.train.num_steps_total=80",
+        "collection.train.first_epoch.min=50",
+        "collection.train.first_epoch.max=50",
+        "collection.train.steps_per_epoch=15",
+    ]
+    res, run_dir = train(tmp_path, *overrides)
+    state = final_state(run_dir)
+    assert state["epoch"] == 4 and state["num_env_steps"] == 80  # 50 + 15 + 15, then one final epoch
+    assert len(list((run_dir / "dataset" / "train").rglob("*.pt"))) > 1  # index + episodes
+    metrics = read_metrics(run_dir / "metrics.jsonl")
+    epochs = [m for m in metrics if "epoch" in m]
+    assert [m["epoch"] for m in epochs] == [1, 2, 3, 4]
+    assert all(m["denoiser/num_updates"] > 0 for m in epochs)
+    assert "test/return_mean" in epochs[1] and "test/denoiser/loss_denoising" in epochs[1]
+    assert "final/return_mean" in metrics[-1]
+    assert (run_dir / "FINISHED").is_file() and (run_dir / "config" / "trainer.yaml").is_file()
+    versions = sorted(p.name for p in (run_dir / "checkpoints" / "agent_versions").iterdir())
+    assert versions == ["agent_epoch_00003.pt", "agent_epoch_00004.pt"]  # num_to_keep=2
+    assert list((run_dir / "tensorboard").iterdir()), "no TensorBoard event file"
+    assert "epoch 4 | env steps 80" in res.stderr
+
+
+def test_model_free_mode(tmp_path):
+    _, run_dir = train(tmp_path, *CATCH, "training.model_free=true")
+    metrics = [m for m in read_metrics(run_dir / "metrics.jsonl") if "epoch" in m]
+    assert all("denoiser/num_updates" not in m for m in metrics)  # no world model training
+    assert metrics[-1]["actor_critic/num_updates"] == 2 + 1 + 1 + 1
+
+
+def test_static_dataset_and_initialization_from_checkpoint(tmp_path):
+    _, source = train(tmp_path, *CATCH, name="source")
+    ckpt = source / "checkpoints" / "agent_versions" / "agent_epoch_00004.pt"
+    _, run_dir = train(
+        tmp_path,
+        *CATCH,
+        f"static_dataset.path={source / 'dataset' / 'train'}",
+        f"initialization.path_to_ckpt={ckpt}",
+        "initialization.load_actor_critic=false",
+        "training.num_final_epochs=2",
+        "denoiser.training.steps_first_epoch=0",
+        "denoiser.training.steps_per_epoch=0",
+        name="static",
+    )
+    state = final_state(run_dir)
+    assert state["epoch"] == 2 and state["num_env_steps"] == 0  # no collection from a static dataset
+    assert not any((run_dir / "dataset" / "train").iterdir())
+    source_weights, _, _ = load_agent_state(ckpt)
+    for k, v in state["agent"].items():
+        if k.startswith("denoiser."):  # loaded, then not trained (0 steps)
+            assert torch.equal(v, source_weights[k]), k
+    ac = [k for k in state["agent"] if k.startswith("actor_critic.")]
+    assert any(not torch.equal(state["agent"][k], source_weights[k]) for k in ac)  # not loaded, trained
+
+
+def _wait_for_epoch(run_dir: Path, epoch: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state_file = run_dir / "checkpoints" / "state.pt"
+        if state_file.exists():
+            try:
+                if torch.load(state_file, weights_only=True)["epoch"] >= epoch:
+                    return
+            except (EOFError, RuntimeError):  # pragma: no cover - the file is replaced atomically
+                pass
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        time.sleep(0.2)
+    raise AssertionError(f"epoch {epoch} not reached in {timeout} s")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, sig):
+    _, straight = train(tmp_path, *CATCH, name="straight")
+
+    run_dir = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        cli_command("train", *CATCH, f"hydra.run.dir={run_dir}", "--no-progress"),
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_epoch(run_dir, 2, proc)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert not (run_dir / "FINISHED").exists()
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130
+    res = subprocess.run(
+        [str(run_dir / "scripts" / "resume.sh"), "--no-progress"],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "resumed" in res.stderr
+    a, b = final_state(straight), final_state(run_dir)
+    assert a["epoch"] == b["epoch"] == 4
+    assert a["agent"].keys() == b["agent"].keys()
+    different = [k for k in a["agent"] if not torch.equal(a["agent"][k], b["agent"][k])]
+    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
+    assert (run_dir / "FINISHED").read_text() == (straight / "FINISHED").read_text()
+
+
+def test_a_finished_run_is_not_run_again(tmp_path):
+    _, run_dir = train(tmp_path, *CATCH)
+    before = (run_dir / "checkpoints" / "state.pt").stat().st_mtime_ns
+    res = run_cli("train", "--resume", str(run_dir), "--no-progress", cwd=tmp_path)
+    assert res.returncode == 0
+    assert "already finished" in res.stderr
+    assert (run_dir / "checkpoints" / "state.pt").stat().st_mtime_ns == before
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
+    res = run_cli("train", "--resume", str(tmp_path), cwd=tmp_path)
+    assert res.returncode == 2
+    assert f"cannot resume {tmp_path}: no run configuration" in res.stderr
