@@ -62,8 +62,13 @@ def test_unet_pads_odd_sizes(h: int, w: int) -> None:
 
 
 def test_models_import_no_environments_or_loaders() -> None:
-    """The model code imports only config, the Batch dataclass and itself from the project; no env libraries."""
-    allowed_project = ("diamond_wm.config", "diamond_wm.data.batch", "diamond_wm.models")
+    """The model code imports only config, the Batch dataclass, atomic writes and itself; no env libraries."""
+    allowed_project = (
+        "diamond_wm.config",
+        "diamond_wm.data.batch",
+        "diamond_wm.models",
+        "diamond_wm.runtime.atomic",
+    )
     forbidden = ("gymnasium", "gym", "ale_py", "cv2", "pygame")
     for path in sorted(MODELS_DIR.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -10,13 +10,13 @@ and `scalar`, under both the numpy 1 and numpy 2 module names) when `allow_numpy
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from diamond_wm.runtime.atomic import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
@@ -48,32 +48,4 @@ def load_pt(path: str | Path, allow_numpy: bool = False) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def atomic_save_pt(obj: Any, path: str | Path) -> None:
-    """`torch.save(obj, path)` through a temporary file in the same folder, fsync and `os.replace`.
-
-    A crash leaves either the previous file or the new one, never half of one (the temporary file is removed
-    on error; a stray `.<name>.*.tmp` can only remain after a hard kill and is ignored by readers).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename is still atomic
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        log.debug("could not fsync folder %s", path.parent)
-    finally:
-        os.close(dir_fd)
+atomic_save_pt = atomic_torch_save  # `torch.save` through a temporary file, fsync and `os.replace`

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -24,6 +23,7 @@ from diamond_wm.models.agent import (
     agent_config_from_dict,
     agent_config_to_dict,
 )
+from diamond_wm.runtime.atomic import atomic_torch_save
 
 logger = logging.getLogger(__name__)
 
@@ -79,17 +79,7 @@ def save_agent(path: str | os.PathLike, agent: Agent) -> Path:
         "num_actions": int(agent.num_actions),
         "state_dict": {k: v.detach().cpu() for k, v in agent.state_dict().items()},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_torch_save(payload, path)
     logger.debug("saved agent to %s", path)
     return path
 

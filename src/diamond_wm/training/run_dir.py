@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from diamond_wm.training.atomic import atomic_write_text
+from diamond_wm.runtime.atomic import atomic_write_text
 
 AGENT_VERSION_RE = re.compile(r"^agent_epoch_(\d{5,})\.pt$")
 

@@ -31,10 +31,11 @@ from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import load_agent_state, load_into, save_agent
+from diamond_wm.runtime.atomic import atomic_torch_save, atomic_write_text
 from diamond_wm.runtime.devices import resolve_devices
 from diamond_wm.runtime.logs import add_file_handler
+from diamond_wm.runtime.memory import tune_malloc
 from diamond_wm.runtime.seeding import seed_everything
-from diamond_wm.training.atomic import atomic_torch_save, atomic_write_text
 from diamond_wm.training.collector import CollectionReport, Collector
 from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.evaluation import world_model_test_losses
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 STATE_FORMAT = "diamond-wm/training-state"
 STATE_VERSION = 1
+TEST_SEED_OFFSET = 100_000  # test episodes of epoch e start from seed + TEST_SEED_OFFSET + e
+FINAL_EVAL_SEED_OFFSET = 200_000  # the final test episodes start from seed + FINAL_EVAL_SEED_OFFSET
 
 
 class Trainer:
@@ -60,6 +63,8 @@ class Trainer:
         self._log_handler = add_file_handler(self.run_dir.log_file)
         self.show_progress = show_progress
         self.device = resolve_devices(cfg.common.devices)[0]
+        if self.device.type == "cpu":
+            tune_malloc()  # keep large activations in the heap: a ~2.5x faster training step on CPU
         state = self._read_state() if self.run_dir.state_file.exists() else None
         self.seed = seed_everything(state["seed"] if state is not None else cfg.common.seed)
         cfg.common.seed = self.seed
@@ -290,14 +295,14 @@ class Trainer:
         )
         return metrics
 
-    def _evaluate(self, num_episodes: int, prefix: str = "test") -> dict[str, Any]:
+    def _evaluate(self, num_episodes: int, seed: int, prefix: str = "test") -> dict[str, Any]:
         metrics: dict[str, Any] = {}
         if num_episodes > 0:
             self.test_dataset.clear()
-            report = self.test_collector.collect(
-                num_episodes=num_episodes, seed=self.seed + 100_000 + self.epoch
-            )
+            report = self.test_collector.collect(num_episodes=num_episodes, seed=seed)
             metrics |= report.metrics(prefix=f"{prefix}/")
+            metrics[f"{prefix}/returns"] = report.returns[:num_episodes]
+            metrics[f"{prefix}/lengths"] = report.lengths[:num_episodes]
         if not self.model_free and self.test_dataset.num_episodes > 0:
             cfg = self.cfg
             metrics |= world_model_test_losses(
@@ -348,7 +353,8 @@ class Trainer:
         if self.cfg.training.should:
             metrics |= self._train_components()
         if self.cfg.evaluation.should and self.epoch % self.cfg.evaluation.every == 0:
-            metrics |= self._evaluate(self.cfg.collection.test.num_episodes)
+            seed = self.seed + TEST_SEED_OFFSET + self.epoch
+            metrics |= self._evaluate(self.cfg.collection.test.num_episodes, seed)
         self._save_checkpoint()
         metrics["time/epoch_s"] = time.perf_counter() - start
         self.metrics.log(metrics, step=self.epoch)
@@ -373,7 +379,7 @@ class Trainer:
 
     def _final_evaluation(self) -> dict[str, Any]:
         n = self.cfg.collection.test.num_final_episodes
-        metrics = self._evaluate(n, prefix="final") if n > 0 else {}
+        metrics = self._evaluate(n, self.seed + FINAL_EVAL_SEED_OFFSET, prefix="final") if n > 0 else {}
         self.metrics.log(metrics, step=self.epoch + 1)
         score = metrics.get("final/return_mean")
         log.info(
