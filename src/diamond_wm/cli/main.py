@@ -35,8 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     # `train` forwards everything after it to its own parser and to Hydra (overrides, --cfg, -m ...).
     sub.add_parser("train", help=SUBCOMMANDS["train"], add_help=False)
-    for name in ("play", "eval", "bench"):
-        sub.add_parser(name, help=SUBCOMMANDS[name], description=SUBCOMMANDS[name] + ". (Not available yet.)")
+    from diamond_wm.cli.eval import add_arguments as add_eval_arguments
+    from diamond_wm.cli.play import add_arguments as add_play_arguments
+
+    add_play_arguments(sub.add_parser("play", help=SUBCOMMANDS["play"]))
+    add_eval_arguments(sub.add_parser("eval", help=SUBCOMMANDS["eval"]))
+    from diamond_wm.bench.cli import add_arguments as add_bench_arguments
+
+    add_bench_arguments(
+        sub.add_parser("bench", help=SUBCOMMANDS["bench"], description=SUBCOMMANDS["bench"] + ".")
+    )
     return parser
 
 
@@ -54,6 +62,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from diamond_wm.cli.train import run_train_command
 
         return run_train_command(rest)
+    if args.command == "bench":
+        from diamond_wm.bench.cli import run as run_bench_command
+
+        return run_bench_command(args)
+    if args.command == "play":
+        from diamond_wm.cli.play import run as run_play_command
+
+        return run_play_command(args)
+    if args.command == "eval":
+        from diamond_wm.cli.eval import run as run_eval_command
+
+        return run_eval_command(args)
     return not_landed(args.command)
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from diamond_wm.config.agent import ActorCriticConfig
-from diamond_wm.models.blocks import Conv1x1, Conv3x3, GroupNorm
+from diamond_wm.models.blocks import Conv1x1, Conv3x3, GroupNorm, to_channels_last
 from diamond_wm.models.init import init_lstm
 
 HxCx = tuple[torch.Tensor, torch.Tensor]
@@ -53,7 +53,7 @@ class ActorCriticEncoder(nn.Module):
         self.encoder = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)  # (N, channels[-1], H / 2^sum(down), W / 2^sum(down))
+        return self.encoder(to_channels_last(x))  # (N, channels[-1], H / 2^sum(down), W / 2^sum(down))
 
 
 class ActorCritic(nn.Module):
@@ -81,7 +81,11 @@ class ActorCritic(nn.Module):
         """obs (N, C, H, W) in [-1, 1], hx_cx ((N, lstm_dim), (N, lstm_dim)) or None for zeros."""
         if obs.ndim != 4:
             raise ValueError(f"obs must be (N, C, H, W), got shape {tuple(obs.shape)}")
-        x = self.encoder(obs).flatten(start_dim=1)  # (N, D)
+        # The LSTM cell in its parameters' dtype: under bf16 autocast the encoder outputs bf16, and LSTMCell has
+        # no autocast rule (a no-op in float32).
+        x = self.encoder(obs).flatten(start_dim=1).to(self.lstm.weight_ih.dtype)  # (N, D)
+        if hx_cx is not None:
+            hx_cx = (hx_cx[0].to(x.dtype), hx_cx[1].to(x.dtype))
         hx, cx = self.lstm(x, hx_cx)  # (N, lstm_dim) each
         logits_act = self.actor_linear(hx)  # (N, A)
         val = self.critic_linear(hx).squeeze(1)  # (N,)

@@ -18,6 +18,14 @@ GN_EPS = 1e-5
 ATTN_HEAD_DIM = 8
 
 
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """`x` (N, C, H, W) in channels-last memory layout on CPU and CUDA, where oneDNN / cuDNN convolutions, GroupNorm
+    and SiLU run markedly faster in it (the values are unchanged; other devices get `x` as it is)."""
+    if x.device.type in ("cpu", "cuda"):
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
 def num_groups(channels: int) -> int:
     """Number of GroupNorm groups for `channels`: one group per 32 channels, at least one."""
     return max(1, channels // GROUP_SIZE)
@@ -64,7 +72,7 @@ class AdaGroupNorm(nn.Module):
             )
         x = F.group_norm(x, self.num_groups, eps=GN_EPS)  # (N, C, H, W), no affine parameters
         scale, shift = self.linear(cond)[:, :, None, None].chunk(2, dim=1)  # 2 x (N, C, 1, 1)
-        return x * (1 + scale) + shift
+        return torch.addcmul(shift, x, 1 + scale)  # x * (1 + scale) + shift in one pass
 
 
 class SelfAttention2d(nn.Module):

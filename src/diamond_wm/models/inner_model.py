@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from diamond_wm.config.agent import InnerModelConfig
-from diamond_wm.models.blocks import Conv3x3, FourierFeatures, GroupNorm
+from diamond_wm.models.blocks import Conv3x3, FourierFeatures, GroupNorm, to_channels_last
 from diamond_wm.models.unet import UNet
 
 
@@ -46,6 +46,6 @@ class InnerModel(nn.Module):
     ) -> torch.Tensor:
         """noisy_next_obs (N, C, H, W), c_noise (N,), obs (N, n * C, H, W), act (N, n) -> (N, C, H, W)."""
         cond = self.cond_proj(self.noise_emb(c_noise) + self.act_emb(act))  # (N, cond_channels)
-        x = self.conv_in(torch.cat((obs, noisy_next_obs), dim=1))  # (N, channels[0], H, W)
+        x = self.conv_in(to_channels_last(torch.cat((obs, noisy_next_obs), dim=1)))  # (N, channels[0], H, W)
         x = self.unet(x, cond)  # (N, channels[0], H, W)
         return self.conv_out(F.silu(self.norm_out(x)))  # (N, C, H, W)

@@ -10,7 +10,7 @@ from torch import nn
 
 from diamond_wm.config.agent import RewEndModelConfig
 from diamond_wm.data.batch import Batch
-from diamond_wm.models.blocks import Conv3x3, Downsample, ResBlocks
+from diamond_wm.models.blocks import Conv3x3, Downsample, ResBlocks, to_channels_last
 from diamond_wm.models.classification_metrics import per_class_metrics
 from diamond_wm.models.init import init_lstm
 
@@ -51,7 +51,7 @@ class RewEndEncoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        x = self.conv_in(x)  # (N, channels[0], H, W)
+        x = self.conv_in(to_channels_last(x))  # (N, channels[0], H, W)
         for block, down in zip(self.blocks, self.downsamples, strict=True):
             x = down(x)
             x, _ = block(x, cond)
@@ -98,7 +98,9 @@ class RewEndModel(nn.Module):
             raise ValueError(f"act must be (B, T) = {(b, t)}, got shape {tuple(act.shape)}")
         frames = torch.cat((obs, next_obs), dim=2).reshape(b * t, 2 * c, h, w)  # (B*T, 2C, H, W)
         x = self.encoder(frames, self.act_emb(act.reshape(b * t)))  # (B*T, C', H', W')
-        x = x.reshape(b, t, -1)  # (B, T, D)
+        x = x.reshape(b, t, -1).to(self.lstm.weight_ih_l0.dtype)  # (B, T, D); the LSTM in its own dtype
+        if hx_cx is not None:
+            hx_cx = (hx_cx[0].to(x.dtype), hx_cx[1].to(x.dtype))  # under bf16 autocast (no-ops in float32)
         x, hx_cx = self.lstm(x, hx_cx)  # (B, T, lstm_dim)
         logits = self.head(x)  # (B, T, 5)
         return logits[..., :NUM_REW_CLASSES], logits[..., NUM_REW_CLASSES:], hx_cx

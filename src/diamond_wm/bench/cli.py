@@ -1,0 +1,110 @@
+"""Arguments and entry point of `diamond bench` (imports torch only when the command runs)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+NAMES_HELP = (
+    "denoiser_train_step, rew_end_train_step, wm_step, actor_critic_train_step, play_step, real_env_step, "
+    "psnr_bf16_50_steps"
+)
+
+EPILOG = f"""\
+workloads (the paper's Atari networks, random weights, 64x64 RGB frames, 4 actions, batch 32):
+  denoiser_train_step      one denoiser update: 32 segments of 6 frames, forward, backward, AdamW step
+  rew_end_train_step       one reward/termination update: 32 segments of 19 steps
+  wm_step                  one imagination step of 32 environments: 3 Euler denoising steps + reward/termination
+  actor_critic_train_step  15 imagined steps of 32 environments + actor-critic loss + backward + AdamW step
+  play_step                one environment: policy + 3 denoising steps + reward/termination, no gradients
+  real_env_step            one Breakout step (ALE, frame skip 4, 64x64) with the policy
+  psnr_bf16_50_steps       PSNR of bf16-autocast imagined frames against float32 ones along 50 steps
+
+Times are medians of --repeats calls after --warmup calls (the first warm-up call also counts the FLOPs).
+Each workload's FLOPs (torch.utils.flop_counter) are divided by its median time and by the matmul peak
+measured in the same run (2048x2048 products, float32 and bf16). JSON keys: <name>_s (seconds), <name>_min_s,
+<name>_times_s, <name>_flops, <name>_flops_per_s, <name>_peak_fraction, matmul_peak_fp32_flops_per_s,
+matmul_peak_bf16_flops_per_s, psnr_bf16_50_steps (mean dB, with _min, _last, _per_step), peak_rss_bytes.
+
+names for --only: {NAMES_HELP}
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results to FILE as JSON")
+    parser.add_argument(
+        "--device", default=None, help="cpu or cuda[:N] (default: cuda if available, else cpu)"
+    )
+    parser.add_argument("--only", metavar="NAME,...", help="comma-separated workloads to run (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per workload (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls first (default 1, at least 1)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="fp32 (default), or bf16 autocast of the networks (CPU and GPU)",
+    )
+    parser.add_argument(
+        "--tf32", action="store_true", help="allow TF32 matmuls and convolutions (CUDA only; fp32 precision)"
+    )
+    parser.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="keep glibc's default mmap threshold (by default it is raised: see diamond_wm.runtime.memory)",
+    )
+    parser.add_argument("--batch-size", type=int, help="environments / segments per batch (default 32)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny networks on 16x16 frames, batch 2: a smoke test in seconds"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from diamond_wm.bench.report import format_table, write_json
+    from diamond_wm.bench.runner import parse_only, run_bench
+    from diamond_wm.bench.workloads import BenchSettings
+    from diamond_wm.runtime.memory import tune_malloc
+
+    try:
+        names = parse_only(args.only)
+    except ValueError as e:
+        log.error("diamond bench: %s", e)
+        return 2
+    for flag, value, low in (("--repeats", args.repeats, 1), ("--warmup", args.warmup, 0)):
+        if value < low:
+            log.error("diamond bench: %s must be >= %d, got %d", flag, low, value)
+            return 2
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        log.error("diamond bench: --device %s asked for, but CUDA is not available on this machine", device)
+        return 2
+    if device.type not in ("cpu", "cuda"):
+        log.error("diamond bench: --device must be cpu or cuda[:N], got %s", args.device)
+        return 2
+    if args.threads is not None:
+        if args.threads < 1:
+            log.error("diamond bench: --threads must be >= 1, got %d", args.threads)
+            return 2
+        torch.set_num_threads(args.threads)
+    if args.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if not args.default_malloc:
+        tune_malloc()
+    settings = BenchSettings(
+        device=device, precision=args.precision, tiny=args.tiny, batch_size=args.batch_size, seed=args.seed
+    )
+    results = run_bench(settings, names, warmup=args.warmup, repeats=args.repeats)
+    print(format_table(results))
+    if args.json is not None:
+        write_json(results, args.json)
+        log.info("results written to %s", args.json)
+    return 0

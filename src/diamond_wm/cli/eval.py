@@ -1,0 +1,98 @@
+"""`diamond eval`: test episodes of a checkpoint or run folder in the real environment (headless), JSON report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+USAGE_ERROR = 2
+
+DESCRIPTION = """Evaluate an agent headless: N test episodes in the real environment, JSON report on stdout
+(per-episode returns and lengths, mean and standard deviation), optionally a video of a real rollout next to the
+world model's imagined rollout from the same start (--video FILE.mp4|FILE.gif).
+
+For a run folder, the defaults are the run's own final evaluation: as many episodes, the same seed and, for its
+last agent, the same action draws (the JSON says "reproduces_run_final": true).
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = DESCRIPTION
+    parser.add_argument(
+        "target", metavar="CHECKPOINT_OR_RUN_DIR", help="an agent checkpoint file or a run folder"
+    )
+    parser.add_argument(
+        "-n",
+        "--episodes",
+        type=int,
+        default=None,
+        help="test episodes (run folder: its final count; else 10)",
+    )
+    parser.add_argument("--epsilon", type=float, default=None, help="random-action probability (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the episodes (run folder: its final seed)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps, auto")
+    parser.add_argument("--env-id", default=None, help="env id for a checkpoint outside a run folder")
+    parser.add_argument("--json", type=Path, default=None, help="also write the report to this file")
+    parser.add_argument("--no-stdout", action="store_true", help="do not print the JSON report on stdout")
+    parser.add_argument(
+        "--video", type=Path, default=None, help="write a real vs imagined video (.mp4 or .gif)"
+    )
+    parser.add_argument(
+        "--video-steps", type=int, default=200, help="maximum steps of the video (default 200)"
+    )
+    parser.add_argument("--fps", type=int, default=15, help="frame rate of the video (default 15)")
+
+
+def _error(msg: str) -> int:
+    print(f"diamond eval: error: {msg}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def run(args: argparse.Namespace) -> int:
+    from diamond_wm.config.errors import ConfigError
+    from diamond_wm.evaluation.evaluate import evaluate, plan_evaluation
+    from diamond_wm.evaluation.loading import LoadError, load_checkpoint, load_run
+    from diamond_wm.runtime.devices import resolve_devices
+
+    if args.episodes is not None and args.episodes < 1:
+        return _error(f"--episodes must be >= 1, got {args.episodes}")
+    if args.epsilon is not None and not 0.0 <= args.epsilon <= 1.0:
+        return _error(f"--epsilon must be in [0, 1], got {args.epsilon}")
+    if args.video is not None and args.video.suffix.lower() not in (".mp4", ".gif"):
+        return _error(f"--video must end in .mp4 or .gif, got {args.video.name!r}")
+    target = Path(args.target)
+    try:
+        device = resolve_devices(args.device, key="--device")[0]
+        if target.is_dir():
+            loaded = load_run(target, device=device)
+        else:
+            loaded = load_checkpoint(target, env_id=args.env_id, device=device)
+        plan = plan_evaluation(loaded, args.episodes, args.epsilon, args.seed)
+        report = evaluate(loaded, plan)
+        result = report.to_dict()
+        if args.video is not None:
+            from diamond_wm.evaluation.video import comparison_video
+
+            written = comparison_video(
+                loaded, args.video, seed=plan.seed, max_steps=args.video_steps, fps=args.fps
+            )
+            result["video"] = str(written)  # a .gif beside it when mp4 is unavailable (a warning says so)
+    except (LoadError, ConfigError) as e:
+        return _error(str(e).splitlines()[0])
+    except ValueError as e:
+        return _error(str(e).splitlines()[0])
+    text = json.dumps(result, indent=2)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    if not args.no_stdout:
+        print(text)
+    return 0

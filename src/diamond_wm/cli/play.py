@@ -1,0 +1,189 @@
+"""`diamond play`: play (or watch the policy) in the world model or the real game; record; browse datasets."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+USAGE_ERROR = 2
+
+DESCRIPTION = """Play, or watch the policy, inside the world model or the real game (pygame window).
+
+Sources (one of):
+  RUN_DIR                 a training run folder (default: the current directory): its latest agent checkpoint
+  --pretrained [GAME]     a published Atari 100k model from the Hugging Face Hub (eloialonso/diamond)
+  --checkpoint PATH       any agent checkpoint file, ours or published (with --env-id, or inside a run folder)
+
+Modes: play (default), -r record (every finished episode into dataset/rec_<env>_<controller>),
+-d dataset mode (browse every dataset under RUN_DIR/dataset). The controls are printed at start; see docs/play.md.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from diamond_wm.hub import ATARI_100K_GAMES
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = DESCRIPTION
+    parser.add_argument("run_dir", nargs="?", default=".", metavar="RUN_DIR", help="run folder (default: .)")
+    parser.add_argument(
+        "-p",
+        "--pretrained",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="GAME",
+        help="published model of an Atari 100k game, one of: "
+        + ", ".join(ATARI_100K_GAMES)
+        + " (asked interactively when omitted)",
+    )
+    parser.add_argument("--checkpoint", type=Path, default=None, help="an agent checkpoint file")
+    parser.add_argument("--env-id", default=None, help="env id for --checkpoint, e.g. BreakoutNoFrameskip-v4")
+    parser.add_argument(
+        "-d", "--dataset-mode", action="store_true", help="browse the datasets under dataset/"
+    )
+    parser.add_argument("-r", "--record", action="store_true", help="record finished episodes into datasets")
+    parser.add_argument(
+        "-n",
+        "--num-steps-initial-collect",
+        type=int,
+        default=1000,
+        help="real steps collected for the world model's initial conditions (default 1000)",
+    )
+    parser.add_argument("--horizon", type=int, default=50, help="imagination horizon (default 50)")
+    parser.add_argument("--fps", type=int, default=15, help="frame rate (default 15)")
+    parser.add_argument(
+        "--size", type=int, default=640, help="size of the game frame in pixels (default 640)"
+    )
+    parser.add_argument("--no-header", action="store_true", help="hide the header")
+    parser.add_argument(
+        "--store-denoising-trajectory", action="store_true", help="record the denoising steps"
+    )
+    parser.add_argument(
+        "--store-original-obs", action="store_true", help="record full-resolution real frames"
+    )
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: best available)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the policy, world model and collection"
+    )
+    parser.add_argument("--max-frames", type=int, default=None, help=argparse.SUPPRESS)  # tests, demos
+    parser.add_argument("--screenshot", type=Path, default=None, help="save the window to this PNG on exit")
+
+
+def _error(msg: str) -> int:
+    print(f"diamond play: error: {msg}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def prompt_game() -> str:
+    """Ask for a game number on the terminal (CLI only)."""
+    from diamond_wm.hub import ATARI_100K_GAMES
+
+    for i, game in enumerate(ATARI_100K_GAMES):
+        print(f"{i:2d}: {game}")
+    while True:
+        answer = input(f"\nEnter a number (0-{len(ATARI_100K_GAMES) - 1}): ").strip()
+        if answer.isdigit() and 0 <= int(answer) < len(ATARI_100K_GAMES):
+            return ATARI_100K_GAMES[int(answer)]
+        print("Invalid.")
+
+
+def _device(spec):
+    from diamond_wm.runtime.devices import resolve_devices
+
+    return resolve_devices(spec if spec is not None else None)[0]
+
+
+def _dataset_action_names(base: Path) -> list[str] | None:
+    """Action names of the run's game (for the header), when base is a run folder."""
+    from diamond_wm.evaluation.loading import is_run_dir, read_run_config
+
+    if not (base / "config" / "trainer.yaml").is_file() or not is_run_dir(base):
+        return None
+    try:
+        from diamond_wm.envs import make_env
+
+        cfg = read_run_config(base)
+        env = make_env(cfg.env.test, cfg.env.type, 1, "cpu", asynchronous=False)
+        names = list(env.action_names)
+        env.close()
+        return names
+    except Exception:
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `diamond play` with parsed arguments; exit code 2 for problems the user can fix."""
+    import os
+
+    from diamond_wm.config.errors import ConfigError
+    from diamond_wm.evaluation.loading import LoadError, load_checkpoint, load_pretrained, load_run
+    from diamond_wm.play.launch import build_dataset_browser, build_play_session
+    from diamond_wm.play.window import PlayWindow
+
+    base = Path(args.run_dir)
+    if args.size < 16 or args.fps < 1 or args.horizon < 1 or args.num_steps_initial_collect < 1:
+        return _error("--size must be >= 16, --fps, --horizon and -n >= 1")
+    try:
+        if args.dataset_mode:
+            if args.pretrained is not None or args.record or args.checkpoint is not None:
+                log.warning("dataset mode: ignoring --pretrained, --checkpoint and --record")
+            app = build_dataset_browser(base, _dataset_action_names(base))
+            title = f"diamond play: datasets in {base.resolve() / 'dataset'}"
+        else:
+            device = _device(args.device)
+            if args.pretrained is not None:
+                game = args.pretrained
+                if not game:
+                    if not sys.stdin.isatty():
+                        from diamond_wm.hub import ATARI_100K_GAMES
+
+                        return _error("--pretrained needs a game, one of: " + ", ".join(ATARI_100K_GAMES))
+                    game = prompt_game()
+                loaded = load_pretrained(game, device=device)
+                base = Path(".") if args.run_dir == "." else base
+            elif args.checkpoint is not None:
+                loaded = load_checkpoint(args.checkpoint, env_id=args.env_id, device=device)
+            else:
+                loaded = load_run(base, device=device)
+            if args.seed is not None:
+                import torch
+
+                torch.manual_seed(args.seed)
+            base_out = loaded.run_dir if loaded.run_dir is not None and args.checkpoint is None else base
+            app = build_play_session(
+                loaded,
+                base_out,
+                num_steps_initial_collect=args.num_steps_initial_collect,
+                horizon=args.horizon,
+                record=args.record,
+                store_denoising_trajectory=args.store_denoising_trajectory,
+                store_original_obs=args.store_original_obs,
+                seed=args.seed,
+            )
+            title = f"diamond play: {loaded.env.test.id} ({loaded.name})"
+    except (LoadError, ConfigError) as e:
+        return _error(str(e).splitlines()[0])
+    except ValueError as e:
+        return _error(str(e).splitlines()[0])
+
+    print("\n".join(app.controls_help()))
+    if getattr(args, "record", False) and not args.dataset_mode:
+        print(
+            f"\nRecording: finished episodes go to {Path(base_out).resolve() / 'dataset'}/rec_<env>_<controller>"
+        )
+    print()
+    if os.environ.get("SDL_VIDEODRIVER") == "dummy":
+        log.info("SDL_VIDEODRIVER=dummy: no window is shown")
+    window = PlayWindow(app, size=args.size, fps=args.fps, show_header=not args.no_header, title=title)
+    try:
+        window.run(max_frames=args.max_frames, screenshot=args.screenshot)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for e in getattr(app, "envs", []):
+            e.env.close()
+    return 0

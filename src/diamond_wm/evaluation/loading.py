@@ -1,0 +1,256 @@
+"""Find and load the agent that `diamond play` / `diamond eval` use: a run folder, a checkpoint file, or a
+published model, together with the environments it was trained on.
+
+- Run folder: the newest `checkpoints/agent_versions/agent_epoch_XXXXX.pt`, else the agent inside
+  `checkpoints/state.pt`; the environments and networks come from `config/trainer.yaml`.
+- Checkpoint file (ours or the published bare state_dict): its own config, else the config of the run folder it
+  lies in, else `agent_config` (a published-format YAML), else the paper's networks. The environment comes from
+  `env_id`, else from the run folder's config.
+- Published model (`--pretrained`): see `diamond_wm.hub`.
+
+Every problem a user can fix is raised as `LoadError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from diamond_wm.config.agent import AgentConfig, DiffusionSamplerConfig
+from diamond_wm.config.env import EnvConfig, GameConfig
+from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.models.agent import Agent
+from diamond_wm.models.checkpoint import (
+    CheckpointError,
+    CheckpointMismatchError,
+    infer_num_actions,
+    load_agent_state,
+    load_into,
+)
+from diamond_wm.training.run_dir import AGENT_VERSION_RE, RunDir
+
+log = logging.getLogger(__name__)
+
+
+class LoadError(RuntimeError):
+    """Something the user can fix (missing checkpoint, unknown env id, no network...): one-line message."""
+
+
+@dataclass
+class LoadedAgent:
+    """An agent ready to act, and what is known about where it came from."""
+
+    agent: Agent
+    env: EnvConfig
+    sampler: DiffusionSamplerConfig
+    checkpoint: Path
+    run_dir: Optional[Path] = None
+    run_cfg: Optional[TrainerConfig] = None
+    epoch: Optional[int] = None  # epoch of the checkpoint (run folders and agent_epoch_XXXXX.pt files)
+    game: Optional[str] = None  # published Atari game
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """A short name of the checkpoint (file stem, or the game of a published model)."""
+        return self.game or self.checkpoint.stem
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / "config" / "trainer.yaml").is_file() or (path / "checkpoints").is_dir()
+
+
+def find_run_root(checkpoint: Path) -> Optional[Path]:
+    """The run folder a checkpoint file lies in (`RUN/checkpoints/agent_versions/x.pt`, `RUN/checkpoints/x.pt`)."""
+    for parent in list(checkpoint.resolve().parents)[:3]:
+        if (parent / "config" / "trainer.yaml").is_file():
+            return parent
+    return None
+
+
+def read_run_config(run: Path) -> TrainerConfig:
+    from diamond_wm.config.compose import load_run_config
+
+    path = RunDir(run).config_file
+    if not path.is_file():
+        raise LoadError(f"{run} is not a training run folder: {path} not found")
+    try:
+        return load_run_config(path)
+    except (ValueError, OSError) as e:
+        raise LoadError(f"cannot read the run config {path}: {e}") from e
+
+
+def _epoch_of(path: Path) -> Optional[int]:
+    m = AGENT_VERSION_RE.match(path.name)
+    return int(m.group(1)) if m else None
+
+
+def env_type_of(env_id: str) -> str:
+    """'atari' for ALE ids, else 'gym'."""
+    from diamond_wm.envs.atari import is_atari_id
+
+    return "atari" if is_atari_id(env_id) else "gym"
+
+
+def env_config_for_id(env_id: str, size: int) -> EnvConfig:
+    """Train/test game configs for an env id: the paper's Atari settings, or plain pixels for other games."""
+    import diamond_wm.envs  # noqa: F401  (registers diamond_wm/Catch-v0)
+    from diamond_wm.envs.gym_pixels import check_gym_id
+
+    kind = env_type_of(env_id)
+    if kind == "gym":
+        check_gym_id(env_id)  # ValueError naming the id when Gymnasium does not know it
+    if kind == "atari":
+        train = GameConfig(id=env_id, size=size)
+        test = GameConfig(id=env_id, size=size, done_on_life_loss=False)
+    else:
+        train = GameConfig(id=env_id, size=size, noop_max=0, frame_skip=1, done_on_life_loss=False)
+        test = GameConfig(id=env_id, size=size, noop_max=0, frame_skip=1, done_on_life_loss=False)
+    return EnvConfig(type=kind, train=train, test=test, keymap=None)
+
+
+def _build(
+    state_dict: dict[str, torch.Tensor],
+    cfg: AgentConfig,
+    num_actions: int,
+    source: Path,
+    device: torch.device,
+) -> Agent:
+    try:
+        agent = Agent(cfg, num_actions)
+        load_into(agent, state_dict)
+    except CheckpointMismatchError as e:
+        kinds = (
+            (e.missing, "missing keys"),
+            (e.unexpected, "unexpected keys"),
+            (e.shape_mismatches, "shape mismatches"),
+        )
+        parts = [
+            f"{len(x)} {what} (e.g. {x[0][0] if isinstance(x[0], tuple) else x[0]})" for x, what in kinds if x
+        ]
+        raise LoadError(
+            f"{source} does not fit the agent config ({', '.join(parts)}): other network sizes? "
+            "(a published-layout file needs its config: the run folder's, or the paper's networks)"
+        ) from e
+    except (CheckpointError, ValueError) as e:
+        raise LoadError(f"{source} does not fit the agent config: {str(e).splitlines()[0]}") from e
+    return agent.to(device).eval()
+
+
+def load_run(run: str | Path, device: torch.device | str = "cpu") -> LoadedAgent:
+    """The latest agent of a run folder (see the module docstring)."""
+    run = Path(run)
+    if not run.is_dir():
+        raise LoadError(f"run folder {run} does not exist")
+    rd = RunDir(run)
+    if not is_run_dir(run):
+        raise LoadError(
+            f"no agent checkpoint: {run.resolve()} is not a training run folder (no config/trainer.yaml, "
+            "no checkpoints/); give a run folder, --checkpoint PATH or --pretrained GAME"
+        )
+    cfg = read_run_config(run)
+    device = torch.device(device)
+    versions = rd.list_agent_versions()
+    if versions:
+        path = versions[-1]
+        try:
+            state_dict, saved_cfg, num_actions = load_agent_state(path)
+        except (CheckpointError, FileNotFoundError) as e:
+            raise LoadError(str(e).splitlines()[0]) from e
+        agent = _build(state_dict, saved_cfg or cfg.agent, num_actions, path, device)
+        epoch = _epoch_of(path)
+    elif rd.state_file.is_file():
+        path = rd.state_file
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            state_dict = state["agent"]
+        except Exception as e:
+            raise LoadError(f"cannot read the agent in {path}: {str(e).splitlines()[0]}") from e
+        agent = _build(state_dict, cfg.agent, infer_num_actions(state_dict), path, device)
+        epoch = int(state.get("epoch", 0))
+    else:
+        raise LoadError(
+            f"no agent checkpoint in {rd.agent_versions.resolve()} (and no {rd.state_file.name} in "
+            f"{rd.checkpoints.resolve()}): has this run finished an epoch?"
+        )
+    log.info("agent: %s (epoch %s)", path, epoch)
+    return LoadedAgent(
+        agent,
+        cfg.env,
+        cfg.world_model_env.diffusion_sampler,
+        path,
+        run,
+        cfg,
+        epoch,
+        extra={"seed": cfg.common.seed},
+    )
+
+
+def load_checkpoint(
+    path: str | Path,
+    env_id: Optional[str] = None,
+    agent_config: Optional[AgentConfig] = None,
+    device: torch.device | str = "cpu",
+) -> LoadedAgent:
+    """An agent checkpoint file, ours or published (see the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LoadError(f"checkpoint not found: {path}")
+    try:
+        state_dict, saved_cfg, num_actions = load_agent_state(path)
+    except CheckpointError as e:
+        raise LoadError(str(e).splitlines()[0]) from e
+    run = find_run_root(path)
+    run_cfg = read_run_config(run) if run is not None else None
+    if env_id is None and run_cfg is None:
+        raise LoadError(
+            f"which game is {path} for? give --env-id (e.g. BreakoutNoFrameskip-v4, diamond_wm/Catch-v0)"
+        )
+    cfg = saved_cfg or agent_config or (run_cfg.agent if run_cfg is not None else None) or AgentConfig()
+    if env_id is not None:
+        try:
+            env = env_config_for_id(env_id, cfg.actor_critic.img_size)
+        except ValueError as e:
+            raise LoadError(f"bad --env-id: {str(e).splitlines()[0]}") from e
+    else:
+        assert run_cfg is not None
+        env = run_cfg.env
+    agent = _build(state_dict, cfg, num_actions, path, torch.device(device))
+    sampler = run_cfg.world_model_env.diffusion_sampler if run_cfg is not None else DiffusionSamplerConfig()
+    return LoadedAgent(agent, env, sampler, path, run, run_cfg, _epoch_of(path))
+
+
+def load_pretrained(
+    game: str,
+    device: torch.device | str = "cpu",
+    cache_dir: Optional[str | Path] = None,
+    endpoint: Optional[str] = None,
+) -> LoadedAgent:
+    """A published Atari 100k model, downloaded from the Hub (cached) with its configs."""
+    from diamond_wm import hub
+
+    try:
+        game = hub.resolve_game(game)
+    except ValueError as e:
+        raise LoadError(str(e)) from e
+    try:
+        files = hub.download_pretrained(game, cache_dir=cache_dir, endpoint=endpoint)
+    except hub.HubDownloadError as e:
+        raise LoadError(
+            f"{e} -- no network? Download {hub.ATARI_MODEL_PATH.format(game=game)} from "
+            f"https://huggingface.co/{hub.HUB_REPO_ID} elsewhere and pass it with "
+            f"--checkpoint PATH --env-id {hub.atari_env_id(game)}"
+        ) from e
+    try:
+        agent_cfg, env_cfg = hub.read_published_configs(
+            files.agent_config, files.env_config, hub.atari_env_id(game)
+        )
+        state_dict, _, num_actions = load_agent_state(files.model)
+    except (ValueError, CheckpointError) as e:
+        raise LoadError(str(e).splitlines()[0]) from e
+    agent = _build(state_dict, agent_cfg, num_actions, files.model, torch.device(device))
+    return LoadedAgent(agent, env_cfg, DiffusionSamplerConfig(), files.model, game=game)

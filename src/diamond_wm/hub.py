@@ -1,0 +1,237 @@
+"""The published Atari 100k models on the Hugging Face Hub (`eloialonso/diamond`) and their configs.
+
+Layout of the Hub repository (facts of the published release):
+
+```
+atari_100k/models/<Game>.pt             bare agent state_dict (prefixes denoiser., rew_end_model., actor_critic.)
+atari_100k/config/agent/default.yaml    the agent's networks (the paper's sizes)
+atari_100k/config/env/atari.yaml        the Atari environments
+```
+
+The YAML files name the reference's classes in `_target_` keys: only their values are read here. Their
+interpolations (`${env.train.size}`, `${agent.denoiser.inner_model.img_channels}`, `${..train.id}`) are resolved
+against a root holding both files, as the reference's Hydra composition does.
+
+Downloads go through `huggingface_hub.hf_hub_download` (cached in the usual Hugging Face cache; `HF_ENDPOINT`,
+`HF_HUB_CACHE` and `HF_HUB_OFFLINE` are honoured by huggingface_hub itself).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import OmegaConf
+
+from diamond_wm.config.agent import (
+    ActorCriticConfig,
+    AgentConfig,
+    DenoiserConfig,
+    InnerModelConfig,
+    RewEndModelConfig,
+)
+from diamond_wm.config.env import EnvConfig, GameConfig
+
+log = logging.getLogger(__name__)
+
+HUB_REPO_ID = "eloialonso/diamond"
+ATARI_MODEL_PATH = "atari_100k/models/{game}.pt"
+ATARI_AGENT_CONFIG_PATH = "atari_100k/config/agent/default.yaml"
+ATARI_ENV_CONFIG_PATH = "atari_100k/config/env/atari.yaml"
+PRETRAINED_HORIZON = 50  # imagination horizon when playing a published model
+
+ATARI_100K_GAMES = (
+    "Alien",
+    "Amidar",
+    "Assault",
+    "Asterix",
+    "BankHeist",
+    "BattleZone",
+    "Boxing",
+    "Breakout",
+    "ChopperCommand",
+    "CrazyClimber",
+    "DemonAttack",
+    "Freeway",
+    "Frostbite",
+    "Gopher",
+    "Hero",
+    "Jamesbond",
+    "Kangaroo",
+    "Krull",
+    "KungFuMaster",
+    "MsPacman",
+    "Pong",
+    "PrivateEye",
+    "Qbert",
+    "RoadRunner",
+    "Seaquest",
+    "UpNDown",
+)
+
+
+class HubDownloadError(RuntimeError):
+    """A published file that could not be downloaded (no network, unknown file, ...): one-line message."""
+
+
+def atari_env_id(game: str) -> str:
+    """The ALE id the published models were trained on, e.g. `BreakoutNoFrameskip-v4`."""
+    return f"{game}NoFrameskip-v4"
+
+
+def resolve_game(name: str) -> str:
+    """The canonical name of an Atari 100k game from a name in any case, an env id or a number (0-25).
+
+    Raises ValueError listing the games for anything else.
+    """
+    text = str(name).strip()
+    if text.isdigit() and 0 <= int(text) < len(ATARI_100K_GAMES):
+        return ATARI_100K_GAMES[int(text)]
+    key = text.lower().removesuffix("noframeskip-v4").removeprefix("ale/").removesuffix("-v5")
+    for game in ATARI_100K_GAMES:
+        if game.lower() == key:
+            return game
+    raise ValueError(f"unknown Atari 100k game {name!r}: expected one of {', '.join(ATARI_100K_GAMES)}")
+
+
+@dataclass(frozen=True)
+class PretrainedFiles:
+    """Local paths (in the Hugging Face cache) of one game's published files."""
+
+    game: str
+    model: Path
+    agent_config: Path
+    env_config: Path
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def hub_download(
+    filename: str,
+    *,
+    repo_id: str = HUB_REPO_ID,
+    revision: Optional[str] = None,
+    cache_dir: Optional[str | Path] = None,
+    endpoint: Optional[str] = None,
+) -> Path:
+    """Download (or find in the cache) one file of the Hub repository; HubDownloadError on failure.
+
+    A file not cached yet is first looked up once without retries, so that a machine without network gets its
+    error at once (hf_hub_download alone retries with back-off for about 20 s before giving up).
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
+
+    log.info("fetching %s from the Hugging Face Hub (%s)", filename, repo_id)
+    cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision)
+    if not isinstance(cached, str):
+        url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
+        try:
+            get_hf_file_metadata(url, endpoint=endpoint)
+        except Exception as e:
+            raise HubDownloadError(f"cannot download {filename} from {repo_id}: {_one_line(e)}") from e
+    try:
+        path = hf_hub_download(
+            repo_id=repo_id,
+            filename=filename,
+            revision=revision,
+            cache_dir=None if cache_dir is None else str(cache_dir),
+            endpoint=endpoint,
+        )
+    except Exception as e:  # network errors, LocalEntryNotFoundError, HTTP errors: all reported the same way
+        raise HubDownloadError(f"cannot download {filename} from {repo_id}: {_one_line(e)}") from e
+    return Path(path)
+
+
+def download_pretrained(
+    game: str,
+    *,
+    repo_id: str = HUB_REPO_ID,
+    revision: Optional[str] = None,
+    cache_dir: Optional[str | Path] = None,
+    endpoint: Optional[str] = None,
+) -> PretrainedFiles:
+    """The published model of `game` and the two config files, downloaded once and cached."""
+    game = resolve_game(game)
+    kwargs: dict[str, Any] = dict(repo_id=repo_id, revision=revision, cache_dir=cache_dir, endpoint=endpoint)
+    model = hub_download(ATARI_MODEL_PATH.format(game=game), **kwargs)
+    agent_cfg = hub_download(ATARI_AGENT_CONFIG_PATH, **kwargs)
+    env_cfg = hub_download(ATARI_ENV_CONFIG_PATH, **kwargs)
+    return PretrainedFiles(game, model, agent_cfg, env_cfg)
+
+
+def _strip_targets(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_targets(v) for k, v in node.items() if not str(k).startswith("_")}
+    if isinstance(node, list):
+        return [_strip_targets(v) for v in node]
+    return node
+
+
+def _known_only(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Keep the keys of `data` that `cls` knows (recursively for nested configs); log the others."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if k not in fields:
+            log.warning("%s: key %r is not used by diamond-wm (ignored)", where, k)
+            continue
+        out[k] = v
+    return out
+
+
+def _filter_agent_dict(data: dict[str, Any], where: str) -> dict[str, Any]:
+    out = _known_only(AgentConfig, data, where)
+    for key, cls in (
+        ("denoiser", DenoiserConfig),
+        ("rew_end_model", RewEndModelConfig),
+        ("actor_critic", ActorCriticConfig),
+    ):
+        if isinstance(out.get(key), dict):
+            out[key] = _known_only(cls, out[key], f"{where}.{key}")
+    den = out.get("denoiser")
+    if isinstance(den, dict) and isinstance(den.get("inner_model"), dict):
+        den["inner_model"] = _known_only(
+            InnerModelConfig, den["inner_model"], f"{where}.denoiser.inner_model"
+        )
+    return out
+
+
+def read_published_configs(
+    agent_yaml: str | Path, env_yaml: str | Path, env_id: Optional[str] = None
+) -> tuple[AgentConfig, EnvConfig]:
+    """AgentConfig and EnvConfig from the published YAML files (values only; `_target_` keys ignored).
+
+    `env_id` replaces `env.train.id` before interpolation (the test env and the keymap follow it).
+    """
+    try:
+        agent = OmegaConf.load(agent_yaml)
+        env = OmegaConf.load(env_yaml)
+        if env_id is not None:
+            env.train.id = env_id
+        root = OmegaConf.create({"agent": agent, "env": env})
+        data = OmegaConf.to_container(root, resolve=True)
+    except Exception as e:
+        raise ValueError(f"cannot read the published configs {agent_yaml}, {env_yaml}: {_one_line(e)}") from e
+    from diamond_wm.models.agent import agent_config_from_dict
+
+    data = _strip_targets(data)
+    agent_cfg = agent_config_from_dict(_filter_agent_dict(data["agent"], str(agent_yaml)))
+    env_data = data["env"]
+    games = {}
+    for split in ("train", "test"):
+        d = _known_only(GameConfig, dict(env_data.get(split) or {}), f"{env_yaml}:{split}")
+        default = GameConfig() if split == "train" else GameConfig(done_on_life_loss=False)
+        games[split] = dataclasses.replace(default, **d)
+    env_cfg = EnvConfig(
+        type=str(env_data.get("type", "atari")),
+        train=games["train"],
+        test=games["test"],
+        keymap=env_data.get("keymap"),
+    )
+    return agent_cfg, env_cfg

@@ -1,0 +1,98 @@
+"""Keyboard -> action for a human player, built from the game's action meanings.
+
+Atari (and Catch) actions are named by their meanings (NOOP, FIRE, UP, RIGHT, LEFT, DOWN, UPRIGHT, ..., DOWNLEFTFIRE):
+each direction has a key (w = UP, a = LEFT, s = DOWN, d = RIGHT) and FIRE is the space bar; an action is the set of
+its keys held together, e.g. UPRIGHTFIRE = w + d + space. This is the published implementation's Atari keymap
+(the arrow keys are taken by the play controls: horizon and environment). Games whose actions have no such names
+get the digit keys 1, 2, ... for actions 1, 2, ... (action 0 when nothing is pressed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+import pygame
+
+TOKEN_KEYS = {
+    "UP": pygame.K_w,
+    "LEFT": pygame.K_a,
+    "DOWN": pygame.K_s,
+    "RIGHT": pygame.K_d,
+    "FIRE": pygame.K_SPACE,
+}
+TOKENS_IN_NAMES = ("UP", "DOWN", "RIGHT", "LEFT", "FIRE")  # parsing order of a compound name
+KEY_LABELS = {pygame.K_w: "w", pygame.K_a: "a", pygame.K_s: "s", pygame.K_d: "d", pygame.K_SPACE: "space"}
+KEY_LABELS |= {pygame.K_0 + i: str(i) for i in range(10)}
+
+
+def parse_meaning(name: str) -> frozenset[str] | None:
+    """The tokens of an action meaning ('UPRIGHTFIRE' -> {UP, RIGHT, FIRE}; 'NOOP' -> {}); None if unparsable."""
+    rest = name.strip().upper()
+    if rest == "NOOP":
+        return frozenset()
+    tokens = []
+    while rest:
+        for tok in TOKENS_IN_NAMES:
+            if rest.startswith(tok):
+                tokens.append(tok)
+                rest = rest[len(tok) :]
+                break
+        else:
+            return None
+    return frozenset(tokens) if len(tokens) == len(set(tokens)) else None
+
+
+@dataclass
+class Keymap:
+    """Key combinations (frozensets of pygame key codes) -> action index, and the action names."""
+
+    action_names: list[str]
+    combos: dict[frozenset[int], int] = field(default_factory=dict)
+    default_action: int = 0
+
+    @classmethod
+    def from_action_names(cls, action_names: Sequence[str]) -> Keymap:
+        names = [str(n) for n in action_names]
+        parsed = [parse_meaning(n) for n in names]
+        combos: dict[frozenset[int], int] = {}
+        default = 0
+        if all(p is not None for p in parsed):
+            for idx, tokens in enumerate(parsed):
+                assert tokens is not None
+                if not tokens:
+                    default = idx
+                    continue
+                combos.setdefault(frozenset(TOKEN_KEYS[t] for t in tokens), idx)
+        else:
+            for idx in range(1, min(len(names), 10)):
+                combos[frozenset({pygame.K_0 + idx})] = idx
+        return cls(names, combos, default)
+
+    def action(self, pressed: Iterable[int]) -> int:
+        """The action of the largest key combination fully held in `pressed` (the default action if none)."""
+        held = set(pressed)
+        best, best_size = self.default_action, 0
+        for combo, idx in self.combos.items():
+            if len(combo) > best_size and combo <= held:
+                best, best_size = idx, len(combo)
+        return best
+
+    @property
+    def action_keys(self) -> frozenset[int]:
+        """Every key used by some action."""
+        return frozenset(k for combo in self.combos for k in combo)
+
+    def describe(self) -> list[str]:
+        """One line per action: 'w + space : UPFIRE'."""
+        order = [pygame.K_w, pygame.K_a, pygame.K_s, pygame.K_d, pygame.K_SPACE]
+        lines = []
+        for combo, idx in sorted(self.combos.items(), key=lambda kv: kv[1]):
+            keys = sorted(combo, key=lambda k: order.index(k) if k in order else 100 + k)
+            label = " + ".join(KEY_LABELS.get(k, str(k)) for k in keys)
+            lines.append(f"{label:>13} : {self.action_names[idx]}")
+        if self.default_action < len(self.action_names):
+            lines.append(f"{'(no key)':>13} : {self.action_names[self.default_action]}")
+        return lines

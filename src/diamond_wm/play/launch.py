@@ -1,0 +1,147 @@
+"""Building the apps of `diamond play` from a loaded agent (play mode) or from a folder of datasets (dataset mode).
+
+Play mode needs real contexts to start imagination from: the run's training dataset when playing a run folder,
+otherwise `num_steps` steps collected once with the policy in the real test environment and kept in
+`<base>/dataset/<checkpoint>_<num_steps>/` (reused by later sessions, as the published implementation does).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.data.published_layout import INDEX_FILENAME
+from diamond_wm.data.sampling import SegmentSampler
+from diamond_wm.envs.factory import make_env
+from diamond_wm.envs.world_model_env import WorldModelEnv
+from diamond_wm.evaluation.loading import LoadedAgent, LoadError
+from diamond_wm.play.keymap import Keymap
+from diamond_wm.play.recording import EpisodeRecorder
+from diamond_wm.play.session import DatasetBrowser, NamedEnv, PlaySession
+from diamond_wm.training.collector import Collector
+
+log = logging.getLogger(__name__)
+
+
+def initial_conditions_dataset(
+    loaded: LoadedAgent, base: Path, num_steps: int, seed: Optional[int] = None
+) -> EpisodeDataset:
+    """Real episodes to draw the world model's starting contexts from (see the module docstring)."""
+    if loaded.run_dir is not None:
+        train = EpisodeDataset(loaded.run_dir / "dataset" / "train", name="train", read_only=True)
+        if train.num_episodes > 0:
+            log.info("initial conditions: %s", train)
+            return train
+    directory = base / "dataset" / f"{loaded.name}_{num_steps}"
+    dataset = EpisodeDataset(directory, name=directory.name, cache_in_ram=True)
+    if dataset.num_steps >= num_steps:
+        log.info("initial conditions: %s (collected earlier)", dataset)
+        return dataset
+    dataset.clear()
+    agent = loaded.agent
+    log.info(
+        "collecting %d steps in the real environment for the world model's initial conditions", num_steps
+    )
+    env = make_env(loaded.env.test, loaded.env.type, 1, agent.device)
+    try:
+        gen = torch.Generator().manual_seed(
+            seed if seed is not None else int(torch.randint(2**31, (1,)).item())
+        )
+        collector = Collector(
+            env, dataset, agent.actor_critic, epsilon=0.0, show_progress=False, seed=seed, generator=gen
+        )
+        collector.collect(num_steps=num_steps)
+    finally:
+        env.close()
+    dataset.save_index()
+    return dataset
+
+
+def make_initial_conditions(dataset: EpisodeDataset, num_steps_conditioning: int):
+    """The `WorldModelEnv` source of real contexts: segments drawn uniformly from `dataset`."""
+
+    def draw(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        sampler = SegmentSampler(
+            dataset, count, num_steps_conditioning, sample_weights=None, generator=generator
+        )
+        batch = sampler.sample()
+        return batch.obs, batch.act
+
+    return draw
+
+
+def build_play_session(
+    loaded: LoadedAgent,
+    base: str | Path,
+    *,
+    num_steps_initial_collect: int = 1000,
+    horizon: int = 50,
+    record: bool = False,
+    store_denoising_trajectory: bool = False,
+    store_original_obs: bool = False,
+    seed: Optional[int] = None,
+) -> PlaySession:
+    """The play-mode session: envs world model -> real test -> real train, the policy first in control."""
+    base = Path(base)
+    agent = loaded.agent
+    device = agent.device
+    init = initial_conditions_dataset(loaded, base, num_steps_initial_collect, seed)
+    n = agent.denoiser.num_steps_conditioning
+    wm_env = WorldModelEnv(
+        agent.denoiser,
+        agent.rew_end_model,
+        make_initial_conditions(init, n),
+        loaded.sampler,
+        num_envs=1,
+        horizon=max(1, horizon),
+        return_denoising_trajectory=store_denoising_trajectory,
+    )
+    if seed is not None:
+        wm_env.generator.manual_seed(seed)
+    test_env = make_env(loaded.env.test, loaded.env.type, 1, device, asynchronous=False)
+    train_env = make_env(loaded.env.train, loaded.env.type, 1, device, asynchronous=False)
+    if test_env.num_actions != agent.num_actions:
+        raise LoadError(
+            f"{loaded.env.test.id} has {test_env.num_actions} actions but the agent {loaded.checkpoint} has "
+            f"{agent.num_actions}: wrong --env-id?"
+        )
+    envs = [NamedEnv("wm", wm_env, True), NamedEnv("test", test_env), NamedEnv("train", train_env)]
+    recorder = EpisodeRecorder(base, store_denoising_trajectory, store_original_obs) if record else None
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    keymap = Keymap.from_action_names(test_env.action_names)
+    return PlaySession(
+        agent.actor_critic, envs, keymap, horizon=horizon, recorder=recorder, generator=generator
+    )
+
+
+def find_datasets(base: str | Path) -> list[tuple[str, EpisodeDataset]]:
+    """Every dataset folder under `<base>/dataset/` (any depth), by name relative to it, sorted."""
+    root = Path(base) / "dataset"
+    if not root.is_dir():
+        return []
+    found = []
+    for index in sorted(root.rglob(INDEX_FILENAME)):
+        d = index.parent
+        name = d.relative_to(root).as_posix()
+        try:
+            ds = EpisodeDataset(d, name=name, read_only=True, cache_in_ram=False)
+        except Exception as e:  # an unreadable dataset is skipped, not fatal
+            log.warning("skipping dataset %s: %s", d, str(e).splitlines()[0])
+            continue
+        if ds.num_episodes > 0:
+            found.append((name, ds))
+    return found
+
+
+def build_dataset_browser(base: str | Path, action_names: Optional[list[str]] = None) -> DatasetBrowser:
+    """Dataset mode over every dataset under `<base>/dataset/`; LoadError naming the folder when there is none."""
+    root = Path(base) / "dataset"
+    datasets = find_datasets(base)
+    if not datasets:
+        what = "does not exist" if not root.is_dir() else "holds no dataset with episodes"
+        raise LoadError(f"no dataset to browse: {root.resolve()} {what}")
+    return DatasetBrowser(datasets, action_names)

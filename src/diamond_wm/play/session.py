@@ -1,0 +1,402 @@
+"""The logic of `diamond play`, without any drawing or event polling (testable headless).
+
+Two apps share one small interface (`handle_key_down`, `handle_key_up`, `update`, `frame`, `header`,
+`controls_help`), which `diamond_wm.play.window.PlayWindow` drives:
+
+- `PlaySession` (play mode): a controller (the policy or a human) acts in one of several environments, the world
+  model first, then the real test and train environments. Keys: Enter resets, `m` switches the controller,
+  up/down change the imagination horizon by one, right/left cycle the environments, `.` pauses, `e` steps once
+  while paused; the game's action keys (see `keymap.py`) are read while held.
+- `DatasetBrowser` (dataset mode): every dataset under `dataset/`. Keys: `m` next dataset, left/right
+  previous/next episode, up/down next/previous timestep, PgUp/PgDn +/-10 timesteps, Enter first timestep.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+
+from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.data.frames import to_float_frames
+from diamond_wm.play.keymap import Keymap, pygame
+from diamond_wm.play.recording import EpisodeRecorder, original_frame
+
+log = logging.getLogger(__name__)
+
+CONTROLLERS = ("policy", "human")
+
+K_RESET = pygame.K_RETURN
+K_CONTROLLER = pygame.K_m
+K_HORIZON_UP = pygame.K_UP
+K_HORIZON_DOWN = pygame.K_DOWN
+K_NEXT_ENV = pygame.K_RIGHT
+K_PREV_ENV = pygame.K_LEFT
+K_PAUSE = pygame.K_PERIOD
+K_STEP = pygame.K_e
+
+
+@dataclass
+class NamedEnv:
+    """One environment of the play session (num_envs = 1), with its display name (wm, test, train)."""
+
+    name: str
+    env: Any
+    is_world_model: bool = False
+
+
+@dataclass
+class LastStep:
+    """What the last step did, for the header."""
+
+    action: int
+    reward: float
+    end: bool
+    trunc: bool
+    entropy: Optional[float] = None  # bits
+    value: Optional[float] = None
+
+
+class PlaySession:
+    """Play mode (see the module docstring).
+
+    Args:
+        actor_critic: the policy (`forward(obs (1, C, H, W), hx_cx) -> logits_act, val, hx_cx`).
+        envs: the environments to cycle through, each with `num_envs == 1`; the first is played first.
+        keymap: the human player's keys.
+        horizon: imagination horizon of the world model envs (their truncation step).
+        recorder: stores every finished episode (recording mode), or None.
+        generator: torch.Generator for the policy's action draws (None: torch's global RNG).
+    """
+
+    def __init__(
+        self,
+        actor_critic: torch.nn.Module,
+        envs: Sequence[NamedEnv],
+        keymap: Keymap,
+        horizon: int = 50,
+        recorder: Optional[EpisodeRecorder] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
+        if not envs:
+            raise ValueError("a play session needs at least one environment")
+        self.actor_critic = actor_critic
+        self.envs = list(envs)
+        self.keymap = keymap
+        self.recorder = recorder
+        self.generator = generator
+        self.env_index = 0
+        self.controller = CONTROLLERS[0]
+        self.paused = False
+        self.pressed: set[int] = set()
+        self.horizon = 1
+        self.set_horizon(horizon)
+        self._step_once = False
+        self._needs_reset = True
+        self.obs: Optional[torch.Tensor] = None  # (1, C, H, W), the observation the next action is taken on
+        self.frame: Optional[torch.Tensor] = None  # (C, H, W) float in [-1, 1], what the window shows
+        self.hx_cx: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self.t = 0
+        self.episode_return = 0.0
+        self.last: Optional[LastStep] = None
+        self.num_resets = 0
+        self.finished_episodes: list[tuple[str, str, float, int]] = []  # (env, controller, return, length)
+        self._original: Any = None
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def current(self) -> NamedEnv:
+        return self.envs[self.env_index]
+
+    @property
+    def env_name(self) -> str:
+        return self.current.name
+
+    @property
+    def is_human(self) -> bool:
+        return self.controller == "human"
+
+    @property
+    def device(self) -> torch.device:
+        p = next(self.actor_critic.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    def set_horizon(self, horizon: int) -> None:
+        """Imagination horizon (>= 1) of every world model env."""
+        self.horizon = max(1, int(horizon))
+        for e in self.envs:
+            if e.is_world_model:
+                e.env.set_horizon(self.horizon)
+
+    # ------------------------------------------------------------------ controls
+
+    def handle_key_down(self, key: int) -> None:
+        """React to one key press (see the module docstring)."""
+        if key == K_RESET:
+            self.request_reset()
+        elif key == K_CONTROLLER:
+            self.controller = CONTROLLERS[(CONTROLLERS.index(self.controller) + 1) % len(CONTROLLERS)]
+            log.info("controller: %s", self.controller)
+            self.request_reset()
+        elif key == K_HORIZON_UP:
+            self.set_horizon(self.horizon + 1)
+            log.info("imagination horizon: %d", self.horizon)
+        elif key == K_HORIZON_DOWN:
+            self.set_horizon(self.horizon - 1)
+            log.info("imagination horizon: %d", self.horizon)
+        elif key in (K_NEXT_ENV, K_PREV_ENV):
+            step = 1 if key == K_NEXT_ENV else -1
+            self.env_index = (self.env_index + step) % len(self.envs)
+            log.info("environment: %s", self.env_name)
+            self.request_reset()
+        elif key == K_PAUSE:
+            self.paused = not self.paused
+            log.info("paused" if self.paused else "resumed")
+        elif key == K_STEP:
+            self._step_once = True
+        else:
+            self.pressed.add(key)
+
+    def handle_key_up(self, key: int) -> None:
+        self.pressed.discard(key)
+
+    def request_reset(self) -> None:
+        """Start a new episode at the next update."""
+        self._needs_reset = True
+
+    def controls_help(self) -> list[str]:
+        names = " -> ".join(e.name for e in self.envs)
+        lines = [
+            "Controls (play mode):",
+            "  Esc   : quit",
+            "  Enter : reset the environment",
+            "  .     : pause / resume",
+            "  e     : one step (while paused)",
+            "  m     : switch controller (policy / human)",
+            "  up    : imagination horizon +1",
+            "  down  : imagination horizon -1",
+            f"  right : next environment ({names})",
+            f"  left  : previous environment ({names})",
+            "",
+            "Game actions (human controller):",
+        ]
+        return lines + ["  " + line for line in self.keymap.describe()]
+
+    # ------------------------------------------------------------------ stepping
+
+    def reset(self) -> None:
+        """Start a new episode in the current environment."""
+        obs, info = self.current.env.reset()
+        self.obs = obs[:1]
+        self.frame = self.obs[0]
+        self.t, self.episode_return, self.last = 0, 0.0, None
+        self.hx_cx = self._burn_in(info.get("context_obs"))
+        self._needs_reset = False
+        self.num_resets += 1
+        self._original = original_frame(self.current.env) if self._wants_original() else None
+        if self.recorder is not None:
+            self.recorder.start(self.env_name, self.controller)
+
+    def _wants_original(self) -> bool:
+        return (
+            self.recorder is not None and self.recorder.store_original_obs and not self.current.is_world_model
+        )
+
+    @torch.no_grad()
+    def _burn_in(self, context_obs: Optional[torch.Tensor]) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+        """Policy LSTM state after the world model's real context (all frames but the last)."""
+        if context_obs is None or context_obs.size(1) < 2:
+            return None
+        hx_cx = None
+        for i in range(context_obs.size(1) - 1):
+            hx_cx = self.actor_critic(context_obs[:1, i].to(self.device), hx_cx).hx_cx
+        return hx_cx
+
+    def update(self) -> bool:
+        """Advance by one frame of the window: reset if asked, then one step unless paused. True if it stepped."""
+        if self._needs_reset:
+            self.reset()
+        if self.paused and not self._step_once:
+            return False
+        self._step_once = False
+        self.step()
+        return True
+
+    @torch.no_grad()
+    def step(self) -> LastStep:
+        """One step of the current controller in the current environment."""
+        if self.obs is None:
+            self.reset()
+        assert self.obs is not None
+        obs = self.obs
+        out = self.actor_critic(obs.to(self.device), self.hx_cx)
+        self.hx_cx = out.hx_cx
+        probs = torch.softmax(out.logits_act.float(), dim=-1)  # (1, A)
+        entropy = float(-(probs * probs.clamp_min(1e-12).log()).sum()) / math.log(2)
+        if self.is_human:
+            act = self.keymap.action(self.pressed)
+        else:
+            act = int(torch.multinomial(probs.cpu(), 1, generator=self.generator).item())
+        env = self.current.env
+        act_t = torch.tensor([act], dtype=torch.long, device=getattr(env, "device", obs.device))
+        next_obs, rew, end, trunc, info = env.step(act_t)
+        r, e, tr = float(rew[0]), bool(end[0]), bool(trunc[0])
+        done = e or tr
+        self.episode_return += r
+        self.t += 1
+        self.last = LastStep(act, r, e, tr, entropy, float(out.val[0]))
+        if self.recorder is not None:
+            traj = info.get("denoising_trajectory")
+            self.recorder.add(obs[0], act, r, e, tr, traj[0] if traj is not None else None, self._original)
+        final = info.get("final_observation", next_obs)[:1]
+        if done:
+            kind = "Dead" if e else ("Horizon" if self.current.is_world_model else "Timed out")
+            who = f"{self.env_name}, {self.controller}"
+            log.info("[%s] %s: return %.2f, length %d", kind, who, self.episode_return, self.t)
+            self.finished_episodes.append((self.env_name, self.controller, self.episode_return, self.t))
+            if self.recorder is not None:
+                self.recorder.finish(final[0])
+            self.frame = final[0]
+            self._needs_reset = True
+        else:
+            self.obs = next_obs[:1]
+            self.frame = self.obs[0]
+            if self._wants_original():
+                self._original = original_frame(env)
+        return self.last
+
+    # ------------------------------------------------------------------ display
+
+    def header(self) -> list[list[str]]:
+        """Columns of header lines."""
+        last = self.last
+        horizon = f"Horizon : {self.horizon}" if self.current.is_world_model else "Horizon : -"
+        status = "PAUSED" if self.paused else ("REC" if self.recorder is not None else "")
+        col1 = [f"Env     : {self.env_name}", f"Control : {self.controller}", f"Timestep: {self.t}", horizon]
+        col2 = [
+            f"Reward: {last.reward:.2f}" if last else "Reward: -",
+            f"Return: {self.episode_return:.2f}",
+            f"Done  : {last.end}" if last else "Done  : -",
+            f"Trunc : {last.trunc}" if last else "Trunc : -",
+        ]
+        col3 = [
+            f"Action : {self.keymap.action_names[last.action]}" if last else "Action : -",
+            f"Entropy: {last.entropy:.2f}" if last and last.entropy is not None else "Entropy: -",
+            f"Value  : {last.value:.2f}" if last and last.value is not None else "Value  : -",
+            status,
+        ]
+        return [col1, col2, col3]
+
+
+class DatasetBrowser:
+    """Dataset mode (see the module docstring). `datasets`: (name, dataset) pairs; empty ones are skipped."""
+
+    def __init__(
+        self, datasets: Sequence[tuple[str, EpisodeDataset]], action_names: Optional[Sequence[str]] = None
+    ) -> None:
+        self.datasets = [(n, d) for n, d in datasets if d.num_episodes > 0]
+        if not self.datasets:
+            raise ValueError("no non-empty dataset to browse")
+        self.action_names = list(action_names) if action_names is not None else None
+        self.paused = False
+        self.dataset_index = 0
+        self.episode_id = 0
+        self.t = 0
+        self.episode = self.dataset.load_episode(0)
+
+    @property
+    def name(self) -> str:
+        return self.datasets[self.dataset_index][0]
+
+    @property
+    def dataset(self) -> EpisodeDataset:
+        return self.datasets[self.dataset_index][1]
+
+    @property
+    def frame(self) -> torch.Tensor:
+        return to_float_frames(self.episode.obs[self.t])
+
+    def load_episode(self, episode_id: int) -> None:
+        self.episode_id = episode_id % self.dataset.num_episodes
+        self.episode = self.dataset.load_episode(self.episode_id)
+        self.t = 0
+
+    def set_timestep(self, t: int) -> None:
+        self.t = t % len(self.episode)
+
+    def handle_key_down(self, key: int) -> None:
+        if key == pygame.K_m:
+            self.dataset_index = (self.dataset_index + 1) % len(self.datasets)
+            self.load_episode(0)
+            log.info("dataset: %s", self.name)
+        elif key == pygame.K_RIGHT:
+            self.load_episode(self.episode_id + 1)
+        elif key == pygame.K_LEFT:
+            self.load_episode(self.episode_id - 1)
+        elif key == pygame.K_UP:
+            self.set_timestep(self.t + 1)
+        elif key == pygame.K_DOWN:
+            self.set_timestep(self.t - 1)
+        elif key == pygame.K_PAGEUP:
+            self.set_timestep(self.t + 10)
+        elif key == pygame.K_PAGEDOWN:
+            self.set_timestep(self.t - 10)
+        elif key == pygame.K_RETURN:
+            self.set_timestep(0)
+
+    def handle_key_up(self, key: int) -> None:
+        pass
+
+    def update(self) -> bool:
+        return False
+
+    def controls_help(self) -> list[str]:
+        names = " / ".join(n for n, _ in self.datasets)
+        return [
+            "Controls (dataset mode):",
+            "  Esc   : quit",
+            f"  m     : next dataset ({names})",
+            "  right : next episode",
+            "  left  : previous episode",
+            "  up    : next timestep",
+            "  down  : previous timestep",
+            "  PgUp  : +10 timesteps",
+            "  PgDn  : -10 timesteps",
+            "  Enter : first timestep",
+        ]
+
+    def _action_name(self, a: int) -> str:
+        if self.action_names is not None and 0 <= a < len(self.action_names):
+            return self.action_names[a]
+        return str(a)
+
+    def header(self) -> list[list[str]]:
+        ep = self.episode
+        rew = ep.rew
+        t = self.t
+        return [
+            [
+                f"Dataset: {self.name}",
+                f"Episode: {self.episode_id} / {self.dataset.num_episodes}",
+                f"Return (+): +{float(rew[rew > 0].sum()):.1f}",
+                f"Return (-): -{float(rew[rew < 0].sum().abs()):.1f}",
+                f"Total     :  {float(rew.sum()):.1f}",
+            ],
+            [
+                f"Action: {self._action_name(int(ep.act[t]))}",
+                f"Reward: {float(rew[t]):.2f}",
+                f"Done  : {bool(ep.end[t])}",
+                f"Trunc : {bool(ep.trunc[t])}",
+            ],
+            [
+                f"Timestep: {t}",
+                f"Length  : {len(ep)}",
+                f"To here : {float(rew[: t + 1].sum()):.2f}",
+                f"To go   : {float(rew[t + 1 :].sum()):.2f}",
+            ],
+        ]

@@ -1,0 +1,157 @@
+"""The pygame window of `diamond play`: event polling and drawing around an app of `session.py`.
+
+Layout: a header (columns of text, white frame on black) on top, unless hidden, and the current frame below it,
+scaled to `size` x `size` pixels with nearest-neighbour interpolation (game pixels stay crisp).
+Headless use (tests, screenshots): set `SDL_VIDEODRIVER=dummy` before opening the window.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from diamond_wm.data.frames import to_uint8_frames
+from diamond_wm.play.keymap import pygame
+
+log = logging.getLogger(__name__)
+
+FONT_SIZE = 16
+LINE_HEIGHT = 18
+MARGIN = 8
+MIN_HEADER_WIDTH = 540
+HEADER_LINES = 5
+FRAME_BORDER = (90, 90, 90)  # grey outline: the frame stays visible on a black game background
+
+
+def frame_to_surface_array(frame: torch.Tensor, size: int) -> np.ndarray:
+    """(C, H, W) float in [-1, 1] -> (size, size, 3) uint8 image (nearest-neighbour upscaling)."""
+    img = to_uint8_frames(frame.detach().cpu().float())
+    if img.size(0) == 1:
+        img = img.expand(3, -1, -1)
+    img = img.permute(1, 2, 0).numpy()  # (H, W, 3)
+    h, w = img.shape[:2]
+    rows = np.arange(size) * h // size
+    cols = np.arange(size) * w // size
+    return np.ascontiguousarray(img[rows][:, cols])
+
+
+class PlayWindow:
+    """Drives `app` (a `PlaySession` or `DatasetBrowser`) in a pygame window at `fps` frames per second."""
+
+    def __init__(
+        self, app: Any, size: int = 640, fps: int = 15, show_header: bool = True, title: str = "diamond play"
+    ):
+        self.app = app
+        self.size = int(size)
+        self.fps = int(fps)
+        self.show_header = show_header
+        self.title = title
+        self.screen: Optional[Any] = None
+        self.font: Optional[Any] = None
+        self.clock: Optional[Any] = None
+        self.frames_drawn = 0
+        self.should_stop = False
+        self.header_height = HEADER_LINES * LINE_HEIGHT + 2 * MARGIN if show_header else 0
+        self.width = max(self.size, MIN_HEADER_WIDTH) + 2 * MARGIN
+        self.height = self.header_height + self.size + 2 * MARGIN
+
+    @property
+    def header_rect(self) -> tuple[int, int, int, int]:
+        """(x, y, w, h) of the header box."""
+        return (MARGIN, MARGIN, self.width - 2 * MARGIN, self.header_height - MARGIN)
+
+    @property
+    def frame_rect(self) -> tuple[int, int, int, int]:
+        """(x, y, w, h) where the frame is drawn."""
+        return ((self.width - self.size) // 2, self.header_height + MARGIN, self.size, self.size)
+
+    def open(self) -> None:
+        pygame.display.init()
+        pygame.font.init()
+        pygame.display.set_caption(self.title)
+        self.screen = pygame.display.set_mode((self.width, self.height))
+        self.font = pygame.font.SysFont("mono", FONT_SIZE) or pygame.font.Font(None, FONT_SIZE)
+        self.clock = pygame.time.Clock()
+
+    def close(self) -> None:
+        pygame.display.quit()
+        pygame.font.quit()
+        self.screen = None
+
+    # ------------------------------------------------------------------ events
+
+    def handle_event(self, event: Any) -> None:
+        if event.type == pygame.QUIT:
+            self.should_stop = True
+        elif event.type == pygame.KEYDOWN:
+            if event.key == pygame.K_ESCAPE:
+                self.should_stop = True
+            else:
+                self.app.handle_key_down(event.key)
+        elif event.type == pygame.KEYUP:
+            self.app.handle_key_up(event.key)
+
+    def poll_events(self) -> None:
+        for event in pygame.event.get():
+            self.handle_event(event)
+
+    # ------------------------------------------------------------------ drawing
+
+    def draw(self) -> None:
+        assert self.screen is not None and self.font is not None
+        self.screen.fill((0, 0, 0))
+        if self.show_header:
+            x, y, w, h = self.header_rect
+            pygame.draw.rect(self.screen, (255, 255, 255), pygame.Rect(x, y, w, h), 1)
+            columns = self.app.header()
+            col_w = w // max(1, len(columns))
+            for j, col in enumerate(columns):
+                for i, text in enumerate(col[:HEADER_LINES]):
+                    if text:
+                        surf = self.font.render(text, True, (255, 255, 255))
+                        self.screen.blit(surf, (x + 6 + j * col_w, y + 4 + i * LINE_HEIGHT))
+        frame = self.app.frame
+        if frame is not None:
+            img = frame_to_surface_array(frame, self.size)
+            surface = pygame.surfarray.make_surface(img.transpose(1, 0, 2))
+            fx, fy, fw, fh = self.frame_rect
+            self.screen.blit(surface, (fx, fy))
+            pygame.draw.rect(self.screen, FRAME_BORDER, pygame.Rect(fx - 1, fy - 1, fw + 2, fh + 2), 1)
+
+    def tick(self) -> None:
+        """One frame: events, one app update, drawing."""
+        self.poll_events()
+        if self.should_stop:
+            return
+        self.app.update()
+        self.draw()
+        pygame.display.flip()
+        self.frames_drawn += 1
+        if self.clock is not None and self.fps > 0:
+            self.clock.tick(self.fps)
+
+    def run(self, max_frames: Optional[int] = None, screenshot: Optional[str | Path] = None) -> int:
+        """Run until Esc / window closed (or `max_frames` frames); returns the number of frames drawn."""
+        if self.screen is None:
+            self.open()
+        try:
+            while not self.should_stop and (max_frames is None or self.frames_drawn < max_frames):
+                self.tick()
+            if screenshot is not None:
+                self.save_screenshot(screenshot)
+        finally:
+            self.close()
+        return self.frames_drawn
+
+    def save_screenshot(self, path: str | Path) -> Path:
+        """The window's content as an image file (PNG by extension)."""
+        assert self.screen is not None
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(self.screen, str(path))
+        log.info("screenshot saved to %s", path)
+        return path

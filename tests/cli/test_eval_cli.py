@@ -1,0 +1,98 @@
+"""`diamond eval`: JSON report consistent with the run's own final evaluation, video, start-up errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from diamond_wm.cli.main import main
+from tests.conftest import run_cli
+from tests.play.tiny_run import one_thread, train_tiny_run
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """`main()` in-process adds its stderr handler to the root logger: remove it after each test."""
+    import logging
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        if h not in before:
+            root.removeHandler(h)
+    root.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    return train_tiny_run(tmp_path_factory.mktemp("run") / "run")
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    with one_thread():
+        yield
+
+
+def test_eval_a_run_reports_its_final_score(tiny_run, tmp_path):
+    out = tmp_path / "eval.json"
+    res = run_cli("eval", str(tiny_run), "--json", str(out))
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report == json.loads(out.read_text())
+    final = json.loads((tiny_run / "FINISHED").read_text())
+    assert report["num_episodes"] == 3 and report["reproduces_run_final"] is True
+    assert report["return_mean"] == final["final/return_mean"] == report["run_final_return_mean"]
+    assert len(report["returns"]) == len(report["lengths"]) == 3
+    assert report["epsilon"] == 0.0
+
+
+def test_eval_options_and_video(tiny_run, tmp_path, capsys):
+    from diamond_wm.evaluation import video
+
+    ckpt = sorted((tiny_run / "checkpoints" / "agent_versions").iterdir())[0]
+    args = [
+        "eval",
+        str(ckpt),
+        "-n",
+        "2",
+        "--seed",
+        "3",
+        "--epsilon",
+        "0.5",
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+    assert main(["-q", *args, "--no-stdout", "--video", str(tmp_path / "v.mp4"), "--video-steps", "6"]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["num_episodes"], report["seed"], report["epsilon"], report["epoch"]) == (2, 3, 0.5, 1)
+    assert report["reproduces_run_final"] is False
+    written = tmp_path / ("v.mp4" if video.has_ffmpeg() else "v.gif")
+    assert report["video"] == str(written) and written.is_file()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    if not video.has_ffmpeg():
+        assert "needs imageio-ffmpeg" in captured.err
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["eval", "/nonexistent/agent.pt"], "checkpoint not found: /nonexistent/agent.pt"),
+        (["eval", "RUN", "--video", "x.avi"], "--video must end in .mp4 or .gif"),
+        (["eval", "RUN", "-n", "0"], "--episodes must be >= 1"),
+        (["eval", "BARE"], "give --env-id"),
+        (["eval", "BARE", "--env-id", "NoSuchGame-v0"], "NoSuchGame-v0"),
+    ],
+)
+def test_eval_errors_are_one_line(args, fragment, tiny_run, tmp_path, capsys):
+    bare = tmp_path / "bare.pt"
+    ckpt = sorted((tiny_run / "checkpoints" / "agent_versions").iterdir())[-1]
+    torch.save(torch.load(ckpt, weights_only=True)["state_dict"], bare)
+    args = [str(tiny_run) if a == "RUN" else str(bare) if a == "BARE" else a for a in args]
+    assert main(["-q", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("diamond eval: error: ") and fragment in err[0], err

@@ -1,0 +1,45 @@
+"""The human player's keys, built from the action meanings."""
+
+from __future__ import annotations
+
+import pygame
+
+from diamond_wm.play.keymap import Keymap, parse_meaning
+
+ATARI_FULL = [
+    "NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT",
+    "UPFIRE", "RIGHTFIRE", "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE", "DOWNRIGHTFIRE", "DOWNLEFTFIRE",
+]  # fmt: skip
+
+
+def test_parse_meaning():
+    assert parse_meaning("NOOP") == frozenset()
+    assert parse_meaning("UPRIGHTFIRE") == {"UP", "RIGHT", "FIRE"}
+    assert parse_meaning("DOWNLEFT") == {"DOWN", "LEFT"}
+    assert parse_meaning("JUMP") is None
+
+
+def test_breakout_keys():
+    km = Keymap.from_action_names(["NOOP", "FIRE", "RIGHT", "LEFT"])
+    assert km.action([]) == 0
+    assert km.action([pygame.K_SPACE]) == 1
+    assert km.action([pygame.K_d]) == 2
+    assert km.action([pygame.K_a]) == 3
+    assert km.action([pygame.K_q]) == 0  # unmapped key: noop
+    assert "space : FIRE" in "\n".join(km.describe())
+
+
+def test_full_atari_action_set_uses_the_largest_held_combination():
+    km = Keymap.from_action_names(ATARI_FULL)
+    assert len(km.combos) == 17
+    assert km.action([pygame.K_w, pygame.K_d, pygame.K_SPACE]) == ATARI_FULL.index("UPRIGHTFIRE")
+    assert km.action([pygame.K_s, pygame.K_a]) == ATARI_FULL.index("DOWNLEFT")
+    assert km.action([pygame.K_w, pygame.K_SPACE]) == ATARI_FULL.index("UPFIRE")
+    assert km.action([pygame.K_w]) == ATARI_FULL.index("UP")
+
+
+def test_catch_and_unnamed_actions():
+    km = Keymap.from_action_names(["NOOP", "LEFT", "RIGHT"])
+    assert km.action([pygame.K_a]) == 1 and km.action([pygame.K_d]) == 2
+    km = Keymap.from_action_names(["0", "1", "2"])  # no meanings: digit keys
+    assert km.action([pygame.K_2]) == 2 and km.action([]) == 0
