@@ -34,7 +34,8 @@ Configuration overrides use the keys of the published config/trainer.yaml, for e
 
 options:
   -h, --help          show this help and exit
-  --resume RUN_DIR    continue an interrupted run from its last checkpoint
+  --resume RUN_DIR    continue an interrupted run from its last checkpoint (also RUN_DIR/scripts/resume.sh)
+  --no-progress       no progress bars (the one-line summary of every epoch stays)
   --cfg job           print the composed configuration and exit (Hydra; also --cfg hydra|all, --resolve)
   --info              print Hydra's information about the composition and exit
   -m, --multirun      run a Hydra sweep, e.g. -m common.seed=0,1,2

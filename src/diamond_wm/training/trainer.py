@@ -175,6 +175,7 @@ class Trainer:
         )
 
         self.epoch = 0
+        self._recent_epoch_s: list[float] = []
         self.final_epochs_done = 0
         self.num_env_steps = 0
         if state is not None:
@@ -357,6 +358,8 @@ class Trainer:
             metrics |= self._evaluate(self.cfg.collection.test.num_episodes, seed)
         self._save_checkpoint()
         metrics["time/epoch_s"] = time.perf_counter() - start
+        if self.epoch > 1:  # the first epoch is longer (initial collection, more updates)
+            self._recent_epoch_s = [*self._recent_epoch_s[-9:], metrics["time/epoch_s"]]
         self.metrics.log(metrics, step=self.epoch)
         log.info(self._summary_line(metrics))
 
@@ -366,7 +369,7 @@ class Trainer:
             ("collect/return_mean", "train return"),
             ("test/return_mean", "test return"),
             ("denoiser/loss_denoising", "denoiser"),
-            ("rew_end_model/loss", "rew/end"),
+            ("rew_end_model/loss_total", "rew/end"),
             ("actor_critic/loss_total", "actor-critic"),
         ):
             if key in m:
@@ -375,7 +378,21 @@ class Trainer:
         if times:
             parts.append("time " + " ".join(times))
         parts.append(f"epoch {m.get('time/epoch_s', 0):.1f}s")
+        left = self.epochs_left()
+        if left and self._recent_epoch_s:
+            eta = left * sum(self._recent_epoch_s) / len(self._recent_epoch_s)
+            parts.append(f"{left} epochs left, ~{_format_duration(eta)}")
         return " | ".join(parts)
+
+    def epochs_left(self) -> int:
+        """Epochs still to run: those that collect the rest of the steps, then the final ones."""
+        cfg = self.cfg
+        final_left = cfg.training.num_final_epochs - self.final_epochs_done
+        if not self.is_collecting:
+            return max(0, final_left)
+        per_epoch = max(1, cfg.collection.train.steps_per_epoch)
+        steps_left = cfg.collection.train.num_steps_total - self.num_env_steps
+        return -(-steps_left // per_epoch) + final_left
 
     def _final_evaluation(self) -> dict[str, Any]:
         n = self.cfg.collection.test.num_final_episodes
@@ -446,6 +463,12 @@ class Trainer:
             self.epoch,
             self.num_env_steps,
         )
+
+
+def _format_duration(seconds: float) -> str:
+    minutes, s = divmod(int(seconds), 60)
+    h, m = divmod(minutes, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
 def _merge_reports(reports: list[CollectionReport]) -> CollectionReport:
