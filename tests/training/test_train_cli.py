@@ -76,7 +76,9 @@ def test_atari_few_epochs(tmp_path):
 
 
 def test_model_free_mode(tmp_path):
-    _, run_dir = train(tmp_path, *CATCH, "training.model_free=true")
+    _, run_dir = train(tmp_path, *CATCH, "training.model_free=true", "checkpointing.save_agent_every=3")
+    versions = sorted(p.name for p in (run_dir / "checkpoints" / "agent_versions").iterdir())
+    assert versions == ["agent_epoch_00003.pt", "agent_epoch_00004.pt"]  # every 3 epochs, and the final agent
     metrics = [m for m in read_metrics(run_dir / "metrics.jsonl") if "epoch" in m]
     assert all("denoiser/num_updates" not in m for m in metrics)  # no world model training
     assert metrics[-1]["actor_critic/num_updates"] == 2 + 1 + 1 + 1

@@ -395,6 +395,10 @@ class Trainer:
         return -(-steps_left // per_epoch) + final_left
 
     def _final_evaluation(self) -> dict[str, Any]:
+        final_agent = self.run_dir.agent_version_path(self.epoch)
+        if not final_agent.exists():  # the agent that the final episodes evaluate is always kept
+            save_agent(final_agent, self.agent)
+            self.run_dir.prune_agent_versions(self.cfg.checkpointing.num_to_keep)
         n = self.cfg.collection.test.num_final_episodes
         metrics = self._evaluate(n, self.seed + FINAL_EVAL_SEED_OFFSET, prefix="final") if n > 0 else {}
         self.metrics.log(metrics, step=self.epoch + 1)
