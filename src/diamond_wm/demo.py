@@ -13,6 +13,8 @@ import math
 import sys
 from pathlib import Path
 
+import torch
+
 from diamond_wm.config.compose import compose_trainer_config, load_run_config, to_trainer_config
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.factory import make_env
@@ -41,6 +43,7 @@ def random_policy_returns(cfg, num_episodes: int, seed: int) -> list[float]:
             policy=None,
             reset_every_collect=True,
             show_progress=False,
+            generator=torch.Generator().manual_seed(seed),  # the same random actions at every call
         )
         return collector.collect(num_episodes=num_episodes, seed=seed).returns
     finally:
