@@ -12,20 +12,6 @@ from tests.conftest import run_cli
 from tests.play.tiny_run import one_thread, train_tiny_run
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """`main()` in-process adds its stderr handler to the root logger: remove it after each test."""
-    import logging
-
-    root = logging.getLogger()
-    before, level = list(root.handlers), root.level
-    yield
-    for h in list(root.handlers):
-        if h not in before:
-            root.removeHandler(h)
-    root.setLevel(level)
-
-
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     return train_tiny_run(tmp_path_factory.mktemp("run") / "run")
