@@ -20,12 +20,17 @@ from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.runtime.logs import setup_logging
 from diamond_wm.training.collector import Collector
+from diamond_wm.training.metrics import read_metrics
 from diamond_wm.training.run_dir import RunDir
 from diamond_wm.training.trainer import FINAL_EVAL_SEED_OFFSET, Trainer
 
 log = logging.getLogger("diamond_wm.demo")
 
 DEMO_RUN_DIR = Path("outputs") / "demo"
+RETURNS = {  # what a return means in the built-in games
+    "diamond_wm/CatchDemo-v0": "one ball each: +1 caught, -1 missed",
+    "diamond_wm/Catch-v0": "3 balls each: returns from -3 to +3",
+}
 
 
 def _mean_std(xs: list[float]) -> tuple[float, float]:
@@ -65,11 +70,14 @@ def main(run_dir: Path = DEMO_RUN_DIR) -> int:
     rand = random_policy_returns(cfg, n, cfg.common.seed + FINAL_EVAL_SEED_OFFSET)
     trained_mean = final.get("final/return_mean", float("nan"))
     rand_mean, rand_std = _mean_std(rand)
-    print(f"\nDIAMOND demo on {cfg.env.train.id} ({n} test episodes, returns from -3 to +3):")
+    meaning = RETURNS.get(cfg.env.test.id, "")
+    print(f"\nDIAMOND demo on {cfg.env.test.id} ({n} test episodes{'; ' + meaning if meaning else ''}):")
     std = f" ± {_mean_std(returns)[1]:.2f}" if returns else ""
     print(f"  agent trained in its world model: mean return {trained_mean:+.2f}{std}")
     print(f"  uniformly random policy:          mean return {rand_mean:+.2f} ± {rand_std:.2f}")
-    print(f"run folder: {run_dir}")
+    epoch_s = [r["time/epoch_s"] for r in read_metrics(run.metrics_file) if "time/epoch_s" in r]
+    print(f"training: {len(epoch_s)} epochs in {sum(epoch_s) / 60:.1f} min (final test episodes not counted)")
+    print(f"run folder: {run_dir}  (open it with: diamond play {run_dir})")
     return 0
 
 

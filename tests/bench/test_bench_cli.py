@@ -47,6 +47,9 @@ def test_tiny_bench_writes_positive_timings_flops_and_psnr(tmp_path):
     psnr = results["psnr_bf16_50_steps"]
     assert math.isfinite(psnr) and psnr > 0
     assert len(results["psnr_bf16_50_steps_per_step"]) == 50
+    one_step = results["psnr_bf16_50_steps_one_step_per_step"]
+    assert len(one_step) == 50 and all(math.isfinite(p) and p > 0 for p in one_step)
+    assert "one step from the float32 rollout" in res.stdout
 
 
 def test_only_selects_workloads_and_bf16_precision(tmp_path):
@@ -68,6 +71,12 @@ def test_unknown_workload_is_an_error_naming_it():
     assert "wm_stepp" in res.stderr
 
 
+def test_freeze_without_compile_is_an_error():
+    res = run_cli("bench", "--tiny", "--freeze")
+    assert res.returncode == 2
+    assert "--freeze needs --compile" in res.stderr
+
+
 def test_help_documents_the_options():
     res = run_cli("bench", "--help")
     assert res.returncode == 0
@@ -80,5 +89,7 @@ def test_help_documents_the_options():
         "--threads",
         "--precision",
         "--tiny",
+        "--compile",
+        "--freeze",
     ):
         assert opt in res.stdout

@@ -51,6 +51,38 @@ def test_dynamics_rewards_and_episode_length():
         CatchEnv(grid_size=2)
 
 
+def test_demo_variant_one_ball_and_a_three_cell_paddle():
+    env = gym.make("diamond_wm/CatchDemo-v0")
+    returns = {"chase": [], "stay": []}
+    for seed in range(20):
+        for mode in returns:
+            obs, _ = env.reset(seed=seed)
+            total, steps, terminated = 0.0, 0, False
+            while not terminated:
+                grid = obs[::8, ::8]
+                assert (grid[-1] == PADDLE_RGB).all(-1).sum() in (
+                    2,
+                    3,
+                )  # 3 cells, one hidden by a caught ball
+                ball_col = int(np.argwhere((grid == BALL_RGB).all(-1))[0][1])
+                paddle = int(np.argwhere((grid[-1] == PADDLE_RGB).all(-1)).mean())
+                action = 0 if mode == "stay" or paddle == ball_col else 1 if paddle > ball_col else 2
+                obs, r, terminated, truncated, _ = env.step(action)
+                total, steps = total + r, steps + 1
+                if steps == 7:  # the landing: rewarded, not the end; the ball is on the bottom row
+                    assert (
+                        r in (-1.0, 1.0) and not terminated and (obs[::8, ::8][-1] == BALL_RGB).all(-1).any()
+                    )
+            assert steps == 8 and r == 0.0 and not truncated
+            assert not (obs == BALL_RGB).all(-1).any()  # the final frame: the ball is gone
+            returns[mode].append(total)
+    assert set(returns["chase"]) == {1.0}  # chasing the ball always catches it
+    assert set(returns["stay"]) == {-1.0, 1.0}  # staying put catches only balls falling near the paddle
+    with pytest.raises(ValueError, match="paddle_width must be odd"):
+        CatchEnv(paddle_width=2)
+    env.close()
+
+
 def test_batched_catch_resized():
     env = make_env(GameConfig(id="diamond_wm/Catch-v0", size=16, frame_skip=1), "gym", num_envs=4)
     assert env.action_names == ["NOOP", "LEFT", "RIGHT"]

@@ -177,3 +177,35 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
     res = run_cli("train", "--resume", str(tmp_path), cwd=tmp_path)
     assert res.returncode == 2
     assert f"cannot resume {tmp_path}: no run configuration" in res.stderr
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if not line.startswith("[")]  # without the log records
+
+
+def _bad_setup(tmp_path: Path, *overrides: str) -> tuple[str, Path]:
+    run_dir = tmp_path / "run"
+    res = run_cli("train", *CATCH, *overrides, f"hydra.run.dir={run_dir}", "--no-progress", cwd=tmp_path)
+    assert res.returncode == 2
+    lines = _error_lines(res.stderr)
+    assert len(lines) == 1, res.stderr
+    assert not (run_dir / "config").exists() and not (run_dir / "checkpoints").exists()  # nothing to resume
+    again = run_cli("train", "--resume", str(run_dir), cwd=tmp_path)
+    assert again.returncode == 2 and "no run configuration" in again.stderr
+    return lines[0], run_dir
+
+
+def test_a_missing_static_dataset_is_one_error_line_and_no_run(tmp_path):
+    line, _ = _bad_setup(tmp_path, f"static_dataset.path={tmp_path / 'nowhere'}")
+    assert line == f"diamond train: dataset folder {tmp_path / 'nowhere'} does not exist"
+
+
+def test_a_checkpoint_of_another_architecture_is_one_error_line_and_no_run(tmp_path):
+    from diamond_wm.config.agent import AgentConfig
+    from diamond_wm.models.agent import Agent
+    from diamond_wm.models.checkpoint import save_agent
+
+    ckpt = save_agent(tmp_path / "paper_sized.pt", Agent(AgentConfig(), num_actions=3))
+    line, _ = _bad_setup(tmp_path, f"initialization.path_to_ckpt={ckpt}")
+    assert line.startswith(f"diamond train: initialization.path_to_ckpt={ckpt} does not fit the configured")
+    assert "shape mismatches (first: " in line and "agent=" in line

@@ -51,6 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fp32 (default), or bf16 autocast of the networks (CPU and GPU)",
     )
     parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the denoiser's U-Net and the reward/termination model (first calls compile)",
+    )
+    parser.add_argument(
+        "--freeze",
+        action="store_true",
+        help="with --compile: Inductor freezing (weights as constants) in the no-gradient workloads",
+    )
+    parser.add_argument(
         "--tf32", action="store_true", help="allow TF32 matmuls and convolutions (CUDA only; fp32 precision)"
     )
     parser.add_argument(
@@ -89,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if device.type not in ("cpu", "cuda"):
         log.error("diamond bench: --device must be cpu or cuda[:N], got %s", args.device)
         return 2
+    if args.freeze and not args.compile:
+        log.error("diamond bench: --freeze needs --compile (it is an option of torch.compile)")
+        return 2
     if args.threads is not None:
         if args.threads < 1:
             log.error("diamond bench: --threads must be >= 1, got %d", args.threads)
@@ -100,7 +113,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.default_malloc:
         tune_malloc()
     settings = BenchSettings(
-        device=device, precision=args.precision, tiny=args.tiny, batch_size=args.batch_size, seed=args.seed
+        device=device,
+        precision=args.precision,
+        tiny=args.tiny,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        compile=args.compile,
+        freeze=args.freeze,
     )
     results = run_bench(settings, names, warmup=args.warmup, repeats=args.repeats)
     print(format_table(results))

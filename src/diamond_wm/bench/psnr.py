@@ -7,8 +7,10 @@ import math
 
 import torch
 
-from diamond_wm.bench.workloads import NUM_ACTIONS, BenchSettings, make_wm_env
+from diamond_wm.bench.workloads import NUM_ACTIONS, BenchSettings, context_source, img_shape, make_wm_env
+from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.models.agent import Agent
+from diamond_wm.models.sampler import DiffusionSampler
 
 MAX_PSNR_DB = 100.0  # reported for identical frames (the PSNR is infinite)
 
@@ -42,4 +44,28 @@ def bf16_rollout_psnr(
             with ctx():
                 frames.append(env.step(act)[0])
         out.append(psnr_db(frames[0], frames[1]))
+    return out
+
+
+@torch.inference_mode()
+def bf16_one_step_psnr(
+    agent: Agent, settings: BenchSettings, steps: int = 50, num_envs: int = 4
+) -> list[float]:
+    """Per-step PSNR (dB) of bf16-autocast next frames against float32 ones, both predicted from the same
+    float32 context at every step of one float32 rollout (same noise, same actions): the error bf16 adds to
+    each imagined frame, without the compounding of `bf16_rollout_psnr`."""
+    n = agent.denoiser.num_steps_conditioning
+    gen = torch.Generator().manual_seed(settings.seed + 6)
+    obs, act = context_source(img_shape(agent), n, settings.device)(num_envs, gen)
+    sampler = DiffusionSampler(agent.denoiser, DiffusionSamplerConfig())
+    out = []
+    for _ in range(steps):
+        act[:, -1] = torch.randint(0, NUM_ACTIONS, (num_envs,), generator=gen).to(settings.device)
+        x_init = torch.randn(obs[:, -1].shape, generator=gen).to(settings.device)
+        ref = sampler.sample(obs, act, x_init=x_init)[0]
+        with torch.autocast(settings.device.type, dtype=torch.bfloat16):
+            low = sampler.sample(obs, act, x_init=x_init)[0]
+        out.append(psnr_db(ref, low))
+        obs = torch.cat((obs[:, 1:], ref.unsqueeze(1)), dim=1)
+        act = torch.cat((act[:, 1:], torch.zeros_like(act[:, :1])), dim=1)
     return out

@@ -35,17 +35,22 @@ def format_table(results: dict[str, Any]) -> str:
             lines.append(
                 f"matmul peak {label} ({results['matmul_size']}^2): {results[key] / 1e9:.1f} GFLOP/s"
             )
-    if "psnr_bf16_50_steps" in results:
-        lines.append(
-            f"bf16 vs fp32 imagined frames over {results['psnr_steps']} steps: mean PSNR "
-            f"{results['psnr_bf16_50_steps']:.1f} dB, min {results['psnr_bf16_50_steps_min']:.1f} dB, "
-            f"last {results['psnr_bf16_50_steps_last']:.1f} dB"
-        )
+    for key, how in (
+        ("psnr_bf16_50_steps", "free-running (errors compound)"),
+        ("psnr_bf16_50_steps_one_step", "one step from the float32 rollout's context"),
+    ):
+        if key in results:
+            lines.append(
+                f"bf16 vs fp32 imagined frames over {results['psnr_steps']} steps, {how}: mean PSNR "
+                f"{results[key]:.1f} dB, min {results[f'{key}_min']:.1f} dB, last {results[f'{key}_last']:.1f} dB"
+            )
     lines.append(f"peak RSS: {results['peak_rss_bytes'] / 2**20:.0f} MiB")
     lines.append(
         f"device {results['device']} ({results['device_name']}), precision {results['precision']}, "
         f"threads {results['threads']}, torch {results['torch_version']}, batch {results['batch_size']}, "
         f"warm-up {results['warmup']}, repeats {results['repeats']}"
+        + (", torch.compile" if results.get("compile") else "")
+        + (" with freezing" if results.get("freeze") else "")
         + (", TINY networks" if results["tiny"] else "")
     )
     return "\n".join(lines)

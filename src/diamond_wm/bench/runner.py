@@ -12,7 +12,7 @@ from typing import Any, Optional
 import torch
 
 from diamond_wm.bench.flops import count_flops, matmul_peak_flops
-from diamond_wm.bench.psnr import bf16_rollout_psnr
+from diamond_wm.bench.psnr import bf16_one_step_psnr, bf16_rollout_psnr
 from diamond_wm.bench.timing import peak_rss_bytes, time_calls
 from diamond_wm.bench.workloads import WORKLOAD_NAMES, BenchSettings, build_agent, built
 
@@ -68,6 +68,8 @@ def run_bench(
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
         "tiny": settings.tiny,
+        "compile": settings.compile,
+        "freeze": settings.freeze,
         "batch_size": settings.batch,
         "warmup": warmup,
         "repeats": repeats,
@@ -106,17 +108,15 @@ def run_bench(
             time.perf_counter() - start,
         )
     if PSNR_NAME in names:
-        per_step = bf16_rollout_psnr(agent, settings, steps=psnr_steps)
         results["psnr_steps"] = psnr_steps
-        results[PSNR_NAME] = statistics.fmean(per_step)
-        results[f"{PSNR_NAME}_min"] = min(per_step)
-        results[f"{PSNR_NAME}_last"] = per_step[-1]
-        results[f"{PSNR_NAME}_per_step"] = per_step
-        log.info(
-            "bf16 PSNR over %d steps: mean %.1f dB, min %.1f dB",
-            psnr_steps,
-            results[PSNR_NAME],
-            min(per_step),
-        )
+        for key, fn in ((PSNR_NAME, bf16_rollout_psnr), (f"{PSNR_NAME}_one_step", bf16_one_step_psnr)):
+            per_step = fn(agent, settings, steps=psnr_steps)
+            results[key] = statistics.fmean(per_step)
+            results[f"{key}_min"] = min(per_step)
+            results[f"{key}_last"] = per_step[-1]
+            results[f"{key}_per_step"] = per_step
+            log.info(
+                "%s over %d steps: mean %.1f dB, min %.1f dB", key, psnr_steps, results[key], min(per_step)
+            )
     results["peak_rss_bytes"] = peak_rss_bytes()
     return results

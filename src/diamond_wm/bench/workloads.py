@@ -24,6 +24,7 @@ from diamond_wm.data.batch import Batch
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.agent import Agent, agent_config_from_dict
+from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.optim import configure_optimizer
 from diamond_wm.training.rollout import ActorCriticRollout
@@ -51,11 +52,15 @@ class BenchSettings:
     tiny: bool = False
     batch_size: Optional[int] = None  # None: 32 (the paper's), 2 when tiny
     seed: int = 0
+    compile: bool = False  # torch.compile the denoiser's U-Net and the reward/termination model
+    freeze: bool = False  # with compile: weights as constants in no-grad graphs (imagination, play)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         self.device = torch.device(self.device)
+        if self.freeze and not self.compile:
+            raise ValueError("freeze=True needs compile=True (freezing is a torch.compile option)")
 
     @property
     def batch(self) -> int:
@@ -126,7 +131,10 @@ def build_agent(settings: BenchSettings) -> Agent:
     agent = Agent(cfg, num_actions=NUM_ACTIONS)
     randomize_zero_layers(agent)
     rare_ends(agent)
-    return agent.to(settings.device)
+    agent = agent.to(settings.device)
+    if settings.compile:
+        compile_world_model(agent, freeze=settings.freeze)
+    return agent
 
 
 def img_shape(agent: Agent) -> tuple[int, int, int]:

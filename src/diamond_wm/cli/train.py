@@ -97,6 +97,7 @@ def run_train_command(args: Sequence[str]) -> int:
 
 
 def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
+    from diamond_wm.models.checkpoint import CheckpointMismatchError
     from diamond_wm.training.trainer import Trainer
 
     with handle_termination():
@@ -109,6 +110,9 @@ def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
                 run_dir,
             )
             return 130
+        except CheckpointMismatchError as err:
+            print(f"diamond train: {err.one_line()}", file=sys.stderr)
+            return 2
         except (ValueError, FileNotFoundError) as err:
             print(f"diamond train: {err}", file=sys.stderr)
             return 2

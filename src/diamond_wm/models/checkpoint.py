@@ -66,6 +66,25 @@ class CheckpointMismatchError(CheckpointError):
         for key, got, want in shape_mismatches:
             lines.append(f"  shape mismatch for {key}: checkpoint {list(got)}, model {list(want)}")
         super().__init__("\n".join(lines))
+        self.source = source
+
+    def one_line(self) -> str:
+        """The differences counted, with the first of each kind: for command-line errors."""
+        parts = []
+        if self.missing:
+            parts.append(f"{len(self.missing)} missing keys (first: {self.missing[0]})")
+        if self.unexpected:
+            parts.append(f"{len(self.unexpected)} unexpected keys (first: {self.unexpected[0]})")
+        if self.shape_mismatches:
+            key, got, want = self.shape_mismatches[0]
+            parts.append(
+                f"{len(self.shape_mismatches)} shape mismatches (first: {key}: checkpoint {list(got)}, "
+                f"model {list(want)})"
+            )
+        return (
+            f"{self.source} does not fit the configured networks: {'; '.join(parts)}. "
+            "Was it trained with other agent settings? Use the same agent=... / agent.* overrides"
+        )
 
 
 def save_agent(path: str | os.PathLike, agent: Agent) -> Path:

@@ -30,8 +30,9 @@ from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.agent import Agent
-from diamond_wm.models.checkpoint import load_agent_state, load_into, save_agent
+from diamond_wm.models.checkpoint import CheckpointMismatchError, load_agent_state, load_into, save_agent
 from diamond_wm.runtime.atomic import atomic_torch_save, atomic_write_text
+from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.devices import resolve_devices
 from diamond_wm.runtime.logs import add_file_handler
 from diamond_wm.runtime.memory import tune_malloc
@@ -68,9 +69,6 @@ class Trainer:
         state = self._read_state() if self.run_dir.state_file.exists() else None
         self.seed = seed_everything(state["seed"] if state is not None else cfg.common.seed)
         cfg.common.seed = self.seed
-        self.run_dir.create()
-        if state is None:
-            atomic_write_text(self.run_dir.config_file, OmegaConf.to_yaml(OmegaConf.structured(cfg)))
         self.model_free = cfg.training.model_free
         self.static = cfg.static_dataset.path is not None
 
@@ -84,11 +82,17 @@ class Trainer:
         self.agent = Agent(cfg.agent, num_actions).to(self.device)
         if state is None and cfg.initialization.path_to_ckpt is not None:
             self._initialize_from(cfg.initialization.path_to_ckpt)
+        if cfg.training.compile_wm:
+            compile_world_model(self.agent)  # in place: checkpoints keep their keys
 
-        # Datasets.
+        # Datasets. A bad static dataset or initialization checkpoint fails above, before the run folder holds a
+        # configuration: nothing is left that a later `--resume` would pick up.
         if self.static:
             self.train_dataset = EpisodeDataset(Path(cfg.static_dataset.path), name="static", read_only=True)
-        else:
+        self.run_dir.create()
+        if state is None:
+            atomic_write_text(self.run_dir.config_file, OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+        if not self.static:
             self.train_dataset = EpisodeDataset(self.run_dir.train_dataset, name="train")
         self.test_dataset = EpisodeDataset(self.run_dir.test_dataset, name="test")
 
@@ -218,7 +222,13 @@ class Trainer:
             if on
         ]
         state_dict, _, _ = load_agent_state(path)
-        load_into(self.agent, state_dict, parts=parts)
+        try:
+            load_into(self.agent, state_dict, parts=parts)
+        except CheckpointMismatchError as e:
+            source = f"initialization.path_to_ckpt={path}"
+            raise CheckpointMismatchError(
+                e.missing, e.unexpected, e.shape_mismatches, source=source
+            ) from None
         log.info("initialized %s from %s", ", ".join(parts) or "nothing", path)
 
     # ---------------------------------------------------------------- schedule

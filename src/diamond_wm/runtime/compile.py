@@ -1,0 +1,34 @@
+"""`torch.compile` of the world model, in place: parameter names and checkpoints are unchanged.
+
+What is compiled is the part that dominates imagination and world-model training: the denoiser's U-Net
+(`InnerModel`, called 3 times per imagined step) and the reward/termination model. The actor-critic is small and
+runs one step at a time with a Python-side LSTM loop; compiling it costs more compile time than it saves.
+
+Inductor fuses the GroupNorm / SiLU / scale-and-shift chains between convolutions (on CPU it needs a C++
+compiler, on CUDA Triton). `freeze=True` (inference only: play, evaluation, benchmarks of imagination) also lets
+Inductor treat the weights as constants and pre-pack them for oneDNN; the weights must not change afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+
+def compile_world_model(agent: nn.Module, freeze: bool = False) -> None:
+    """Compile `agent.denoiser.inner_model` and `agent.rew_end_model` in place (`nn.Module.compile`)."""
+    if freeze:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True
+    for name, module in (
+        ("denoiser.inner_model", agent.denoiser.inner_model),
+        ("rew_end_model", agent.rew_end_model),
+    ):
+        module.compile(dynamic=False)
+        log.info("torch.compile: %s (compiled on first call; freezing=%s)", name, freeze)
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 16)

@@ -1,0 +1,51 @@
+"""`compile_world_model`: same parameter names (checkpoints load either way) and, compiled, the same outputs."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from diamond_wm.bench.workloads import randomize_zero_layers, tiny_agent_config
+from diamond_wm.models.agent import Agent
+from diamond_wm.runtime.compile import compile_world_model
+
+
+def _agent() -> Agent:
+    torch.manual_seed(0)
+    agent = Agent(tiny_agent_config(), num_actions=4)
+    randomize_zero_layers(agent)
+    return agent.eval()
+
+
+def test_compiling_keeps_the_state_dict_keys():
+    agent = _agent()
+    keys = list(agent.state_dict())
+    compile_world_model(agent)  # nothing is compiled before the first call
+    assert list(agent.state_dict()) == keys
+    Agent(tiny_agent_config(), num_actions=4).load_state_dict(agent.state_dict())  # strict
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("freeze", [False, True])
+def test_compiled_world_model_matches_eager(freeze):
+    eager = _agent()
+    compiled = copy.deepcopy(eager)
+    compile_world_model(compiled, freeze=freeze)
+    g = torch.Generator().manual_seed(1)
+    b, n = 3, 4
+    x = torch.randn(b, 3, 16, 16, generator=g)
+    obs = torch.rand(b, n, 3, 16, 16, generator=g) * 2 - 1
+    act = torch.randint(0, 4, (b, n), generator=g)
+    sigma = torch.tensor([0.1, 1.0, 5.0])
+    with torch.inference_mode():
+        ref = eager.denoiser.denoise(x, sigma, obs, act)
+        out = compiled.denoiser.denoise(x, sigma, obs, act)
+        ref_rew, ref_end, _ = eager.rew_end_model(obs[:, :-1], act[:, :-1], obs[:, 1:])
+        rew, end, _ = compiled.rew_end_model(obs[:, :-1], act[:, :-1], obs[:, 1:])
+    # denoise() quantizes to 8 bits: a 1e-6 difference may flip one level (2/255) at a boundary
+    assert (out - ref).abs().max().item() <= 2 / 255 + 1e-6
+    assert (out != ref).float().mean().item() < 0.01
+    torch.testing.assert_close(rew, ref_rew, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(end, ref_end, atol=1e-5, rtol=1e-4)
