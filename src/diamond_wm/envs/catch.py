@@ -1,12 +1,12 @@
 """Catch: a tiny pixel game for fast CPU tests and the demo, registered as `diamond_wm/Catch-v0` (3 balls per
-episode, 1-cell paddle) and `diamond_wm/CatchDemo-v0` (the demo's game: 1 ball per episode, returning +1 or -1, a 3-cell
-paddle, and the episode ends one step after the ball lands: 8 steps).
+episode, 1-cell paddle) and `diamond_wm/CatchDemo-v0` (the demo's game: 1 ball per episode, returning +1 or -1,
+a 3-cell paddle, and the episode ends one step after the ball lands: 8 steps).
 
 A ball falls one row per step down a grid of `grid_size` x `grid_size` cells; a paddle of `paddle_width` cells
 (odd) on the bottom row moves one cell per step (actions NOOP, LEFT, RIGHT). When the ball reaches the bottom row
-it is caught (+1) if a paddle cell is under it, missed (-1) otherwise; on the next step a new ball appears on the top row at a random column.
-An episode is `balls_per_episode` balls and terminates on the step the last one lands (with `end_on_landing`,
-the default; otherwise on the next step, when the ball disappears): with the defaults
+it is caught (+1) if a paddle cell is under it, missed (-1) otherwise; on the next step a new ball appears on the
+top row at a random column. An episode is `balls_per_episode` balls and terminates on the step the last one lands
+(with `end_on_landing`, the default; otherwise on the next step, when the ball disappears): with the defaults
 (8 x 8 grid, 3 balls) every episode lasts 7 + 8 + 8 = 23 steps and returns between -3 and +3. Any ball can be
 caught (the paddle can always reach it in time), so an optimal policy scores +3; a random one about -2.3.
 A 2-layer CNN actor-critic (A2C) learns it from 16 x 16 frames in about 15 s of one CPU core (see the slow
@@ -140,7 +140,7 @@ def register_catch() -> None:
     if DEMO_ENV_ID not in gym.registry:
         # One ball per episode: a world model never has to imagine a new ball appearing at a random column
         # (imagined episodes restart from real contexts), and the return is the catch rate mapped to [-1, 1].
-        # A 3-cell paddle: under a random policy ~36% of the landings are catches (not ~15%), and a catch frame
+        # A 3-cell paddle: under a random policy ~36% of the landings are catches (~12% with 1 cell), and a catch frame
         # still shows the paddle, so the world model sees and learns the rewarding event early.
         # end_on_landing=False: the episode ends one step after the landing (the ball is gone), so the landing
         # frame, the one that shows the catch, is an ordinary frame of the episode. A terminal frame only exists
