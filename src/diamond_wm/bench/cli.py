@@ -21,13 +21,15 @@ workloads (the paper's Atari networks, random weights, 64x64 RGB frames, 4 actio
   actor_critic_train_step  15 imagined steps of 32 environments + actor-critic loss + backward + AdamW step
   play_step                one environment: policy + 3 denoising steps + reward/termination, no gradients
   real_env_step            one Breakout step (ALE, frame skip 4, 64x64) with the policy
-  psnr_bf16_50_steps       PSNR of bf16-autocast imagined frames against float32 ones along 50 steps
+  psnr_bf16_50_steps       PSNR of bf16-autocast imagined frames against float32 ones along 50 steps:
+                           free-running (errors compound) and one step from float32's context (_one_step)
 
 Times are medians of --repeats calls after --warmup calls (the first warm-up call also counts the FLOPs).
 Each workload's FLOPs (torch.utils.flop_counter) are divided by its median time and by the matmul peak
 measured in the same run (2048x2048 products, float32 and bf16). JSON keys: <name>_s (seconds), <name>_min_s,
 <name>_times_s, <name>_flops, <name>_flops_per_s, <name>_peak_fraction, matmul_peak_fp32_flops_per_s,
-matmul_peak_bf16_flops_per_s, psnr_bf16_50_steps (mean dB, with _min, _last, _per_step), peak_rss_bytes.
+matmul_peak_bf16_flops_per_s, psnr_bf16_50_steps and psnr_bf16_50_steps_one_step (mean dB, with _min, _last,
+_per_step), peak_rss_bytes.
 
 names for --only: {NAMES_HELP}
 """
