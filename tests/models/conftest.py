@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import torch
 
+from diamond_wm.bench.workloads import tiny_agent_config as bench_tiny_agent_config
 from diamond_wm.config.agent import AgentConfig
 from diamond_wm.models.agent import Agent, agent_config_from_dict
 from diamond_wm.models.checkpoint import load_into
@@ -24,30 +25,8 @@ def reference_file(name: str) -> Path:
 
 
 def tiny_agent_config() -> AgentConfig:
-    """A small agent (16x16 frames) for fast tests that need no reference data."""
-    return agent_config_from_dict(
-        {
-            "denoiser": {
-                "inner_model": {
-                    "img_channels": 3,
-                    "num_steps_conditioning": 2,
-                    "cond_channels": 16,
-                    "depths": [1, 1],
-                    "channels": [8, 8],
-                    "attn_depths": [0, 1],
-                }
-            },
-            "rew_end_model": {
-                "lstm_dim": 8,
-                "img_size": 16,
-                "cond_channels": 8,
-                "depths": [1, 1],
-                "channels": [8, 8],
-                "attn_depths": [0, 0],
-            },
-            "actor_critic": {"lstm_dim": 8, "img_size": 16, "channels": [4, 4], "down": [1, 1]},
-        }
-    )
+    """A small agent (16x16 frames, 2 conditioning frames) for fast tests that need no reference data."""
+    return bench_tiny_agent_config(num_steps_conditioning=2)
 
 
 @pytest.fixture(scope="session")

@@ -76,13 +76,13 @@ class Workload:
     close: Callable[[], None] = lambda: None
 
 
-def tiny_agent_config() -> AgentConfig:
-    """A small agent on 16x16 frames (same architecture), for fast smoke runs of the bench."""
+def tiny_agent_config(num_steps_conditioning: int = 4) -> AgentConfig:
+    """A small agent on 16x16 frames (same architecture), for fast smoke runs of the bench and for tests."""
     return agent_config_from_dict(
         {
             "denoiser": {
                 "inner_model": {
-                    "num_steps_conditioning": 4,
+                    "num_steps_conditioning": num_steps_conditioning,
                     "cond_channels": 16,
                     "depths": [1, 1],
                     "channels": [8, 8],
