@@ -10,6 +10,7 @@ from diamond_wm.data.batch import Batch
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.classification_metrics import per_class_metrics
 from diamond_wm.models.denoiser import sample_sigma_training
+from diamond_wm.models.rew_end_model import lstm_step
 from diamond_wm.models.sampler import DiffusionSampler, get_sigmas_karras
 
 
@@ -150,6 +151,47 @@ def test_rew_end_forward_carries_state(tiny_agent: Agent) -> None:
     torch.testing.assert_close(torch.cat((a_rew, b_rew), 1), full_rew)
     torch.testing.assert_close(b_end, full_end[:, 1:])
     assert full_rew.shape == (2, 3, 3) and full_end.shape == (2, 3, 2)
+
+
+def test_lstm_step_is_the_lstm_on_one_step() -> None:
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(6, 5, batch_first=True)
+    x = torch.randn(3, 1, 6, requires_grad=True)
+    state = (torch.randn(1, 3, 5), torch.randn(1, 3, 5))
+    for hx_cx in (None, state):
+        y, (h, c) = lstm(x, hx_cx)
+        y_step, (h_step, c_step) = lstm_step(lstm, x, hx_cx)
+        torch.testing.assert_close(y_step, y)
+        torch.testing.assert_close(h_step, h)
+        torch.testing.assert_close(c_step, c)
+        g, g_step = (torch.autograd.grad(out.sum(), (x, lstm.weight_ih_l0)) for out in (y, y_step))
+        torch.testing.assert_close(g_step, g)
+
+
+def test_rew_end_one_step_at_a_time_is_the_sequence(tiny_agent: Agent) -> None:
+    batch = make_batch(2, 5)
+    m = tiny_agent.rew_end_model
+    with torch.no_grad():
+        full_rew, full_end, (full_h, full_c) = m(batch.obs[:, :-1], batch.act[:, :-1], batch.obs[:, 1:])
+        state, rews, ends = None, [], []
+        for t in range(4):
+            rew, end, state = m(
+                batch.obs[:, t : t + 1], batch.act[:, t : t + 1], batch.obs[:, t + 1 : t + 2], state
+            )
+            rews.append(rew)
+            ends.append(end)
+    torch.testing.assert_close(torch.cat(rews, 1), full_rew)
+    torch.testing.assert_close(torch.cat(ends, 1), full_end)
+    torch.testing.assert_close(state, (full_h, full_c))
+
+
+def test_rew_end_lstm_state_stays_float32_under_bf16_autocast(tiny_agent: Agent) -> None:
+    batch = make_batch(2, 5)
+    m = tiny_agent.rew_end_model
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        _, _, burn_in = m(batch.obs[:, :3], batch.act[:, :3], batch.obs[:, 1:4])  # a context: nn.LSTM
+        _, _, step = m(batch.obs[:, 3:4], batch.act[:, 3:4], batch.obs[:, 4:5], burn_in)  # one step: the cell
+    assert [t.dtype for t in (*burn_in, *step)] == [torch.float32] * 4
 
 
 def test_per_class_metrics() -> None:
