@@ -99,3 +99,13 @@ def test_pretrained_from_a_local_hub(tmp_path, monkeypatch):
     assert "space : FIRE" in res.stdout
     assert (work / "dataset" / "Breakout_20" / "info.pt").is_file()
     assert any(p.name == "Breakout.pt" for p in (tmp_path / "cache").rglob("*.pt"))
+
+
+def test_play_in_bf16(tiny_run):
+    res = run_cli("play", str(tiny_run), "--precision", "bf16", "--max-frames", "3", "--size", "64")
+    assert res.returncode == 0, res.stderr
+
+
+def test_unknown_precision_is_a_usage_error(tiny_run):
+    res = run_cli("play", str(tiny_run), "--precision", "fp16")
+    assert res.returncode == 2 and "invalid choice: 'fp16'" in res.stderr

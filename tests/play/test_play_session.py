@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pygame
 import pytest
 import torch
 
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.evaluation.loading import LoadError, load_run
-from diamond_wm.play.launch import build_dataset_browser, build_play_session
+from diamond_wm.play.launch import build_dataset_browser, build_play_session, compile_for_play
 from diamond_wm.play.window import PlayWindow
 
 
@@ -239,3 +241,37 @@ def test_run_folder_without_checkpoints_names_the_folder(tiny_run, tmp_path):
     shutil.copy(tiny_run / "config" / "trainer.yaml", run / "config" / "trainer.yaml")
     with pytest.raises(LoadError, match=r"no agent checkpoint in .*checkpoints/agent_versions"):
         load_run(run)
+
+
+def _frames_after(session, steps: int) -> list[torch.Tensor]:
+    frames = []
+    for _ in range(steps):
+        session.update()
+        frames.append(session.frame.clone())
+    return frames
+
+
+def test_bf16_play_imagines_the_float32_frames_within_rounding(loaded, tiny_run):
+    fp32 = _frames_after(build_play_session(loaded, tiny_run, horizon=5, seed=0), 1)
+    bf16_session = build_play_session(loaded, tiny_run, horizon=5, seed=0, precision="bf16")
+    bf16 = _frames_after(bf16_session, 1)
+    assert bf16_session.env_name == "wm" and bf16[0].dtype == torch.float32
+    mse = (bf16[0] - fp32[0]).pow(2).mean().item()  # frames in [-1, 1]: peak-to-peak 2
+    psnr = 10 * math.log10(4 / mse) if mse > 0 else math.inf
+    assert psnr > 35, psnr
+
+
+def test_unusable_precision_is_named(loaded, tiny_run):
+    with pytest.raises(ValueError, match="one of fp32, bf16, got 'fp16'"):
+        build_play_session(loaded, tiny_run, precision="fp16")
+
+
+@pytest.mark.slow
+def test_compiled_play_session_plays_the_eager_frames(loaded, tiny_run):
+    eager = _frames_after(build_play_session(loaded, tiny_run, horizon=5, seed=0), 4)
+    compiled_loaded = load_run(tiny_run)
+    session = build_play_session(compiled_loaded, tiny_run, horizon=5, seed=0)
+    compile_for_play(session, compiled_loaded.agent)  # compiles on one imagined step, then puts the RNG back
+    compiled = _frames_after(session, 4)
+    for a, b in zip(compiled, eager, strict=True):
+        torch.testing.assert_close(a, b, atol=2 * 2 / 255, rtol=0)  # an 8-bit level may round the other way

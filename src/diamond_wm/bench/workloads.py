@@ -25,6 +25,8 @@ from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.agent import Agent, agent_config_from_dict
 from diamond_wm.runtime.compile import compile_world_model
+from diamond_wm.runtime.precision import autocast as precision_autocast
+from diamond_wm.runtime.precision import check_precision
 from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.optim import configure_optimizer
 from diamond_wm.training.rollout import ActorCriticRollout
@@ -32,7 +34,6 @@ from diamond_wm.training.rollout import ActorCriticRollout
 log = logging.getLogger(__name__)
 
 NUM_ACTIONS = 4  # Breakout's minimal action set
-PRECISIONS = ("fp32", "bf16")
 WORKLOAD_NAMES = (
     "denoiser_train_step",
     "rew_end_train_step",
@@ -56,9 +57,8 @@ class BenchSettings:
     freeze: bool = False  # with compile: weights as constants in no-grad graphs (imagination, play)
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         self.device = torch.device(self.device)
+        check_precision(self.precision, self.device)
         if self.freeze and not self.compile:
             raise ValueError("freeze=True needs compile=True (freezing is a torch.compile option)")
 
@@ -145,9 +145,7 @@ def img_shape(agent: Agent) -> tuple[int, int, int]:
 
 def autocast(settings: BenchSettings) -> contextlib.AbstractContextManager:
     """bf16 autocast on the bench device for `precision == "bf16"`, else nothing."""
-    if settings.precision == "bf16":
-        return torch.autocast(settings.device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return precision_autocast(settings.device, settings.precision)
 
 
 def random_frames(shape: tuple[int, ...], gen: torch.Generator, device: torch.device) -> torch.Tensor:

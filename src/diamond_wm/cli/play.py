@@ -67,6 +67,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: best available)")
     parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="fp32 (default), or bf16 autocast of the networks (cpu and cuda): faster; frames within the PSNR "
+        "of docs/benchmarks.md",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the world model before the window opens (~1 min on CPU; needs a C++ compiler there)",
+    )
+    parser.add_argument(
         "--seed", type=int, default=None, help="seed of the policy, world model and collection"
     )
     parser.add_argument("--max-frames", type=int, default=None, help=argparse.SUPPRESS)  # tests, demos
@@ -121,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
     from diamond_wm.config.errors import ConfigError
     from diamond_wm.evaluation.loading import LoadError, load_checkpoint, load_pretrained, load_run
-    from diamond_wm.play.launch import build_dataset_browser, build_play_session
+    from diamond_wm.play.launch import build_dataset_browser, build_play_session, compile_for_play
     from diamond_wm.play.window import PlayWindow
 
     base = Path(args.run_dir)
@@ -163,8 +175,16 @@ def run(args: argparse.Namespace) -> int:
                 store_denoising_trajectory=args.store_denoising_trajectory,
                 store_original_obs=args.store_original_obs,
                 seed=args.seed,
+                precision=args.precision,
             )
             title = f"diamond play: {loaded.env.test.id} ({loaded.name})"
+            if args.compile:
+                print("Compiling the world model (torch.compile, about a minute on CPU)...", flush=True)
+                try:
+                    compile_for_play(app, loaded.agent)
+                except Exception as e:  # Inductor: no C++ compiler, unsupported op...
+                    line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    return _error(f"--compile failed ({line}); play without --compile")
     except (LoadError, ConfigError) as e:
         return _error(str(e).splitlines()[0])
     except ValueError as e:

@@ -19,9 +19,12 @@ from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.evaluation.loading import LoadedAgent, LoadError
+from diamond_wm.models.agent import Agent
 from diamond_wm.play.keymap import Keymap
 from diamond_wm.play.recording import EpisodeRecorder
 from diamond_wm.play.session import DatasetBrowser, NamedEnv, PlaySession
+from diamond_wm.runtime.compile import compile_world_model
+from diamond_wm.runtime.precision import autocast
 from diamond_wm.training.collector import Collector
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,7 @@ def build_play_session(
     store_denoising_trajectory: bool = False,
     store_original_obs: bool = False,
     seed: Optional[int] = None,
+    precision: str = "fp32",
 ) -> PlaySession:
     """The play-mode session: envs world model -> real test -> real train, the policy first in control."""
     base = Path(base)
@@ -114,8 +118,28 @@ def build_play_session(
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     keymap = Keymap.from_action_names(test_env.action_names)
     return PlaySession(
-        agent.actor_critic, envs, keymap, horizon=horizon, recorder=recorder, generator=generator
+        agent.actor_critic,
+        envs,
+        keymap,
+        horizon=horizon,
+        recorder=recorder,
+        generator=generator,
+        precision=precision,
     )
+
+
+def compile_for_play(session: PlaySession, agent: Agent) -> None:
+    """`torch.compile` the world model (with freezing: the weights are constants in play) and compile it now, on
+    one imagined step, rather than on the window's first frames. The world model env's random state is put back,
+    so a seeded session plays the same frames with and without compiling."""
+    compile_world_model(agent, freeze=True)
+    wm = next(e.env for e in session.envs if e.is_world_model)
+    state = wm.generator.get_state()
+    with autocast(session.device, session.precision):
+        wm.reset()
+        wm.step(torch.zeros(wm.num_envs, dtype=torch.long))
+    wm.generator.set_state(state)
+    session.request_reset()
 
 
 def find_datasets(base: str | Path) -> list[tuple[str, EpisodeDataset]]:

@@ -25,6 +25,7 @@ from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.frames import to_float_frames
 from diamond_wm.play.keymap import Keymap, pygame
 from diamond_wm.play.recording import EpisodeRecorder, original_frame
+from diamond_wm.runtime.precision import autocast, check_precision
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class PlaySession:
         horizon: imagination horizon of the world model envs (their truncation step).
         recorder: stores every finished episode (recording mode), or None.
         generator: torch.Generator for the policy's action draws (None: torch's global RNG).
+        precision: "fp32", or "bf16" for bf16 autocast of the networks (CPU and CUDA): faster, frames within
+            the PSNR measured in docs/benchmarks.md.
     """
 
     def __init__(
@@ -81,10 +84,13 @@ class PlaySession:
         horizon: int = 50,
         recorder: Optional[EpisodeRecorder] = None,
         generator: Optional[torch.Generator] = None,
+        precision: str = "fp32",
     ) -> None:
         if not envs:
             raise ValueError("a play session needs at least one environment")
         self.actor_critic = actor_critic
+        check_precision(precision, self.device)
+        self.precision = precision
         self.envs = list(envs)
         self.keymap = keymap
         self.recorder = recorder
@@ -191,6 +197,10 @@ class PlaySession:
 
     def reset(self) -> None:
         """Start a new episode in the current environment."""
+        with autocast(self.device, self.precision):
+            self._reset()
+
+    def _reset(self) -> None:
         obs, info = self.current.env.reset()
         self.obs = obs[:1]
         self.frame = self.obs[0]
@@ -227,9 +237,13 @@ class PlaySession:
         self.step()
         return True
 
-    @torch.no_grad()
     def step(self) -> LastStep:
         """One step of the current controller in the current environment."""
+        with autocast(self.device, self.precision):
+            return self._step()
+
+    @torch.no_grad()
+    def _step(self) -> LastStep:
         if self.obs is None:
             self.reset()
         assert self.obs is not None
