@@ -110,3 +110,16 @@ def test_single_env_gymnasium_view_passes_env_checker():
     check_env(gym_env, skip_render_check=True)
     obs, _ = gym_env.reset(seed=3)
     assert obs.shape == (16, 16, 3) and obs.dtype.name == "uint8"
+
+
+def test_step_without_autoreset_leaves_ended_environments_alone():
+    env = make_env(4, horizon=1)
+    draws = []
+    source = env.initial_conditions
+    env.initial_conditions = lambda count, gen: draws.append(count) or source(count, gen)
+    env.reset(seed=0)
+    obs, _, end, trunc, info = env.step(torch.zeros(4, dtype=torch.long), autoreset=False)
+    assert (end.bool() | trunc.bool()).all()  # the horizon: every environment is done
+    assert draws == [4]  # the reset's draw only: nothing restarted
+    assert not info["reset_mask"].any() and "context_obs" not in info
+    torch.testing.assert_close(obs, info["final_observation"])

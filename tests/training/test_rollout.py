@@ -57,3 +57,26 @@ def test_bootstrap_is_next_value_or_value_of_final_observation():
         cont = ~(out.end[:, t].bool() | out.trunc[:, t].bool())
         assert torch.allclose(out.val_bootstrap[cont, t], out.val[cont, t + 1].detach())
     assert not torch.allclose(out.val_bootstrap[:, -1], out.val[:, -1].detach())
+
+
+def test_last_step_does_not_restart_environments_the_next_rollout_resets():
+    env, ac, rollout = _rollout(horizon=5)
+    draws = []
+    source = env.initial_conditions
+    env.initial_conditions = lambda count, gen: draws.append(count) or source(count, gen)
+    step = env.step
+    outputs = []
+    for autoreset_last in (False, True):
+        draws.clear()
+        if autoreset_last:  # what the rollout did before: restart at the horizon, then reset again
+            env.step = lambda act, autoreset=True: step(act)
+        torch.manual_seed(7)
+        env.generator.manual_seed(3)
+        outputs.append(rollout.run())
+        done = outputs[-1].end.bool() | outputs[-1].trunc.bool()  # (N, T)
+        assert done[:, -1].any()  # something to restart (or not) on the last step
+        restarted = done if autoreset_last else done[:, :-1]  # ends before the last step restart either way
+        assert sum(draws[1:]) == int(restarted.sum())
+    env.step = step
+    for name in ("logits_act", "val", "act", "rew", "end", "trunc", "val_bootstrap"):
+        torch.testing.assert_close(getattr(outputs[0], name), getattr(outputs[1], name))

@@ -101,9 +101,13 @@ class WorldModelEnv:
 
     @torch.no_grad()
     def step(
-        self, act: torch.Tensor
+        self, act: torch.Tensor, autoreset: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        """One imagined step for every environment -> (obs, rew (N,), end (N,) uint8, trunc (N,) uint8, info)."""
+        """One imagined step for every environment -> (obs, rew (N,), end (N,) uint8, trunc (N,) uint8, info).
+
+        `autoreset=False` leaves ended environments as they are (their obs is their final frame, `reset_mask` is
+        all False): for a caller that calls `reset()` next anyway, it saves drawing and burning in new contexts.
+        """
         if self.obs_buffer is None:
             raise RuntimeError("call reset() before step()")
         act = torch.as_tensor(act, device=self.device).long().reshape(self.num_envs)
@@ -131,8 +135,8 @@ class WorldModelEnv:
         if trajectory is not None:
             info["denoising_trajectory"] = torch.stack(trajectory, dim=1)  # (N, steps + 1, C, H, W)
         done = (end | trunc).bool()
-        info["reset_mask"] = done
-        if done.any():
+        info["reset_mask"] = done if autoreset else torch.zeros_like(done)
+        if autoreset and done.any():
             idx = done.nonzero().squeeze(1)
             obs, ctx_act = self._draw_contexts(len(idx))
             hx, cx = self._burn_in(obs, ctx_act)

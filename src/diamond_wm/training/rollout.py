@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch.distributions import Categorical
 
+from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.actor_critic import ActorCritic
 
 
@@ -79,10 +80,14 @@ class ActorCriticRollout:
             self.reset()
         obs, hx_cx = self.obs, self.hx_cx
         steps: list[dict[str, torch.Tensor]] = []
-        for _ in range(self.horizon):
+        for t in range(self.horizon):
             out = self.actor_critic(obs, hx_cx)
             act = Categorical(logits=out.logits_act.detach()).sample()
-            next_obs, rew, end, trunc, info = self.env.step(act)
+            if t == self.horizon - 1 and self.reset_every_rollout and isinstance(self.env, WorldModelEnv):
+                # The next rollout resets every environment: restarting the ones that end now is wasted work.
+                next_obs, rew, end, trunc, info = self.env.step(act, autoreset=False)
+            else:
+                next_obs, rew, end, trunc, info = self.env.step(act)
             done = (end.bool() | trunc.bool()).to(obs.device)
             hx_cx = out.hx_cx
             # Value of where each episode really went: the final observation for those that ended.
