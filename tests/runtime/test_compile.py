@@ -49,3 +49,37 @@ def test_compiled_world_model_matches_eager(freeze):
     assert (out != ref).float().mean().item() < 0.01
     torch.testing.assert_close(rew, ref_rew, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(end, ref_end, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_restarts_of_any_number_of_environments_compile_nothing_new():
+    from torch._dynamo.utils import counters
+
+    from diamond_wm.config.agent import DiffusionSamplerConfig
+    from diamond_wm.envs.world_model_env import WorldModelEnv
+
+    agent = _agent()
+    with (
+        torch.no_grad()
+    ):  # the termination head says "end" often: restarts of varying numbers of environments
+        agent.rew_end_model.head[-1].weight.normal_(0, 2.0)
+    compile_world_model(agent)
+    g = torch.Generator().manual_seed(0)
+    frames = torch.rand(16, 4, 3, 16, 16, generator=g) * 2 - 1
+
+    def contexts(count, generator):
+        idx = torch.randint(0, 16, (count,), generator=generator)
+        return frames[idx], torch.randint(0, 4, (count, 4), generator=generator)
+
+    env = WorldModelEnv(
+        agent.denoiser, agent.rew_end_model, contexts, DiffusionSamplerConfig(), 6, horizon=100
+    )
+    env.reset(seed=0)
+    restarts = set()
+    for step in range(12):
+        _, _, end, trunc, _ = env.step(torch.randint(0, 4, (6,), generator=g))
+        restarts.add(int((end | trunc).sum()))
+        if step == 1:
+            graphs = counters["stats"]["unique_graphs"]  # the U-Net and the one-step reward model, compiled
+    assert len(restarts - {0}) >= 2  # restarts of at least two different sizes happened
+    assert counters["stats"]["unique_graphs"] == graphs

@@ -18,6 +18,7 @@ from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.models.denoiser import Denoiser
 from diamond_wm.models.rew_end_model import RewEndModel
 from diamond_wm.models.sampler import DiffusionSampler
+from diamond_wm.runtime.compile import uncompiled
 
 # (num_envs, generator) -> (obs (N, n, C, H, W) float in [-1, 1], act (N, n) int64): real contexts.
 InitialConditionSource = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -75,7 +76,8 @@ class WorldModelEnv:
             lstm_dim = self.rew_end_model.lstm_dim
             z = torch.zeros(1, obs.size(0), lstm_dim, device=self.device)
             return z, z.clone()
-        _, _, hx_cx = self.rew_end_model(obs[:, :-1], act[:, :-1], obs[:, 1:])
+        # Uncompiled: the number of restarting environments varies, and a compiled model would recompile for each.
+        _, _, hx_cx = uncompiled(self.rew_end_model)(obs[:, :-1], act[:, :-1], obs[:, 1:])
         return hx_cx
 
     def _draw_contexts(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:

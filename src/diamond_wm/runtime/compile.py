@@ -12,6 +12,8 @@ Inductor treat the weights as constants and pre-pack them for oneDNN; the weight
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -32,3 +34,11 @@ def compile_world_model(agent: nn.Module, freeze: bool = False) -> None:
         module.compile(dynamic=False)
         log.info("torch.compile: %s (compiled on first call; freezing=%s)", name, freeze)
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 16)
+
+
+def uncompiled(module: nn.Module) -> Callable[..., Any]:
+    """`module`'s own forward, bypassing a `compile_world_model` compilation (a no-op for an eager module).
+
+    For calls whose shapes vary from call to call (the burn-in of however many environments restarted this step),
+    which would otherwise compile a new graph for every new batch size."""
+    return module.forward
