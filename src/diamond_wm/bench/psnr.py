@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
@@ -11,6 +10,7 @@ from diamond_wm.bench.workloads import NUM_ACTIONS, BenchSettings, context_sourc
 from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.sampler import DiffusionSampler
+from diamond_wm.runtime.precision import autocast
 
 MAX_PSNR_DB = 100.0  # reported for identical frames (the PSNR is infinite)
 
@@ -35,7 +35,7 @@ def bf16_rollout_psnr(
     for env in envs:
         env.reset(seed=settings.seed)
     gen = torch.Generator().manual_seed(settings.seed + 5)
-    contexts = [contextlib.nullcontext, lambda: torch.autocast(settings.device.type, dtype=torch.bfloat16)]
+    contexts = [lambda: autocast(settings.device, "fp32"), lambda: autocast(settings.device, "bf16")]
     out = []
     for _ in range(steps):
         act = torch.randint(0, NUM_ACTIONS, (num_envs,), generator=gen)
@@ -63,7 +63,7 @@ def bf16_one_step_psnr(
         act[:, -1] = torch.randint(0, NUM_ACTIONS, (num_envs,), generator=gen).to(settings.device)
         x_init = torch.randn(obs[:, -1].shape, generator=gen).to(settings.device)
         ref = sampler.sample(obs, act, x_init=x_init)[0]
-        with torch.autocast(settings.device.type, dtype=torch.bfloat16):
+        with autocast(settings.device, "bf16"):
             low = sampler.sample(obs, act, x_init=x_init)[0]
         out.append(psnr_db(ref, low))
         obs = torch.cat((obs[:, 1:], ref.unsqueeze(1)), dim=1)

@@ -33,7 +33,7 @@ def lstm_step(lstm: nn.LSTM, x: torch.Tensor, hx_cx: Optional[HxCx]) -> tuple[to
         h = c = x.new_zeros(b, lstm.hidden_size)
     else:
         h, c = hx_cx[0][0], hx_cx[1][0]  # (B, lstm_dim) each
-    h, c = torch._VF.lstm_cell(
+    h, c = torch.lstm_cell(
         x[:, 0], (h, c), lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0
     )
     return h.unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0))  # (B, 1, lstm_dim), 2 x (1, B, lstm_dim)
