@@ -14,7 +14,8 @@ from diamond_wm.models.checkpoint import load_agent_state
 from diamond_wm.training.metrics import read_metrics
 from tests.conftest import cli_command, cli_env, run_cli
 
-# A whole run in seconds: 100 initial steps, 2 epochs of 25, 1 final epoch; each component 2 updates then 1.
+# A whole run in seconds: 100 initial steps, then 2 epochs that collect 25 each, 1 final epoch; each component
+# trains 2 updates in epoch 1, then 1 per epoch.
 TINY = [
     "agent=tiny",
     "common.devices=cpu",
@@ -60,37 +61,38 @@ def test_atari_few_epochs(tmp_path):
     ]
     res, run_dir = train(tmp_path, *overrides)
     state = final_state(run_dir)
-    assert state["epoch"] == 4 and state["num_env_steps"] == 80  # 50 + 15 + 15, then one final epoch
+    assert state["epoch"] == 3 and state["num_env_steps"] == 80  # 50 first, then epochs 1-2 collect 15 each
     assert len(list((run_dir / "dataset" / "train").rglob("*.pt"))) > 1  # index + episodes
     metrics = read_metrics(run_dir / "metrics.jsonl")
     epochs = [m for m in metrics if "epoch" in m]
-    assert [m["epoch"] for m in epochs] == [1, 2, 3, 4]
-    assert all(m["denoiser/num_updates"] > 0 for m in epochs)
-    assert "test/return_mean" in epochs[1] and "test/denoiser/loss_denoising" in epochs[1]
+    assert [m["epoch"] for m in epochs] == [0, 1, 2, 3]  # 0: the initial collection
+    assert [m["env_steps"] for m in epochs] == [50, 65, 80, 80]
+    assert all(m["denoiser/num_updates"] > 0 for m in epochs[1:])
+    assert "test/return_mean" in epochs[2] and "test/denoiser/loss_denoising" in epochs[2]  # epoch 2
     assert "final/return_mean" in metrics[-1]
     assert (run_dir / "FINISHED").is_file() and (run_dir / "config" / "trainer.yaml").is_file()
     versions = sorted(p.name for p in (run_dir / "checkpoints" / "agent_versions").iterdir())
-    assert versions == ["agent_epoch_00003.pt", "agent_epoch_00004.pt"]  # num_to_keep=2
+    assert versions == ["agent_epoch_00002.pt", "agent_epoch_00003.pt"]  # num_to_keep=2
     assert list((run_dir / "tensorboard").iterdir()), "no TensorBoard event file"
-    assert "epoch 4 | env steps 80" in res.stderr
+    assert "epoch 3 | env steps 80" in res.stderr
 
 
 def test_model_free_mode(tmp_path):
     _, run_dir = train(tmp_path, *CATCH, "training.model_free=true", "checkpointing.save_agent_every=3")
     versions = sorted(p.name for p in (run_dir / "checkpoints" / "agent_versions").iterdir())
-    assert versions == ["agent_epoch_00003.pt", "agent_epoch_00004.pt"]  # every 3 epochs, and the final agent
+    assert versions == ["agent_epoch_00003.pt"]  # every 3 epochs; the final agent is epoch 3's
     metrics = [m for m in read_metrics(run_dir / "metrics.jsonl") if "epoch" in m]
     assert all("denoiser/num_updates" not in m for m in metrics)  # no world model training
-    assert metrics[-1]["actor_critic/num_updates"] == 2 + 1 + 1 + 1
+    assert metrics[-1]["actor_critic/num_updates"] == 2 + 1 + 1
 
 
 def test_static_dataset_and_initialization_from_checkpoint(tmp_path):
     _, source = train(tmp_path, *CATCH, name="source")
-    ckpt = source / "checkpoints" / "agent_versions" / "agent_epoch_00004.pt"
+    ckpt = source / "checkpoints" / "agent_versions" / "agent_epoch_00003.pt"
     _, run_dir = train(
         tmp_path,
         *CATCH,
-        f"static_dataset.path={source / 'dataset' / 'train'}",
+        f"static_dataset.path={source / 'dataset'}",  # train/ and test/ inside, as the published trainer reads it
         f"initialization.path_to_ckpt={ckpt}",
         "initialization.load_actor_critic=false",
         "training.num_final_epochs=2",
@@ -101,6 +103,9 @@ def test_static_dataset_and_initialization_from_checkpoint(tmp_path):
     state = final_state(run_dir)
     assert state["epoch"] == 2 and state["num_env_steps"] == 0  # no collection from a static dataset
     assert not any((run_dir / "dataset" / "train").iterdir())
+    metrics = [m for m in read_metrics(run_dir / "metrics.jsonl") if "epoch" in m]
+    assert "test/denoiser/loss_denoising" in metrics[-1]  # test losses on the static test/ dataset
+    assert not any("return_mean" in k for m in metrics for k in m)  # as published: no test episodes
     source_weights, _, _ = load_agent_state(ckpt)
     for k, v in state["agent"].items():
         if k.startswith("denoiser."):  # loaded, then not trained (0 steps)
@@ -157,7 +162,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, sig):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "resumed" in res.stderr
     a, b = final_state(straight), final_state(run_dir)
-    assert a["epoch"] == b["epoch"] == 4
+    assert a["epoch"] == b["epoch"] == 3
     assert a["agent"].keys() == b["agent"].keys()
     different = [k for k in a["agent"] if not torch.equal(a["agent"][k], b["agent"][k])]
     assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
@@ -196,8 +201,22 @@ def _bad_setup(tmp_path: Path, *overrides: str) -> tuple[str, Path]:
 
 
 def test_a_missing_static_dataset_is_one_error_line_and_no_run(tmp_path):
-    line, _ = _bad_setup(tmp_path, f"static_dataset.path={tmp_path / 'nowhere'}")
-    assert line == f"diamond train: dataset folder {tmp_path / 'nowhere'} does not exist"
+    nowhere = tmp_path / "nowhere"
+    line, _ = _bad_setup(tmp_path, f"static_dataset.path={nowhere}")
+    assert line == (
+        f"diamond train: static_dataset.path={nowhere}: folder {nowhere} does not exist; expected a folder "
+        "holding train/ and test/ datasets (the published layout)"
+    )
+
+
+def test_an_empty_static_dataset_is_one_error_line_and_no_run(tmp_path):
+    empty = tmp_path / "empty"
+    (empty / "train").mkdir(parents=True)
+    line, _ = _bad_setup(tmp_path, f"static_dataset.path={empty}")
+    assert (
+        line
+        == f"diamond train: static_dataset.path={empty}: the training dataset {empty / 'train'} holds no episode"
+    )
 
 
 def test_a_checkpoint_of_another_architecture_is_one_error_line_and_no_run(tmp_path):

@@ -105,10 +105,17 @@ def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
             trainer = Trainer(cfg, run_dir, show_progress=show_progress)
             trainer.run()
         except KeyboardInterrupt:
-            log.warning(
-                "interrupted: the last complete epoch is saved; continue with `diamond train --resume %s`",
-                run_dir,
-            )
+            if (run_dir / "checkpoints" / "state.pt").is_file():
+                log.warning(
+                    "interrupted: the last checkpoint is kept; continue with `diamond train --resume %s`",
+                    run_dir,
+                )
+            else:
+                log.warning(
+                    "interrupted before the first checkpoint: nothing to continue; `diamond train --resume %s` "
+                    "starts the run over",
+                    run_dir,
+                )
             return 130
         except CheckpointMismatchError as err:
             print(f"diamond train: {err.one_line()}", file=sys.stderr)

@@ -44,7 +44,12 @@ class ComponentState:
 def train_component(
     comp: ComponentState, loss_fn: LossFn, steps: int, show_progress: bool = True
 ) -> dict[str, float]:
-    """`steps` optimizer updates of `comp`, each over `grad_acc_steps` calls of `loss_fn`; mean metrics."""
+    """`steps` optimizer updates of `comp`, each over `grad_acc_steps` calls of `loss_fn`; mean metrics.
+
+    As in the published trainer, the gradients of the `grad_acc_steps` losses are summed (not averaged), then
+    clipped to `max_grad_norm` (`grad_norm` is their norm before clipping), then AdamW steps and the LR schedule
+    advances.
+    """
     comp.model.train()
     sums: dict[str, float] = defaultdict(float)
     start = time.perf_counter()
@@ -54,7 +59,7 @@ def train_component(
         comp.optimizer.zero_grad(set_to_none=True)
         for _ in range(comp.grad_acc_steps):
             loss, metrics = loss_fn()
-            (loss / comp.grad_acc_steps).backward()
+            loss.backward()  # unscaled, as the published trainer: the accumulated gradients are summed
             for k, v in metrics.items():
                 sums[k] += float(v) / comp.grad_acc_steps
         if comp.max_grad_norm is not None:

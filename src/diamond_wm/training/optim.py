@@ -7,6 +7,7 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
 from diamond_wm.config.trainer import OptimizerConfig
+from diamond_wm.training.schedule import warmup_multiplier
 
 # Weight decay applies to the weights of these layers only; biases, norms and embeddings are not decayed.
 _DECAYED_LAYERS = (
@@ -41,8 +42,8 @@ def weight_decay_groups(module: nn.Module, weight_decay: float) -> list[dict]:
 def configure_optimizer(
     module: nn.Module, cfg: OptimizerConfig, lr_warmup_steps: int
 ) -> tuple[AdamW, LambdaLR]:
-    """AdamW over `weight_decay_groups` and a scheduler that ramps the LR linearly over `lr_warmup_steps`."""
+    """AdamW over `weight_decay_groups` and the published warm-up: update k runs at LR x min(1, k / warm-up),
+    so update 0 runs at LR 0 (`diamond_wm.training.schedule.warmup_multiplier`)."""
     opt = AdamW(weight_decay_groups(module, cfg.weight_decay), lr=cfg.lr, eps=cfg.eps)
-    warmup = max(1, lr_warmup_steps)
-    sched = LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+    sched = LambdaLR(opt, lambda update: warmup_multiplier(update, lr_warmup_steps))
     return opt, sched

@@ -1,14 +1,13 @@
 """The DIAMOND training loop: collect, train the world model, train the actor-critic in imagination, evaluate.
 
-Schedule of the paper (Atari 100k): an initial collection of at least `first_epoch.min` steps, extended 100 steps
-at a time up to `first_epoch.max` until the two rarer reward signs total `threshold_rew`; then
-`steps_per_epoch` environment steps per epoch until `num_steps_total`, then `num_final_epochs` epochs without
-collection. Every epoch each component trains `steps_per_epoch` updates (`steps_first_epoch` in its first
-epoch, once `start_after_epochs` have passed); evaluation every `evaluation.every` epochs; at the end
+The schedule is the published trainer's (see `diamond_wm.training.schedule`): an initial collection before
+epoch 1 fixes the number of collecting epochs; each of them collects `steps_per_epoch` steps, then trains, then
+evaluates every `evaluation.every` epochs; `num_final_epochs` epochs train without collecting; at the end
 `num_final_episodes` test episodes whose mean return is the run's score.
 
-Every stateful piece is saved in `checkpoints/state.pt` at the end of each epoch (atomically), so an interrupted
-run resumes from its last complete epoch.
+Every stateful piece is saved in `checkpoints/state.pt` (atomically) after the initial collection ("epoch 0")
+and at the end of each epoch, so an interrupted run resumes from its last checkpoint. A run interrupted before
+its first checkpoint starts over: the episodes it had collected are discarded.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.sampling import SegmentSampler
+from diamond_wm.data.static import resolve_static_dataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
@@ -45,11 +45,12 @@ from diamond_wm.training.optim import configure_optimizer
 from diamond_wm.training.rng import capture_rng_state, restore_rng_state
 from diamond_wm.training.rollout import ActorCriticRollout
 from diamond_wm.training.run_dir import RunDir
+from diamond_wm.training.schedule import EpochSchedule, component_steps, initial_collection
 
 log = logging.getLogger(__name__)
 
 STATE_FORMAT = "diamond-wm/training-state"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the published epoch schedule (`num_epochs_collect`); version 1 states are converted
 TEST_SEED_OFFSET = 100_000  # test episodes of epoch e start from seed + TEST_SEED_OFFSET + e
 FINAL_EVAL_SEED_OFFSET = 200_000  # the final test episodes start from seed + FINAL_EVAL_SEED_OFFSET
 
@@ -59,6 +60,9 @@ class Trainer:
 
     def __init__(self, cfg: TrainerConfig, run_dir: str | Path, show_progress: bool = True) -> None:
         self.cfg = cfg
+        self.static = cfg.static_dataset.path is not None
+        # A bad static dataset fails here, before anything is written.
+        static_paths = resolve_static_dataset(cfg.static_dataset.path) if self.static else None
         self.run_dir = RunDir(Path(run_dir))
         self.run_dir.root.mkdir(parents=True, exist_ok=True)
         self._log_handler = add_file_handler(self.run_dir.log_file)
@@ -70,7 +74,6 @@ class Trainer:
         self.seed = seed_everything(state["seed"] if state is not None else cfg.common.seed)
         cfg.common.seed = self.seed
         self.model_free = cfg.training.model_free
-        self.static = cfg.static_dataset.path is not None
 
         # Environments. Sub-env i of the train env is seeded seed + i; test episodes get their own seeds.
         self.test_env = make_env(cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, self.device)
@@ -87,14 +90,23 @@ class Trainer:
 
         # Datasets. A bad static dataset or initialization checkpoint fails above, before the run folder holds a
         # configuration: nothing is left that a later `--resume` would pick up.
-        if self.static:
-            self.train_dataset = EpisodeDataset(Path(cfg.static_dataset.path), name="static", read_only=True)
         self.run_dir.create()
         if state is None:
             atomic_write_text(self.run_dir.config_file, OmegaConf.to_yaml(OmegaConf.structured(cfg)))
-        if not self.static:
+        if static_paths is not None:
+            if static_paths.notice:
+                log.info("%s", static_paths.notice)
+            self.train_dataset = EpisodeDataset(static_paths.train, name="static train", read_only=True)
+            self.test_dataset = (
+                EpisodeDataset(static_paths.test, name="static test", read_only=True)
+                if static_paths.test is not None
+                else EpisodeDataset(None, name="no test dataset")
+            )
+        else:
             self.train_dataset = EpisodeDataset(self.run_dir.train_dataset, name="train")
-        self.test_dataset = EpisodeDataset(self.run_dir.test_dataset, name="test")
+            self.test_dataset = EpisodeDataset(self.run_dir.test_dataset, name="test")
+            if state is None:
+                self._discard_interrupted_start()
 
         # Components: model + optimizer + LR warm-up.
         self.components: dict[str, ComponentState] = {}
@@ -178,9 +190,10 @@ class Trainer:
             generator=self.generators["test_collector"],
         )
 
+        col = cfg.collection.train
+        self.schedule = EpochSchedule(col.steps_per_epoch, col.num_steps_total, cfg.training.num_final_epochs)
         self.epoch = 0
         self._recent_epoch_s: list[float] = []
-        self.final_epochs_done = 0
         self.num_env_steps = 0
         if state is not None:
             self._load_state(state)
@@ -233,39 +246,61 @@ class Trainer:
 
     # ---------------------------------------------------------------- schedule
 
-    @property
-    def is_collecting(self) -> bool:
-        """True while the run still collects real experience."""
-        return (
-            self.train_collector is not None
-            and self.num_env_steps < self.cfg.collection.train.num_steps_total
-        )
-
-    @property
-    def training_done(self) -> bool:
-        if self.is_collecting:
-            return False
-        return self.final_epochs_done >= self.cfg.training.num_final_epochs
-
     def _component_steps(self, name: str) -> int:
-        t = getattr(self.cfg, name).training
-        if self.epoch <= t.start_after_epochs:
-            return 0
-        return t.steps_first_epoch if self.epoch == t.start_after_epochs + 1 else t.steps_per_epoch
+        return component_steps(getattr(self.cfg, name).training, self.epoch)
+
+    def _discard_interrupted_start(self) -> None:
+        """Episodes in a run folder without a checkpoint come from a start that was interrupted during its
+        initial collection or first epoch: they are dropped, so that the run starts over as if new."""
+        dropped = [(d.num_episodes, d.num_steps) for d in (self.train_dataset, self.test_dataset)]
+        if not any(n for n, _ in dropped):
+            return
+        for d in (self.train_dataset, self.test_dataset):
+            d.clear()
+        log.info(
+            "%s has no checkpoint yet: discarded the %d train episodes (%d steps) and %d test episodes of an "
+            "interrupted start; starting over",
+            self.run_dir.root,
+            *dropped[0],
+            dropped[1][0],
+        )
 
     # ---------------------------------------------------------------- epoch parts
 
-    def _collect(self) -> dict[str, Any]:
-        col = self.cfg.collection.train
-        if self.epoch == 1 and self.train_dataset.num_steps == 0:
-            reports = [self.train_collector.collect(num_steps=col.first_epoch.min)]
-            while (col.first_epoch.max is None or self.train_dataset.num_steps < col.first_epoch.max) and (
-                sum(sorted(self.train_dataset.counts_rew)[:2]) < col.first_epoch.threshold_rew
-            ):
-                reports.append(self.train_collector.collect(num_steps=100))
-            report = _merge_reports(reports)
+    def _start(self) -> None:
+        """Before epoch 1: the initial collection, which fixes the number of collecting epochs; then the
+        "epoch 0" checkpoint, so that an interruption later in epoch 1 does not repeat the collection."""
+        metrics: dict[str, Any] = {}
+        if self.train_collector is None:
+            self.schedule.no_collection()
         else:
-            report = self.train_collector.collect(num_steps=col.steps_per_epoch)
+            col = self.cfg.collection.train
+            reports = initial_collection(
+                lambda n: self.train_collector.collect(num_steps=n),
+                lambda: self.train_dataset.counts_rew,
+                lambda: self.train_dataset.num_steps,
+                col.first_epoch,
+                col.steps_per_epoch,
+            )
+            report = _merge_reports(reports)
+            self.num_env_steps += report.num_steps
+            self.schedule.set_collected(self.num_env_steps)
+            metrics = {"epoch": 0, "env_steps": self.num_env_steps, **report.metrics(prefix="collect/")}
+            log.info(
+                "initial collection: %d steps (reward signs -1/0/+1: %s); %d collecting epochs of %d steps, "
+                "then %d final epochs",
+                self.num_env_steps,
+                "/".join(str(c) for c in self.train_dataset.counts_rew),
+                self.schedule.num_epochs_collect,
+                col.steps_per_epoch,
+                self.schedule.num_final_epochs,
+            )
+        self._save_checkpoint()
+        if metrics:
+            self.metrics.log(metrics, step=0)
+
+    def _collect(self) -> dict[str, Any]:
+        report = self.train_collector.collect(num_steps=self.schedule.steps_to_collect(self.num_env_steps))
         self.num_env_steps += report.num_steps
         return report.metrics(prefix="collect/")
 
@@ -308,7 +343,7 @@ class Trainer:
 
     def _evaluate(self, num_episodes: int, seed: int, prefix: str = "test") -> dict[str, Any]:
         metrics: dict[str, Any] = {}
-        if num_episodes > 0:
+        if num_episodes > 0 and not self.static:  # as published: no test episodes in a static-dataset run
             self.test_dataset.clear()
             report = self.test_collector.collect(num_episodes=num_episodes, seed=seed)
             metrics |= report.metrics(prefix=f"{prefix}/")
@@ -335,7 +370,9 @@ class Trainer:
             self.close()
             return json.loads(self.run_dir.finished_marker.read_text() or "{}")
         try:
-            while not self.training_done:
+            if not self.schedule.started:
+                self._start()
+            while self.epoch < self.schedule.num_epochs:
                 self._run_epoch()
             final = self._final_evaluation()
         finally:
@@ -355,11 +392,8 @@ class Trainer:
         start = time.perf_counter()
         self.epoch += 1
         metrics: dict[str, Any] = {"epoch": self.epoch}
-        collecting = self.is_collecting
-        if collecting:
+        if self.schedule.collects(self.epoch):
             metrics |= self._collect()
-        else:
-            self.final_epochs_done += 1
         metrics["env_steps"] = self.num_env_steps
         if self.cfg.training.should:
             metrics |= self._train_components()
@@ -368,7 +402,7 @@ class Trainer:
             metrics |= self._evaluate(self.cfg.collection.test.num_episodes, seed)
         self._save_checkpoint()
         metrics["time/epoch_s"] = time.perf_counter() - start
-        if self.epoch > 1:  # the first epoch is longer (initial collection, more updates)
+        if self.epoch > 1:  # the first epoch is longer (more updates)
             self._recent_epoch_s = [*self._recent_epoch_s[-9:], metrics["time/epoch_s"]]
         self.metrics.log(metrics, step=self.epoch)
         log.info(self._summary_line(metrics))
@@ -391,25 +425,19 @@ class Trainer:
         left = self.epochs_left()
         if left and self._recent_epoch_s:
             eta = left * sum(self._recent_epoch_s) / len(self._recent_epoch_s)
-            parts.append(f"{left} epochs left, ~{_format_duration(eta)}")
+            parts.append(f"{left} epoch{'s' if left > 1 else ''} left, ~{_format_duration(eta)}")
         return " | ".join(parts)
 
     def epochs_left(self) -> int:
-        """Epochs still to run: those that collect the rest of the steps, then the final ones."""
-        cfg = self.cfg
-        final_left = cfg.training.num_final_epochs - self.final_epochs_done
-        if not self.is_collecting:
-            return max(0, final_left)
-        per_epoch = max(1, cfg.collection.train.steps_per_epoch)
-        steps_left = cfg.collection.train.num_steps_total - self.num_env_steps
-        return -(-steps_left // per_epoch) + final_left
+        """Epochs still to run (the collecting ones, then the final ones); 0 before the initial collection."""
+        return max(0, self.schedule.num_epochs - self.epoch) if self.schedule.started else 0
 
     def _final_evaluation(self) -> dict[str, Any]:
         final_agent = self.run_dir.agent_version_path(self.epoch)
         if not final_agent.exists():  # the agent that the final episodes evaluate is always kept
             save_agent(final_agent, self.agent)
             self.run_dir.prune_agent_versions(self.cfg.checkpointing.num_to_keep)
-        n = self.cfg.collection.test.num_final_episodes
+        n = 0 if self.static else self.cfg.collection.test.num_final_episodes
         metrics = self._evaluate(n, self.seed + FINAL_EVAL_SEED_OFFSET, prefix="final") if n > 0 else {}
         self.metrics.log(metrics, step=self.epoch + 1)
         score = metrics.get("final/return_mean")
@@ -428,7 +456,7 @@ class Trainer:
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
             "epoch": self.epoch,
-            "final_epochs_done": self.final_epochs_done,
+            "num_epochs_collect": self.schedule.num_epochs_collect,
             "num_env_steps": self.num_env_steps,
             "seed": self.seed,
             "agent": self.agent.state_dict(),
@@ -444,22 +472,29 @@ class Trainer:
             "rng": capture_rng_state(self.generators),
         }
         atomic_torch_save(state, self.run_dir.state_file)
-        if self.epoch % self.cfg.checkpointing.save_agent_every == 0:
+        if self.epoch > 0 and self.epoch % self.cfg.checkpointing.save_agent_every == 0:
             save_agent(self.run_dir.agent_version_path(self.epoch), self.agent)
             self.run_dir.prune_agent_versions(self.cfg.checkpointing.num_to_keep)
 
     def _read_state(self) -> dict[str, Any]:
         state = torch.load(self.run_dir.state_file, map_location="cpu", weights_only=True)
-        if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
+        if state.get("format") != STATE_FORMAT or state.get("version") not in (1, STATE_VERSION):
             raise ValueError(
                 f"{self.run_dir.state_file}: not a diamond-wm training state of version {STATE_VERSION} "
                 f"(format={state.get('format')!r}, version={state.get('version')!r})"
             )
+        if (
+            state["version"] == 1
+        ):  # the earlier schedule: epoch 1 was the initial collection, then 1 epoch per
+            col = self.cfg.collection.train  # `steps_per_epoch` steps until `num_steps_total`
+            left = max(0, col.num_steps_total - state["num_env_steps"])
+            collected_epochs = state["epoch"] - state["final_epochs_done"]
+            state["num_epochs_collect"] = collected_epochs + -(-left // max(1, col.steps_per_epoch))
         return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.epoch = state["epoch"]
-        self.final_epochs_done = state["final_epochs_done"]
+        self.schedule.num_epochs_collect = state["num_epochs_collect"]
         self.num_env_steps = state["num_env_steps"]
         self.agent.load_state_dict(state["agent"])
         for k, c in self.components.items():
@@ -472,9 +507,9 @@ class Trainer:
         self.rollout.load_state_dict(state["rollout"])
         restore_rng_state(state["rng"], self.generators)
         log.info(
-            "resumed %s at the end of epoch %d (%d env steps)",
+            "resumed %s at the end of %s (%d env steps)",
             self.run_dir.root,
-            self.epoch,
+            f"epoch {self.epoch}" if self.epoch else "the initial collection",
             self.num_env_steps,
         )
 
