@@ -10,6 +10,7 @@ from typing import Optional
 
 from diamond_wm import __version__
 from diamond_wm.runtime.logs import setup_logging
+from diamond_wm.runtime.threads import use_passive_openmp_wait
 
 log = logging.getLogger("diamond_wm.cli")
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    use_passive_openmp_wait()  # before torch loads OpenMP: see diamond_wm.runtime.threads
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # Split at the subcommand so that `train` receives its arguments untouched (Hydra syntax is not argparse's).
