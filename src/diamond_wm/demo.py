@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -23,6 +24,7 @@ import torch
 from diamond_wm.config.compose import compose_trainer_config, load_run_config, to_trainer_config
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.factory import make_env
+from diamond_wm.runtime.cpu import describe_cpu
 from diamond_wm.runtime.logs import setup_logging
 from diamond_wm.training.collector import Collector
 from diamond_wm.training.metrics import read_metrics
@@ -61,6 +63,7 @@ def random_policy_returns(cfg, num_episodes: int, seed: int) -> list[float]:
 
 
 def main(run_dir: Path = DEMO_RUN_DIR) -> int:
+    start = time.monotonic()
     setup_logging()
     run = RunDir(run_dir)
     if run.config_file.is_file():
@@ -83,6 +86,8 @@ def main(run_dir: Path = DEMO_RUN_DIR) -> int:
     epoch_s = [r["time/epoch_s"] for r in read_metrics(run.metrics_file) if "time/epoch_s" in r]
     print(f"training: {len(epoch_s)} epochs in {sum(epoch_s) / 60:.1f} min (final test episodes not counted)")
     print(f"run folder: {run_dir}  (open it with: diamond play {run_dir})")
+    wall = int(time.monotonic() - start)
+    print(f"machine: {describe_cpu()}; wall time of this demo: {wall // 60}m{wall % 60:02d}s")
     return 0
 
 

@@ -46,7 +46,9 @@ def format_table(results: dict[str, Any]) -> str:
             )
     lines.append(f"peak RSS: {results['peak_rss_bytes'] / 2**20:.0f} MiB")
     lines.append(
-        f"device {results['device']} ({results['device_name']}), precision {results['precision']}, "
+        f"device {results['device']} ({results['device_name']}"
+        + (f", CPU kernels {results['cpu_capability']}" if results["device"] == "cpu" else "")
+        + f"), precision {results['precision']}, "
         f"threads {results['threads']}, torch {results['torch_version']}, batch {results['batch_size']}, "
         f"warm-up {results['warmup']}, repeats {results['repeats']}"
         + (", torch.compile" if results.get("compile") else "")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import platform
 import statistics
 import time
 from collections.abc import Sequence
@@ -15,23 +14,12 @@ from diamond_wm.bench.flops import count_flops, matmul_peak_flops
 from diamond_wm.bench.psnr import bf16_one_step_psnr, bf16_rollout_psnr
 from diamond_wm.bench.timing import peak_rss_bytes, time_calls
 from diamond_wm.bench.workloads import WORKLOAD_NAMES, BenchSettings, build_agent, built
+from diamond_wm.runtime.cpu import cpu_capability, cpu_model
 
 log = logging.getLogger(__name__)
 
 PSNR_NAME = "psnr_bf16_50_steps"
 ALL_NAMES = (*WORKLOAD_NAMES, PSNR_NAME)
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or what the platform module knows)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def device_name(device: torch.device) -> str:
@@ -64,6 +52,7 @@ def run_bench(
     results: dict[str, Any] = {
         "device": str(device),
         "device_name": device_name(device),
+        "cpu_capability": cpu_capability(),
         "precision": settings.precision,
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
