@@ -10,6 +10,7 @@ from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.envs.world_model_gym import WorldModelGymEnv
 from diamond_wm.models.agent import Agent
+from diamond_wm.models.diffusion import DiffusionSampler
 from tests.models.conftest import tiny_agent_config
 
 NUM_ACTIONS = 3
@@ -35,10 +36,9 @@ def make_env(num_envs: int, horizon: int, **kwargs) -> WorldModelEnv:
     with torch.no_grad():
         agent.rew_end_model.head[-1].weight.normal_(0, 2.0)
     return WorldModelEnv(
-        agent.denoiser,
+        DiffusionSampler(agent.denoiser, DiffusionSamplerConfig()),
         agent.rew_end_model,
         random_contexts(),
-        DiffusionSamplerConfig(),
         num_envs,
         horizon,
         **kwargs,

@@ -10,8 +10,8 @@ import torch
 from diamond_wm.config.agent import DiffusionSamplerConfig, SigmaDistributionConfig
 from diamond_wm.data.batch import Batch
 from diamond_wm.models.agent import Agent
+from diamond_wm.models.diffusion import DiffusionSampler, get_sigmas_karras
 from diamond_wm.models.lambda_returns import compute_lambda_returns
-from diamond_wm.models.sampler import DiffusionSampler, get_sigmas_karras
 
 ATOL = 1e-5
 

@@ -9,9 +9,8 @@ from diamond_wm.config.agent import DiffusionSamplerConfig, SigmaDistributionCon
 from diamond_wm.data.batch import Batch
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.classification_metrics import per_class_metrics
-from diamond_wm.models.denoiser import sample_sigma_training
+from diamond_wm.models.diffusion import DiffusionSampler, get_sigmas_karras, sample_sigma_training
 from diamond_wm.models.rew_end_model import lstm_step
-from diamond_wm.models.sampler import DiffusionSampler, get_sigmas_karras
 
 
 def make_batch(b: int, t: int, num_actions: int = 3, seed: int = 0) -> Batch:

@@ -9,6 +9,7 @@ import torch
 
 from diamond_wm.bench.workloads import randomize_zero_layers, tiny_agent_config
 from diamond_wm.models.agent import Agent
+from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.runtime.compile import compile_world_model
 
 
@@ -72,7 +73,11 @@ def test_restarts_of_any_number_of_environments_compile_nothing_new():
         return frames[idx], torch.randint(0, 4, (count, 4), generator=generator)
 
     env = WorldModelEnv(
-        agent.denoiser, agent.rew_end_model, contexts, DiffusionSamplerConfig(), 6, horizon=100
+        DiffusionSampler(agent.denoiser, DiffusionSamplerConfig()),
+        agent.rew_end_model,
+        contexts,
+        6,
+        horizon=100,
     )
     env.reset(seed=0)
     restarts = set()

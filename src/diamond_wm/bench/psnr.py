@@ -9,7 +9,7 @@ import torch
 from diamond_wm.bench.workloads import NUM_ACTIONS, BenchSettings, context_source, img_shape, make_wm_env
 from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.models.agent import Agent
-from diamond_wm.models.sampler import DiffusionSampler
+from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.runtime.precision import autocast
 
 MAX_PSNR_DB = 100.0  # reported for identical frames (the PSNR is infinite)

@@ -24,6 +24,7 @@ from diamond_wm.data.batch import Batch
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.agent import Agent, agent_config_from_dict
+from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.precision import autocast as precision_autocast
 from diamond_wm.runtime.precision import check_precision
@@ -196,10 +197,9 @@ def trainer_config(agent: Agent) -> TrainerConfig:
 def make_wm_env(agent: Agent, settings: BenchSettings, num_envs: int, horizon: int) -> WorldModelEnv:
     n = agent.denoiser.num_steps_conditioning
     env = WorldModelEnv(
-        agent.denoiser,
+        DiffusionSampler(agent.denoiser, DiffusionSamplerConfig()),
         agent.rew_end_model,
         context_source(img_shape(agent), n, settings.device),
-        DiffusionSamplerConfig(),
         num_envs=num_envs,
         horizon=horizon,
     )

@@ -14,10 +14,8 @@ from typing import Any
 import torch
 from torch.distributions import Categorical
 
-from diamond_wm.config.agent import DiffusionSamplerConfig
-from diamond_wm.models.denoiser import Denoiser
+from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.models.rew_end_model import RewEndModel
-from diamond_wm.models.sampler import DiffusionSampler
 from diamond_wm.runtime.compile import uncompiled
 
 # (num_envs, generator) -> (obs (N, n, C, H, W) float in [-1, 1], act (N, n) int64): real contexts.
@@ -27,6 +25,8 @@ InitialConditionSource = Callable[[int, torch.Generator], tuple[torch.Tensor, to
 class WorldModelEnv:
     """Batched imagination: the `TorchEnv` interface backed by the denoiser and the reward/termination model.
 
+    The caller gives the sampler that draws each next frame (`DiffusionSampler` over the denoiser).
+
     `reset()` returns the last context frame of every environment and `info["context_obs"]`,
     `info["context_act"]` (the whole real context, for burning in a policy's LSTM). `step()` returns
     `info["final_observation"]` (N, C, H, W) holding, for the environments that ended, their last imagined
@@ -35,10 +35,9 @@ class WorldModelEnv:
 
     def __init__(
         self,
-        denoiser: Denoiser,
+        sampler: DiffusionSampler,
         rew_end_model: RewEndModel,
         initial_conditions: InitialConditionSource,
-        sampler_cfg: DiffusionSamplerConfig,
         num_envs: int,
         horizon: int,
         return_denoising_trajectory: bool = False,
@@ -46,9 +45,9 @@ class WorldModelEnv:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.set_horizon(horizon)
-        self.denoiser = denoiser
+        self.sampler = sampler
+        self.denoiser = denoiser = sampler.denoiser
         self.rew_end_model = rew_end_model
-        self.sampler = DiffusionSampler(denoiser, sampler_cfg)
         self.initial_conditions = initial_conditions
         self.num_envs = num_envs
         self.num_actions = int(denoiser.cfg.inner_model.num_actions)

@@ -22,7 +22,7 @@ import torch
 from diamond_wm.data.frames import to_uint8_frames
 from diamond_wm.envs.factory import make_env
 from diamond_wm.evaluation.loading import LoadedAgent
-from diamond_wm.models.sampler import DiffusionSampler
+from diamond_wm.models.diffusion import DiffusionSampler
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from diamond_wm.config.agent import (
     RewEndModelConfig,
 )
 from diamond_wm.models.actor_critic import ActorCritic
-from diamond_wm.models.denoiser import Denoiser
+from diamond_wm.models.diffusion import Denoiser
 from diamond_wm.models.rew_end_model import RewEndModel
 
 AGENT_PARTS = ("denoiser", "rew_end_model", "actor_critic")

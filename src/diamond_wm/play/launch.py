@@ -20,6 +20,7 @@ from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.evaluation.loading import LoadedAgent, LoadError
 from diamond_wm.models.agent import Agent
+from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.play.keymap import Keymap
 from diamond_wm.play.recording import EpisodeRecorder
 from diamond_wm.play.session import DatasetBrowser, NamedEnv, PlaySession
@@ -96,10 +97,9 @@ def build_play_session(
     init = initial_conditions_dataset(loaded, base, num_steps_initial_collect, seed)
     n = agent.denoiser.num_steps_conditioning
     wm_env = WorldModelEnv(
-        agent.denoiser,
+        DiffusionSampler(agent.denoiser, loaded.sampler),
         agent.rew_end_model,
         make_initial_conditions(init, n),
-        loaded.sampler,
         num_envs=1,
         horizon=max(1, horizon),
         return_denoising_trajectory=store_denoising_trajectory,

@@ -31,6 +31,7 @@ from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import CheckpointMismatchError, load_agent_state, load_into, save_agent
+from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.runtime.atomic import atomic_torch_save, atomic_write_text
 from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.devices import resolve_devices
@@ -155,10 +156,9 @@ class Trainer:
             )
         else:
             self.rl_env = WorldModelEnv(
-                self.agent.denoiser,
+                DiffusionSampler(self.agent.denoiser, cfg.world_model_env.diffusion_sampler),
                 self.agent.rew_end_model,
                 self._initial_conditions,
-                cfg.world_model_env.diffusion_sampler,
                 ac_batch,
                 horizon,
             )

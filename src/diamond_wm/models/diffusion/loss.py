@@ -1,0 +1,79 @@
+"""The denoiser's training loss, apart from the network and its preconditioning (NVlabs/edm's `EDMLoss`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import torch
+import torch.nn.functional as F
+
+from diamond_wm.config.agent import SigmaDistributionConfig
+from diamond_wm.data.batch import Batch
+from diamond_wm.models.diffusion.preconditioning import bcast
+from diamond_wm.models.diffusion.schedules import sample_sigma_training
+
+if TYPE_CHECKING:
+    from diamond_wm.models.diffusion.denoiser import Denoiser
+
+
+def edm_denoising_loss(
+    denoiser: Denoiser,
+    batch: Batch,
+    sigma_distribution: SigmaDistributionConfig,
+    num_autoregressive_steps: Optional[int] = None,
+    draws: Optional[list[dict[str, torch.Tensor]]] = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """EDM's training loss (Karras et al. 2022, eq. 8) over DIAMOND's autoregressive segments: the mean over the
+    predicted frames of the MSE between F and the preconditioned target (x - c_skip noisy) / c_out, masked by
+    padding.
+
+    The batch holds n conditioning frames then 1 + num_autoregressive_steps targets; later targets are
+    conditioned on earlier quantized predictions. `draws[i]` may give `sigma` (B,), `offset_noise`
+    (B, C, 1, 1, already scaled by sigma_offset_noise) and `eps` (B, C, H, W) for predicted frame i.
+    """
+    n = denoiser.num_steps_conditioning
+    b, t, c, h, w = batch.obs.shape
+    seq_length = t - n
+    if seq_length < 1:
+        raise ValueError(f"the batch has {t} frames: the denoiser needs more than {n} (conditioning)")
+    if num_autoregressive_steps is not None and num_autoregressive_steps + 1 != seq_length:
+        raise ValueError(
+            f"num_autoregressive_steps={num_autoregressive_steps} needs {n + 1 + num_autoregressive_steps} "
+            f"frames, the batch has {t}"
+        )
+    if draws is not None and len(draws) != seq_length:
+        raise ValueError(f"draws has {len(draws)} entries, expected one per predicted frame ({seq_length})")
+
+    all_obs = batch.obs.clone()  # (B, T, C, H, W); predicted frames replace the targets as we go
+    loss = all_obs.new_zeros(())
+    for i in range(seq_length):
+        obs = all_obs[:, i : n + i]  # (B, n, C, H, W)
+        next_obs = all_obs[:, n + i]  # (B, C, H, W)
+        act = batch.act[:, i : n + i]  # (B, n)
+        mask = batch.mask_padding[:, n + i]  # (B,)
+        draw = draws[i] if draws is not None else {}
+
+        sigma = draw.get("sigma")
+        if sigma is None:
+            sigma = sample_sigma_training(b, sigma_distribution, device=all_obs.device)  # (B,)
+        offset_noise = draw.get("offset_noise")
+        if offset_noise is None:
+            offset_noise = denoiser.cfg.sigma_offset_noise * torch.randn(b, c, 1, 1, device=all_obs.device)
+        eps = draw.get("eps")
+        if eps is None:
+            eps = torch.randn_like(next_obs)
+
+        noisy_next_obs = next_obs + offset_noise + bcast(sigma, 4) * eps  # (B, C, H, W)
+        cs = denoiser.compute_conditioners(sigma)
+        model_output = denoiser.compute_model_output(noisy_next_obs, obs, act, cs)  # (B, C, H, W)
+        target = (next_obs - bcast(cs.c_skip, 4) * noisy_next_obs) / bcast(cs.c_out, 4)  # (B, C, H, W)
+        if mask.any():
+            loss = loss + F.mse_loss(model_output[mask], target[mask])
+        else:
+            loss = loss + 0.0 * model_output.sum()  # keep the graph; nothing to learn from padding
+
+        with torch.no_grad():
+            all_obs[:, n + i] = denoiser.wrap_model_output(noisy_next_obs, model_output, cs)
+
+    loss = loss / seq_length
+    return loss, {"loss_denoising": loss.item()}
