@@ -42,14 +42,15 @@ def test_no_warmup_runs_at_full_lr_from_the_first_update():
     assert _lrs_of_updates(3, lr_warmup_steps=0) == [1e-4] * 3
 
 
-def _fixed_losses(model: nn.Module, inputs: list[torch.Tensor]):
-    calls = iter(inputs)
+class _SquareObjective(nn.Module):
+    """A component objective: forward(batch) -> (loss, metrics)."""
 
-    def loss_fn():
-        x = next(calls)
-        return (model(x) ** 2).sum() * 3.0, {}
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
 
-    return loss_fn
+    def forward(self, x: torch.Tensor):
+        return (self.model(x) ** 2).sum() * 3.0, {}
 
 
 @pytest.mark.parametrize("max_grad_norm", [1e6, 0.5], ids=["clipping-does-not-fire", "clipping-fires"])
@@ -61,10 +62,13 @@ def test_three_updates_with_accumulation_sum_the_gradients(max_grad_norm):
     warmup, lr = 2, 1e-2
 
     opt, sched = configure_optimizer(model, OptimizerConfig(lr=lr, weight_decay=0.0), warmup)
-    comp = ComponentState("m", model, opt, sched, grad_acc_steps=2, max_grad_norm=max_grad_norm)
+    batches = iter(inputs)
+    comp = ComponentState(
+        "m", model, _SquareObjective(model), lambda: next(batches), opt, sched, 2, max_grad_norm
+    )
     norms = []
-    for u in range(3):  # one update per call, to see each update's gradient norm
-        out = train_component(comp, _fixed_losses(model, inputs[2 * u : 2 * u + 2]), 1, show_progress=False)
+    for _ in range(3):  # one update per call, to see each update's gradient norm
+        out = train_component(comp, 1, show_progress=False)
         norms.append(out["m/grad_norm"])
 
     # The published rule, by hand: gradients of both losses summed, clipped, then AdamW at LR x min(1, k / 2).

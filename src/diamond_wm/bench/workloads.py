@@ -22,13 +22,13 @@ from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.batch import Batch
 from diamond_wm.envs.world_model_env import WorldModelEnv
-from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.agent import Agent, agent_config_from_dict
 from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.precision import autocast as precision_autocast
 from diamond_wm.runtime.precision import check_precision
 from diamond_wm.training.component import ComponentState, train_component
+from diamond_wm.training.objectives import ActorCriticObjective, DenoiserObjective, RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
 from diamond_wm.training.rollout import ActorCriticRollout
 
@@ -180,12 +180,16 @@ def context_source(chw: tuple[int, int, int], n: int, device: torch.device) -> C
     return source
 
 
-def component(name: str, model: nn.Module, trainer_cfg: TrainerConfig) -> ComponentState:
-    """The model with the optimizer, LR schedule and clipping that training gives it."""
+def component(
+    name: str, model: nn.Module, objective: nn.Module, batch: Batch | None, trainer_cfg: TrainerConfig
+) -> ComponentState:
+    """The model and its objective, always on `batch`, with the optimizer, LR schedule and clipping of training."""
     comp_cfg = getattr(trainer_cfg, name)
     opt, sched = configure_optimizer(model, comp_cfg.optimizer, comp_cfg.training.lr_warmup_steps)
     t = comp_cfg.training
-    return ComponentState(name, model, opt, sched, t.grad_acc_steps, t.max_grad_norm)
+    return ComponentState(
+        name, model, objective, lambda: batch, opt, sched, t.grad_acc_steps, t.max_grad_norm
+    )
 
 
 def trainer_config(agent: Agent) -> TrainerConfig:
@@ -207,10 +211,10 @@ def make_wm_env(agent: Agent, settings: BenchSettings, num_envs: int, horizon: i
     return env
 
 
-def _train_step(comp: ComponentState, loss_fn: Callable, settings: BenchSettings) -> Callable[[], None]:
+def _train_step(comp: ComponentState, settings: BenchSettings) -> Callable[[], None]:
     def step() -> None:
         with autocast(settings):
-            train_component(comp, loss_fn, steps=1, show_progress=False)
+            train_component(comp, steps=1, show_progress=False)
 
     return step
 
@@ -220,12 +224,9 @@ def denoiser_train_step(agent: Agent, settings: BenchSettings) -> Workload:
     cfg = trainer_config(agent)
     gen = torch.Generator().manual_seed(settings.seed + 1)
     batch = random_batch(settings.batch, denoiser_seq_length(cfg), img_shape(agent), gen, settings.device)
-    comp = component("denoiser", agent.denoiser, cfg)
-    sigma_cfg = cfg.denoiser.sigma_distribution
-    return Workload(
-        "denoiser_train_step",
-        _train_step(comp, lambda: agent.denoiser.compute_loss(batch, sigma_cfg), settings),
-    )
+    objective = DenoiserObjective(agent.denoiser, cfg.denoiser.sigma_distribution)
+    comp = component("denoiser", agent.denoiser, objective, batch, cfg)
+    return Workload("denoiser_train_step", _train_step(comp, settings))
 
 
 def rew_end_train_step(agent: Agent, settings: BenchSettings) -> Workload:
@@ -233,11 +234,8 @@ def rew_end_train_step(agent: Agent, settings: BenchSettings) -> Workload:
     cfg = trainer_config(agent)
     gen = torch.Generator().manual_seed(settings.seed + 2)
     batch = random_batch(settings.batch, rew_end_seq_length(cfg), img_shape(agent), gen, settings.device)
-    comp = component("rew_end_model", agent.rew_end_model, cfg)
-    return Workload(
-        "rew_end_train_step",
-        _train_step(comp, lambda: agent.rew_end_model.compute_loss(batch), settings),
-    )
+    comp = component("rew_end_model", agent.rew_end_model, RewEndObjective(agent.rew_end_model), batch, cfg)
+    return Workload("rew_end_train_step", _train_step(comp, settings))
 
 
 def wm_step(agent: Agent, settings: BenchSettings) -> Workload:
@@ -260,16 +258,9 @@ def actor_critic_train_step(agent: Agent, settings: BenchSettings) -> Workload:
     horizon = cfg.world_model_env.horizon
     env = make_wm_env(agent, settings, settings.batch, horizon)
     rollout = ActorCriticRollout(env, agent.actor_critic, horizon, reset_every_rollout=True)
-    comp = component("actor_critic", agent.actor_critic, cfg)
-    loss_cfg = cfg.actor_critic.actor_critic_loss
-
-    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
-        out = rollout.run()
-        return actor_critic_loss(
-            out.logits_act, out.val, out.act, out.rew, out.end, out.trunc, out.val_bootstrap, loss_cfg
-        )
-
-    return Workload("actor_critic_train_step", _train_step(comp, loss_fn, settings), env.close)
+    objective = ActorCriticObjective(agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss)
+    comp = component("actor_critic", agent.actor_critic, objective, None, cfg)
+    return Workload("actor_critic_train_step", _train_step(comp, settings), env.close)
 
 
 class _PolicyPlayer:

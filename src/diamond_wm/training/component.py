@@ -1,32 +1,37 @@
-"""One optimisation phase of one component (denoiser, reward/termination model or actor-critic)."""
+"""One optimisation phase of one component (denoiser, reward/termination model or actor-critic): the same loop
+for all, over the component's objective (`diamond_wm.training.objectives`)."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-LossFn = Callable[[], tuple[torch.Tensor, dict[str, Any]]]
+from diamond_wm.data.batch import Batch
+
+BatchSource = Callable[[], Optional[Batch]]  # the next training batch (None for objectives that need none)
 
 
 @dataclass
 class ComponentState:
-    """A component's model with its optimizer, LR schedule and counters (all saved in `state.pt`)."""
+    """A component: the agent's module it trains (`model`), its objective (`forward(batch) -> (loss, metrics)`),
+    where its batches come from, its optimizer, LR schedule and counters (saved in `state.pt`)."""
 
     name: str
     model: nn.Module
+    objective: nn.Module
+    batches: BatchSource
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     grad_acc_steps: int
     max_grad_norm: float | None
     num_updates: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -41,16 +46,14 @@ class ComponentState:
         self.num_updates = int(state["num_updates"])
 
 
-def train_component(
-    comp: ComponentState, loss_fn: LossFn, steps: int, show_progress: bool = True
-) -> dict[str, float]:
-    """`steps` optimizer updates of `comp`, each over `grad_acc_steps` calls of `loss_fn`; mean metrics.
+def train_component(comp: ComponentState, steps: int, show_progress: bool = True) -> dict[str, float]:
+    """`steps` optimizer updates of `comp`, each over `grad_acc_steps` batches of its objective; mean metrics.
 
     As in the published trainer, the gradients of the `grad_acc_steps` losses are summed (not averaged), then
     clipped to `max_grad_norm` (`grad_norm` is their norm before clipping), then AdamW steps and the LR schedule
     advances.
     """
-    comp.model.train()
+    comp.objective.train()
     sums: dict[str, float] = defaultdict(float)
     start = time.perf_counter()
     for _ in tqdm(
@@ -58,7 +61,7 @@ def train_component(
     ):
         comp.optimizer.zero_grad(set_to_none=True)
         for _ in range(comp.grad_acc_steps):
-            loss, metrics = loss_fn()
+            loss, metrics = comp.objective(comp.batches())
             loss.backward()  # unscaled, as the published trainer: the accumulated gradients are summed
             for k, v in metrics.items():
                 sums[k] += float(v) / comp.grad_acc_steps
@@ -68,7 +71,7 @@ def train_component(
         comp.optimizer.step()
         comp.scheduler.step()
         comp.num_updates += 1
-    comp.model.eval()
+    comp.objective.eval()
     out = {f"{comp.name}/{k}": v / steps for k, v in sums.items()} if steps else {}
     if steps:
         out[f"{comp.name}/lr"] = comp.scheduler.get_last_lr()[0]

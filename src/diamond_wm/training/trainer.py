@@ -28,7 +28,6 @@ from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.data.static import resolve_static_dataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
-from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import CheckpointMismatchError, load_agent_state, load_into, save_agent
 from diamond_wm.models.diffusion import DiffusionSampler
@@ -42,6 +41,7 @@ from diamond_wm.training.collector import CollectionReport, Collector
 from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.evaluation import world_model_test_losses
 from diamond_wm.training.metrics import MetricsLogger
+from diamond_wm.training.objectives import ActorCriticObjective, DenoiserObjective, RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
 from diamond_wm.training.rng import capture_rng_state, restore_rng_state
 from diamond_wm.training.rollout import ActorCriticRollout
@@ -109,17 +109,6 @@ class Trainer:
             if state is None:
                 self._discard_interrupted_start()
 
-        # Components: model + optimizer + LR warm-up.
-        self.components: dict[str, ComponentState] = {}
-        for name, model, comp_cfg in (
-            ("denoiser", self.agent.denoiser, cfg.denoiser),
-            ("rew_end_model", self.agent.rew_end_model, cfg.rew_end_model),
-            ("actor_critic", self.agent.actor_critic, cfg.actor_critic),
-        ):
-            opt, sched = configure_optimizer(model, comp_cfg.optimizer, comp_cfg.training.lr_warmup_steps)
-            t = comp_cfg.training
-            self.components[name] = ComponentState(name, model, opt, sched, t.grad_acc_steps, t.max_grad_norm)
-
         self.generators = {
             name: torch.Generator().manual_seed(self.seed + i)
             for i, name in enumerate(
@@ -165,6 +154,35 @@ class Trainer:
             self.rl_env.generator = self.generators["wm_env"]
             self.rollout = ActorCriticRollout(
                 self.rl_env, self.agent.actor_critic, horizon, reset_every_rollout=True
+            )
+
+        # Components: the part each trains, its objective and batches, its optimizer and LR warm-up.
+        dev = self.device
+        parts = {
+            "denoiser": (
+                self.agent.denoiser,
+                DenoiserObjective(self.agent.denoiser, cfg.denoiser.sigma_distribution),
+                lambda: self.denoiser_sampler.sample().to(dev),
+            ),
+            "rew_end_model": (
+                self.agent.rew_end_model,
+                RewEndObjective(self.agent.rew_end_model),
+                lambda: self.rew_end_sampler.sample().to(dev),
+            ),
+            "actor_critic": (
+                self.agent.actor_critic,
+                ActorCriticObjective(
+                    self.agent.actor_critic, self.rollout, cfg.actor_critic.actor_critic_loss
+                ),
+                lambda: None,  # the rollout draws its own starts
+            ),
+        }
+        self.components: dict[str, ComponentState] = {}
+        for name, (model, objective, batches) in parts.items():
+            t = getattr(cfg, name).training
+            opt, sched = configure_optimizer(model, getattr(cfg, name).optimizer, t.lr_warmup_steps)
+            self.components[name] = ComponentState(
+                name, model, objective, batches, opt, sched, t.grad_acc_steps, t.max_grad_norm
             )
 
         col = cfg.collection
@@ -306,39 +324,10 @@ class Trainer:
 
     def _train_components(self) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
-        cfg = self.cfg
-        if not self.model_free:
-            sigma_cfg = cfg.denoiser.sigma_distribution
-            steps = self._component_steps("denoiser")
-            metrics |= train_component(
-                self.components["denoiser"],
-                lambda: self.agent.denoiser.compute_loss(
-                    self.denoiser_sampler.sample().to(self.device), sigma_cfg
-                ),
-                steps,
-                self.show_progress,
-            )
-            steps = self._component_steps("rew_end_model")
-            metrics |= train_component(
-                self.components["rew_end_model"],
-                lambda: self.agent.rew_end_model.compute_loss(self.rew_end_sampler.sample().to(self.device)),
-                steps,
-                self.show_progress,
-            )
-        loss_cfg = cfg.actor_critic.actor_critic_loss
-
-        def ac_loss():
-            out = self.rollout.run()
-            return actor_critic_loss(
-                out.logits_act, out.val, out.act, out.rew, out.end, out.trunc, out.val_bootstrap, loss_cfg
-            )
-
-        metrics |= train_component(
-            self.components["actor_critic"],
-            ac_loss,
-            self._component_steps("actor_critic"),
-            self.show_progress,
-        )
+        for name, comp in self.components.items():
+            if self.model_free and name != "actor_critic":
+                continue  # model-free: the world model is not trained
+            metrics |= train_component(comp, self._component_steps(name), self.show_progress)
         return metrics
 
     def _evaluate(self, num_episodes: int, seed: int, prefix: str = "test") -> dict[str, Any]:
@@ -352,12 +341,13 @@ class Trainer:
         if not self.model_free and self.test_dataset.num_episodes > 0:
             cfg = self.cfg
             metrics |= world_model_test_losses(
-                self.agent,
+                {
+                    "denoiser": (self.components["denoiser"].objective, denoiser_seq_length(cfg)),
+                    "rew_end_model": (self.components["rew_end_model"].objective, rew_end_seq_length(cfg)),
+                },
                 self.test_dataset,
                 cfg.denoiser.training.batch_size,
-                denoiser_seq_length(cfg),
-                rew_end_seq_length(cfg),
-                cfg.denoiser.sigma_distribution,
+                self.device,
             )
         return metrics
 
