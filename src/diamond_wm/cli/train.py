@@ -29,7 +29,7 @@ train the actor-critic in imagination. Runs are written to outputs/YYYY-MM-DD/hh
 Configuration overrides use the keys of the published config/trainer.yaml, for example:
   env.train.id=BreakoutNoFrameskip-v4 common.devices=0
   world_model_env.diffusion_sampler.num_steps_denoising=5
-  training.model_free=true   static_dataset.path=DIR   initialization.path_to_ckpt=FILE
+  training.model_free=true   static_dataset.path=DIR   initialization.path_to_ckpt=FILE_OR_RUN_DIR
   collection.train.epsilon=0.05   denoiser.training.batch_size=16   wandb.mode=online
 
 options:
