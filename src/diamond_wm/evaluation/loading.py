@@ -254,6 +254,11 @@ def load_checkpoint(
         raise LoadError(
             f"which game is {path} for? give --env-id (e.g. BreakoutNoFrameskip-v4, diamond_wm/Catch-v0)"
         )
+    if env_id is not None:  # checked first: a misspelt id is the error to report, whatever the networks
+        try:
+            env_config_for_id(env_id, AgentConfig().actor_critic.img_size)
+        except ValueError as e:
+            raise LoadError(f"bad --env-id: {str(e).splitlines()[0]}") from e
     known = saved_cfg or (run_cfg.agent if run_cfg is not None else None)
     cfg = agent_config or _agent_config(agent_request, state_dict, known)
     if cfg is None:
@@ -262,10 +267,7 @@ def load_checkpoint(
         except ValueError as e:
             raise LoadError(str(e).splitlines()[0]) from e
     if env_id is not None:
-        try:
-            env = env_config_for_id(env_id, cfg.actor_critic.img_size)
-        except ValueError as e:
-            raise LoadError(f"bad --env-id: {str(e).splitlines()[0]}") from e
+        env = env_config_for_id(env_id, cfg.actor_critic.img_size)
     else:
         assert run_cfg is not None
         env = run_cfg.env
