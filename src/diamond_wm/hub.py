@@ -185,7 +185,8 @@ def _known_only(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-def _filter_agent_dict(data: dict[str, Any], where: str) -> dict[str, Any]:
+def known_agent_keys(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The keys of a plain agent dict that diamond-wm has (recursively); the others are logged and dropped."""
     out = _known_only(AgentConfig, data, where)
     for key, cls in (
         ("denoiser", DenoiserConfig),
@@ -221,7 +222,7 @@ def read_published_configs(
     from diamond_wm.models.agent import agent_config_from_dict
 
     data = _strip_targets(data)
-    agent_cfg = agent_config_from_dict(_filter_agent_dict(data["agent"], str(agent_yaml)))
+    agent_cfg = agent_config_from_dict(known_agent_keys(data["agent"], str(agent_yaml)))
     env_data = data["env"]
     games = {}
     for split in ("train", "test"):

@@ -82,14 +82,46 @@ def test_infer_num_actions() -> None:
         infer_num_actions({"foo": torch.zeros(1)})
 
 
-def test_our_format_round_trip(tiny_agent: Agent, tmp_path: Path) -> None:
-    path = save_agent(tmp_path / "sub" / "agent.pt", tiny_agent)
-    assert [p.name for p in path.parent.iterdir()] == ["agent.pt"], "no temp file left behind"
+def published_agent_load(path: Path, agent: Agent) -> None:
+    """What the published `Agent.load` does: plain `torch.load` (weights_only by default), the keys split by their
+    part's prefix, `load_state_dict` (strict) into each part."""
+    sd = torch.load(path, map_location="cpu")
+    for part in ("denoiser", "rew_end_model", "actor_critic"):
+        sub = {k.split(".", 1)[1]: v for k, v in sd.items() if k.startswith(part + ".")}
+        getattr(agent, part).load_state_dict(sub, strict=True)
+
+
+def test_saved_agents_open_with_the_published_loader(tiny_agent: Agent, tmp_path: Path) -> None:
+    path = save_agent(tmp_path / "sub" / "agent_epoch_00005.pt", tiny_agent)
+    assert [p.name for p in path.parent.iterdir()] == ["agent_epoch_00005.pt"], "no temp file left behind"
     raw = torch.load(path, weights_only=True)
-    assert raw["format"] == "diamond-wm-agent" and raw["version"] == 1 and raw["num_actions"] == 3
+    assert set(raw) == set(tiny_agent.state_dict()), "a bare state_dict with the published prefixes"
+    assert {k.split(".", 1)[0] for k in raw} == {"denoiser", "rew_end_model", "actor_critic"}
+    torch.manual_seed(1)
+    other = Agent(tiny_agent_config(), 3)
+    published_agent_load(path, other)
+    for k, v in tiny_agent.state_dict().items():
+        assert torch.equal(other.state_dict()[k], v), k
+    state_dict, cfg, num_actions = load_agent_state(path)
+    assert cfg is None and num_actions == 3  # the networks' sizes live in the run's config
+    assert load_agent(path, tiny_agent.cfg).cfg == tiny_agent.cfg
+
+
+def test_older_self_describing_files_still_load(tiny_agent: Agent, tmp_path: Path) -> None:
+    path = tmp_path / "agent.pt"
+    torch.save(
+        {
+            "format": "diamond-wm-agent",
+            "version": 1,
+            "config": agent_config_to_dict(tiny_agent.cfg),
+            "num_actions": 3,
+            "state_dict": tiny_agent.state_dict(),
+        },
+        path,
+    )
     state_dict, cfg, num_actions = load_agent_state(path)
     assert cfg == tiny_agent.cfg and num_actions == 3
-    agent = load_agent(path)
+    agent = load_agent(path)  # no config given: the file's own
     assert agent.cfg == tiny_agent.cfg
     for k, v in tiny_agent.state_dict().items():
         assert torch.equal(agent.state_dict()[k], v), k
@@ -105,7 +137,7 @@ def test_config_dict_round_trip() -> None:
 def _corrupt(tiny_agent: Agent, tmp_path: Path, edit) -> Path:
     path = save_agent(tmp_path / "agent.pt", tiny_agent)
     payload = torch.load(path, weights_only=True)
-    edit(payload["state_dict"])
+    edit(payload)
     torch.save(payload, path)
     return path
 
@@ -114,7 +146,7 @@ def test_renamed_key_is_named(tiny_agent: Agent, tmp_path: Path) -> None:
     old, new = "actor_critic.critic_linear.weight", "actor_critic.value_head.weight"
     path = _corrupt(tiny_agent, tmp_path, lambda sd: sd.__setitem__(new, sd.pop(old)))
     with pytest.raises(CheckpointMismatchError) as info:
-        load_agent(path)
+        load_agent(path, tiny_agent.cfg)
     msg = str(info.value)
     assert old in msg and new in msg and "missing" in msg and "unexpected" in msg and str(path) in msg
     assert info.value.missing == [old] and info.value.unexpected == [new]
@@ -130,7 +162,7 @@ def test_wrong_shapes_are_all_named(tiny_agent: Agent, tmp_path: Path) -> None:
 
     path = _corrupt(tiny_agent, tmp_path, edit)
     with pytest.raises(CheckpointMismatchError) as info:
-        load_agent(path)
+        load_agent(path, tiny_agent.cfg)
     assert [k for k, _, _ in info.value.shape_mismatches] == keys
     for k in keys:
         assert f"shape mismatch for {k}" in str(info.value)

@@ -228,3 +228,18 @@ def test_a_checkpoint_of_another_architecture_is_one_error_line_and_no_run(tmp_p
     line, _ = _bad_setup(tmp_path, f"initialization.path_to_ckpt={ckpt}")
     assert line.startswith(f"diamond train: initialization.path_to_ckpt={ckpt} does not fit the configured")
     assert "shape mismatches (first: " in line and "agent=" in line
+
+
+def test_initialization_from_another_game_or_an_empty_folder_is_one_error_line(tmp_path):
+    from tests.published_run import tiny_agent_state_dict
+
+    breakout = tmp_path / "breakout.pt"  # the tiny preset's networks, 4 actions; Catch has 3
+    torch.save(tiny_agent_state_dict(4), breakout)
+    line, _ = _bad_setup(tmp_path, f"initialization.path_to_ckpt={breakout}")
+    assert line == (
+        f"diamond train: initialization.path_to_ckpt={breakout} has 4 actions but diamond_wm/Catch-v0 has 3: "
+        "a checkpoint of another game?"
+    )
+    (tmp_path / "empty").mkdir()
+    line, _ = _bad_setup(tmp_path, f"initialization.path_to_ckpt={tmp_path / 'empty'}")
+    assert "a folder without checkpoints/agent_versions/agent_epoch_XXXXX.pt" in line

@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from diamond_wm.cli.agent_args import add_agent_arguments, agent_request
+
 log = logging.getLogger(__name__)
 
 USAGE_ERROR = 2
@@ -25,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = DESCRIPTION
     parser.add_argument(
-        "target", metavar="CHECKPOINT_OR_RUN_DIR", help="an agent checkpoint file or a run folder"
+        "target",
+        metavar="CHECKPOINT_OR_RUN_DIR",
+        help="an agent checkpoint file or a run folder (ours or the published code's)",
     )
     parser.add_argument(
         "-n",
@@ -49,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--video-steps", type=int, default=200, help="maximum steps of the video (default 200)"
     )
     parser.add_argument("--fps", type=int, default=15, help="frame rate of the video (default 15)")
+    add_agent_arguments(parser)
 
 
 def _error(msg: str) -> int:
@@ -71,10 +76,11 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.target)
     try:
         device = resolve_devices(args.device, key="--device")[0]
+        request = agent_request(args)
         if target.is_dir():
-            loaded = load_run(target, device=device)
+            loaded = load_run(target, device=device, agent_request=request)
         else:
-            loaded = load_checkpoint(target, env_id=args.env_id, device=device)
+            loaded = load_checkpoint(target, env_id=args.env_id, device=device, agent_request=request)
         plan = plan_evaluation(loaded, args.episodes, args.epsilon, args.seed)
         report = evaluate(loaded, plan)
         result = report.to_dict()

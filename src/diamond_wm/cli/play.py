@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from diamond_wm.cli.agent_args import add_agent_arguments, agent_request
+
 log = logging.getLogger(__name__)
 
 USAGE_ERROR = 2
@@ -14,7 +16,8 @@ USAGE_ERROR = 2
 DESCRIPTION = """Play, or watch the policy, inside the world model or the real game (pygame window).
 
 Sources (one of):
-  RUN_DIR                 a training run folder (default: the current directory): its latest agent checkpoint
+  RUN_DIR                 a training run folder (default: the current directory), ours or the published code's:
+                          its latest agent checkpoint; a checkpoint file here is the same as --checkpoint
   --pretrained [GAME]     a published Atari 100k model from the Hugging Face Hub (eloialonso/diamond)
   --checkpoint PATH       any agent checkpoint file, ours or published (with --env-id, or inside a run folder)
 
@@ -83,6 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-frames", type=int, default=None, help=argparse.SUPPRESS)  # tests, demos
     parser.add_argument("--screenshot", type=Path, default=None, help="save the window to this PNG on exit")
+    add_agent_arguments(parser)
 
 
 def _error(msg: str) -> int:
@@ -113,7 +117,7 @@ def _dataset_action_names(base: Path) -> list[str] | None:
     """Action names of the run's game (for the header), when base is a run folder."""
     from diamond_wm.evaluation.loading import is_run_dir, read_run_config
 
-    if not (base / "config" / "trainer.yaml").is_file() or not is_run_dir(base):
+    if not (base / "config" / "trainer.yaml").is_file() or not is_run_dir(base):  # ours or a published run
         return None
     try:
         from diamond_wm.envs import make_env
@@ -137,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
     from diamond_wm.play.window import PlayWindow
 
     base = Path(args.run_dir)
+    if base.is_file() and not args.dataset_mode:  # `diamond play agent.pt`: a checkpoint file
+        if args.checkpoint is not None:
+            return _error(f"give a checkpoint either as RUN_DIR ({base}) or with --checkpoint, not both")
+        args.checkpoint, base = base, Path(".")
     if args.size < 16 or args.fps < 1 or args.horizon < 1 or args.num_steps_initial_collect < 1:
         return _error("--size must be >= 16, --fps, --horizon and -n >= 1")
     try:
@@ -158,9 +166,11 @@ def run(args: argparse.Namespace) -> int:
                 loaded = load_pretrained(game, device=device)
                 base = Path(".") if args.run_dir == "." else base
             elif args.checkpoint is not None:
-                loaded = load_checkpoint(args.checkpoint, env_id=args.env_id, device=device)
+                loaded = load_checkpoint(
+                    args.checkpoint, env_id=args.env_id, device=device, agent_request=agent_request(args)
+                )
             else:
-                loaded = load_run(base, device=device)
+                loaded = load_run(base, device=device, agent_request=agent_request(args))
             if args.seed is not None:
                 import torch
 

@@ -29,7 +29,7 @@ train the actor-critic in imagination. Runs are written to outputs/YYYY-MM-DD/hh
 Configuration overrides use the keys of the published config/trainer.yaml, for example:
   env.train.id=BreakoutNoFrameskip-v4 common.devices=0
   world_model_env.diffusion_sampler.num_steps_denoising=5
-  training.model_free=true   static_dataset.path=DIR   initialization.path_to_ckpt=FILE
+  training.model_free=true   static_dataset.path=DIR   initialization.path_to_ckpt=FILE_OR_RUN_DIR
   collection.train.epsilon=0.05   denoiser.training.batch_size=16   wandb.mode=online
 
 options:
@@ -126,7 +126,36 @@ def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
     return 0
 
 
+def published_resume_message(run_dir: Path, marks: list[str]) -> str:
+    """One line: a run of the published code cannot be continued here, and how to start from its weights."""
+    from diamond_wm.training.run_dir import RunDir
+
+    rd = RunDir(run_dir)
+    newest = rd.newest_agent_version()
+    ckpt = newest if newest is not None else rd.agent_versions / "agent_epoch_XXXXX.pt"
+    env_id = "..."
+    try:
+        from omegaconf import OmegaConf
+
+        game = OmegaConf.load(rd.config_file).env.train.id
+        env_id = game if isinstance(game, str) and "$" not in game else env_id
+    except Exception:
+        pass  # the suggestion keeps a placeholder
+    return (
+        f"diamond train: cannot resume {run_dir}: it is a run of the published DIAMOND code "
+        f"({'; '.join(marks)}), whose training state diamond-wm does not read; start a new run from its "
+        f"weights instead: diamond train initialization.path_to_ckpt={ckpt} env.train.id={env_id} agent.*=... "
+        "(the network sizes of its config/trainer.yaml)"
+    )
+
+
 def _resume(run_dir: Path, show_progress: bool) -> int:
+    from diamond_wm.training.run_dir import RunDir
+
+    marks = RunDir(run_dir).published_run_marks() if run_dir.is_dir() else []
+    if marks:
+        print(published_resume_message(run_dir, marks), file=sys.stderr)
+        return 2
     config_file = run_dir / "config" / "trainer.yaml"
     if not config_file.is_file():
         print(

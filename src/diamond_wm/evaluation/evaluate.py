@@ -21,7 +21,7 @@ import torch
 
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.factory import make_env
-from diamond_wm.evaluation.loading import LoadedAgent
+from diamond_wm.evaluation.loading import LoadedAgent, check_num_actions
 from diamond_wm.training.collector import Collector
 from diamond_wm.training.run_dir import RunDir
 
@@ -76,10 +76,14 @@ def _run_state(loaded: LoadedAgent) -> Optional[dict[str, Any]]:
     path = RunDir(loaded.run_dir).state_file
     if not path.is_file():
         return None
+    if RunDir(loaded.run_dir).published_run_marks():
+        log.info("%s is the published code's (not read): the run's final evaluation is not reproduced", path)
+        return None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        log.warning("cannot read %s (%s): the run's final evaluation cannot be reproduced", path, e)
+        line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        log.warning("cannot read %s (%s): the run's final evaluation cannot be reproduced", path, line)
         return None
 
 
@@ -161,6 +165,11 @@ def evaluate(
         raise ValueError(f"the number of episodes must be >= 1, got {plan.num_episodes}")
     agent = loaded.agent
     env = make_env(loaded.env.test, loaded.env.type, plan.num_envs, agent.device)
+    try:
+        check_num_actions(agent.num_actions, loaded.checkpoint, env.num_actions, loaded.env.test.id)
+    except Exception:
+        env.close()
+        raise
     generator = torch.Generator()
     if plan.generator_state is not None:
         generator.set_state(plan.generator_state)

@@ -1,14 +1,16 @@
 """Find and load the agent that `diamond play` / `diamond eval` use: a run folder, a checkpoint file, or a
 published model, together with the environments it was trained on.
 
-- Run folder: the newest `checkpoints/agent_versions/agent_epoch_XXXXX.pt`, else the agent inside
-  `checkpoints/state.pt`; the environments and networks come from `config/trainer.yaml`.
-- Checkpoint file (ours or the published bare state_dict): its own config, else the config of the run folder it
-  lies in, else `agent_config` (a published-format YAML), else the paper's networks. The environment comes from
-  `env_id`, else from the run folder's config.
+- Run folder (ours or the published code's): the newest `checkpoints/agent_versions/agent_epoch_XXXXX.pt`, else
+  the agent inside our `checkpoints/state.pt`; the environments and networks come from `config/trainer.yaml`
+  (a published one is read for its values: `diamond_wm.config.published`).
+- Checkpoint file (a bare state_dict, ours or published, or an older diamond-wm file with its config): the
+  networks of `diamond_wm.evaluation.agent_config` (command line, the file's own config, its run folder's, a
+  packaged preset). The environment comes from `env_id`, else from the run folder's config.
 - Published model (`--pretrained`): see `diamond_wm.hub`.
 
-Every problem a user can fix is raised as `LoadError` with a one-line message.
+Nothing is written into the folders read. Every problem a user can fix is raised as `LoadError` with a one-line
+message, among them a checkpoint whose number of actions differs from its environment's (`check_num_actions`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ import torch
 from diamond_wm.config.agent import AgentConfig, DiffusionSamplerConfig
 from diamond_wm.config.env import EnvConfig, GameConfig
 from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.evaluation.agent_config import (
+    HOW_TO_GIVE,
+    AgentRequest,
+    detect_preset,
+    resolve_agent_request,
+)
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import (
     CheckpointError,
@@ -73,15 +81,29 @@ def find_run_root(checkpoint: Path) -> Optional[Path]:
 
 
 def read_run_config(run: Path) -> TrainerConfig:
+    """The run's config: ours, or the values of a published run's (`diamond_wm.config.published`)."""
     from diamond_wm.config.compose import load_run_config
+    from diamond_wm.config.published import is_published_config, read_published_trainer_config
 
     path = RunDir(run).config_file
     if not path.is_file():
         raise LoadError(f"{run} is not a training run folder: {path} not found")
     try:
+        if is_published_config(path):
+            log.info("%s: a run of the published DIAMOND code (its config is read for its values)", run)
+            return read_published_trainer_config(path)
         return load_run_config(path)
     except (ValueError, OSError) as e:
-        raise LoadError(f"cannot read the run config {path}: {e}") from e
+        raise LoadError(f"cannot read the run config {path}: {str(e).splitlines()[0]}") from e
+
+
+def check_num_actions(num_actions: int, checkpoint: Path | str, num_env_actions: int, env_id: str) -> None:
+    """LoadError naming both when a checkpoint is used with an environment of another action count."""
+    if num_actions != num_env_actions:
+        raise LoadError(
+            f"checkpoint {checkpoint} has {num_actions} actions but {env_id} has {num_env_actions}: "
+            "a checkpoint of another game? (--env-id)"
+        )
 
 
 def _epoch_of(path: Path) -> Optional[int]:
@@ -134,15 +156,28 @@ def _build(
         ]
         raise LoadError(
             f"{source} does not fit the agent config ({', '.join(parts)}): other network sizes? "
-            "(a published-layout file needs its config: the run folder's, or the paper's networks)"
+            + HOW_TO_GIVE
         ) from e
     except (CheckpointError, ValueError) as e:
         raise LoadError(f"{source} does not fit the agent config: {str(e).splitlines()[0]}") from e
     return agent.to(device).eval()
 
 
-def load_run(run: str | Path, device: torch.device | str = "cpu") -> LoadedAgent:
-    """The latest agent of a run folder (see the module docstring)."""
+def _agent_config(
+    request: Optional[AgentRequest], state_dict: dict[str, torch.Tensor], base: Optional[AgentConfig]
+) -> Optional[AgentConfig]:
+    if request is None or not request.given:
+        return base
+    try:
+        return resolve_agent_request(request, state_dict, base)
+    except ValueError as e:
+        raise LoadError(str(e).splitlines()[0]) from e
+
+
+def load_run(
+    run: str | Path, device: torch.device | str = "cpu", agent_request: Optional[AgentRequest] = None
+) -> LoadedAgent:
+    """The latest agent of a run folder (see the module docstring); `agent_request` replaces its networks."""
     run = Path(run)
     if not run.is_dir():
         raise LoadError(f"run folder {run} does not exist")
@@ -161,23 +196,30 @@ def load_run(run: str | Path, device: torch.device | str = "cpu") -> LoadedAgent
             state_dict, saved_cfg, num_actions = load_agent_state(path)
         except (CheckpointError, FileNotFoundError) as e:
             raise LoadError(str(e).splitlines()[0]) from e
-        agent = _build(state_dict, saved_cfg or cfg.agent, num_actions, path, device)
+        agent_cfg = _agent_config(agent_request, state_dict, saved_cfg or cfg.agent)
+        agent = _build(state_dict, agent_cfg, num_actions, path, device)
         epoch = _epoch_of(path)
     elif rd.state_file.is_file():
         path = rd.state_file
+        if rd.published_run_marks():
+            raise LoadError(
+                f"no agent checkpoint in {rd.agent_versions.resolve()}: a run of the published code keeps its "
+                f"agents there ({path.name} is only read by the published code)"
+            )
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             state_dict = state["agent"]
         except Exception as e:
             raise LoadError(f"cannot read the agent in {path}: {str(e).splitlines()[0]}") from e
-        agent = _build(state_dict, cfg.agent, infer_num_actions(state_dict), path, device)
+        agent_cfg = _agent_config(agent_request, state_dict, cfg.agent)
+        agent = _build(state_dict, agent_cfg, infer_num_actions(state_dict), path, device)
         epoch = int(state.get("epoch", 0))
     else:
         raise LoadError(
             f"no agent checkpoint in {rd.agent_versions.resolve()} (and no {rd.state_file.name} in "
             f"{rd.checkpoints.resolve()}): has this run finished an epoch?"
         )
-    log.info("agent: %s (epoch %s)", path, epoch)
+    log.info("agent: %s (epoch %s)%s", path, epoch, " (a finished run)" if rd.is_finished else "")
     return LoadedAgent(
         agent,
         cfg.env,
@@ -195,8 +237,10 @@ def load_checkpoint(
     env_id: Optional[str] = None,
     agent_config: Optional[AgentConfig] = None,
     device: torch.device | str = "cpu",
+    agent_request: Optional[AgentRequest] = None,
 ) -> LoadedAgent:
-    """An agent checkpoint file, ours or published (see the module docstring)."""
+    """An agent checkpoint file, ours or published (see the module docstring). `agent_config` (an AgentConfig)
+    or `agent_request` (the command line's) give its networks; without them, see the module docstring."""
     path = Path(path)
     if not path.is_file():
         raise LoadError(f"checkpoint not found: {path}")
@@ -210,12 +254,20 @@ def load_checkpoint(
         raise LoadError(
             f"which game is {path} for? give --env-id (e.g. BreakoutNoFrameskip-v4, diamond_wm/Catch-v0)"
         )
-    cfg = saved_cfg or agent_config or (run_cfg.agent if run_cfg is not None else None) or AgentConfig()
-    if env_id is not None:
+    if env_id is not None:  # checked first: a misspelt id is the error to report, whatever the networks
         try:
-            env = env_config_for_id(env_id, cfg.actor_critic.img_size)
+            env_config_for_id(env_id, AgentConfig().actor_critic.img_size)
         except ValueError as e:
             raise LoadError(f"bad --env-id: {str(e).splitlines()[0]}") from e
+    known = saved_cfg or (run_cfg.agent if run_cfg is not None else None)
+    cfg = agent_config or _agent_config(agent_request, state_dict, known)
+    if cfg is None:
+        try:
+            cfg = detect_preset(state_dict, num_actions, path)
+        except ValueError as e:
+            raise LoadError(str(e).splitlines()[0]) from e
+    if env_id is not None:
+        env = env_config_for_id(env_id, cfg.actor_critic.img_size)
     else:
         assert run_cfg is not None
         env = run_cfg.env

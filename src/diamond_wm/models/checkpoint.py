@@ -1,8 +1,13 @@
-"""Agent checkpoints: our versioned format and the published bare state_dict, loaded with weights_only=True.
+"""Agent checkpoints in the published layout, loaded with weights_only=True.
 
-Our format is a dict {"format": "diamond-wm-agent", "version": 1, "config": <AgentConfig as a plain dict>,
-"num_actions": int, "state_dict": ...}. The published layout (official `agent_epoch_XXXXX.pt` and the per-game
-Atari models) is the bare state_dict with keys prefixed `denoiser.`, `rew_end_model.`, `actor_critic.`.
+`save_agent` writes the published layout (that of the official `agent_epoch_XXXXX.pt` and per-game Atari models):
+the bare state_dict with keys prefixed `denoiser.`, `rew_end_model.`, `actor_critic.`, which the published
+`Agent.load` reads as is. The networks' sizes are not in the file: a run's live in its `config/trainer.yaml`
+beside `checkpoints/`; a loose copy needs them given (`diamond play/eval --agent-config`, `-o agent...`) or found
+among the packaged presets.
+
+Older diamond-wm files (a dict {"format": "diamond-wm-agent", "version": 1, "config": <AgentConfig as a plain
+dict>, "num_actions": int, "state_dict": ...}) are still read, config included.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from diamond_wm.models.agent import (
     AGENT_PARTS,
     Agent,
     agent_config_from_dict,
-    agent_config_to_dict,
 )
 from diamond_wm.runtime.atomic import atomic_torch_save
 
@@ -87,18 +91,18 @@ class CheckpointMismatchError(CheckpointError):
         )
 
 
+def agent_state_dict(agent: Agent) -> dict[str, torch.Tensor]:
+    """The agent's weights as the published layout holds them: one flat dict, CPU tensors, published prefixes.
+
+    `torch.compile` (in place, `training.compile_wm`) keeps the keys, so compiled agents save the same file."""
+    return {k: v.detach().cpu().clone() for k, v in agent.state_dict().items()}
+
+
 def save_agent(path: str | os.PathLike, agent: Agent) -> Path:
-    """Write the agent in our versioned format, atomically (temp file in the same folder, then os.replace)."""
+    """Write the agent as a bare state_dict (published layout), atomically (temp file, then os.replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "config": agent_config_to_dict(agent.cfg),
-        "num_actions": int(agent.num_actions),
-        "state_dict": {k: v.detach().cpu() for k, v in agent.state_dict().items()},
-    }
-    atomic_torch_save(payload, path)
+    atomic_torch_save(agent_state_dict(agent), path)
     logger.debug("saved agent to %s", path)
     return path
 

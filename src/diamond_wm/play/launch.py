@@ -14,11 +14,11 @@ from typing import Optional
 import torch
 
 from diamond_wm.data.dataset import EpisodeDataset
-from diamond_wm.data.published_layout import INDEX_FILENAME
+from diamond_wm.data.published_layout import INDEX_FILENAME, episode_relpath
 from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
-from diamond_wm.evaluation.loading import LoadedAgent, LoadError
+from diamond_wm.evaluation.loading import LoadedAgent, LoadError, check_num_actions
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.play.keymap import Keymap
@@ -31,6 +31,22 @@ from diamond_wm.training.collector import Collector
 log = logging.getLogger(__name__)
 
 
+def dataset_misfit(dataset: EpisodeDataset, agent: Agent) -> Optional[str]:
+    """Why `dataset` cannot start `agent`'s world model (frame shape, an action beyond its actions), or None.
+    Looks at the first and last episodes only (a dataset holds one game)."""
+    if dataset.num_episodes == 0:
+        return None
+    size = agent.cfg.actor_critic.img_size
+    want = (agent.cfg.denoiser.inner_model.img_channels, size, size)
+    if dataset.frame_shape != want:
+        return f"dataset {dataset.directory} holds {dataset.frame_shape} frames but the agent's are {want}"
+    for i in sorted({0, dataset.num_episodes - 1}):
+        top = int(dataset.load_episode(i).act.max())
+        if top >= agent.num_actions:
+            return f"dataset {dataset.directory} holds action {top} but the agent has {agent.num_actions} actions"
+    return None
+
+
 def initial_conditions_dataset(
     loaded: LoadedAgent, base: Path, num_steps: int, seed: Optional[int] = None
 ) -> EpisodeDataset:
@@ -38,11 +54,17 @@ def initial_conditions_dataset(
     if loaded.run_dir is not None:
         train = EpisodeDataset(loaded.run_dir / "dataset" / "train", name="train", read_only=True)
         if train.num_episodes > 0:
+            misfit = dataset_misfit(train, loaded.agent)
+            if misfit is not None:
+                raise LoadError(f"{misfit}: checkpoint {loaded.checkpoint} is not for this run's game")
             log.info("initial conditions: %s", train)
             return train
     directory = base / "dataset" / f"{loaded.name}_{num_steps}"
     dataset = EpisodeDataset(directory, name=directory.name, cache_in_ram=True)
-    if dataset.num_steps >= num_steps:
+    misfit = dataset_misfit(dataset, loaded.agent)
+    if misfit is not None:  # our own cache, made for another checkpoint of the same name: collected again
+        log.warning("%s: collecting it again", misfit)
+    elif dataset.num_steps >= num_steps:
         log.info("initial conditions: %s (collected earlier)", dataset)
         return dataset
     dataset.clear()
@@ -94,6 +116,12 @@ def build_play_session(
     base = Path(base)
     agent = loaded.agent
     device = agent.device
+    test_env = make_env(loaded.env.test, loaded.env.type, 1, device, asynchronous=False)
+    try:  # before anything is collected with it
+        check_num_actions(agent.num_actions, loaded.checkpoint, test_env.num_actions, loaded.env.test.id)
+    except LoadError:
+        test_env.close()
+        raise
     init = initial_conditions_dataset(loaded, base, num_steps_initial_collect, seed)
     n = agent.denoiser.num_steps_conditioning
     wm_env = WorldModelEnv(
@@ -106,13 +134,7 @@ def build_play_session(
     )
     if seed is not None:
         wm_env.generator.manual_seed(seed)
-    test_env = make_env(loaded.env.test, loaded.env.type, 1, device, asynchronous=False)
     train_env = make_env(loaded.env.train, loaded.env.type, 1, device, asynchronous=False)
-    if test_env.num_actions != agent.num_actions:
-        raise LoadError(
-            f"{loaded.env.test.id} has {test_env.num_actions} actions but the agent {loaded.checkpoint} has "
-            f"{agent.num_actions}: wrong --env-id?"
-        )
     envs = [NamedEnv("wm", wm_env, True), NamedEnv("test", test_env), NamedEnv("train", train_env)]
     recorder = EpisodeRecorder(base, store_denoising_trajectory, store_original_obs) if record else None
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -142,15 +164,27 @@ def compile_for_play(session: PlaySession, agent: Agent) -> None:
     session.request_reset()
 
 
+def dataset_folders(root: Path) -> list[Path]:
+    """Folders under `root` (any depth) holding an `info.pt` or episode files at their published-layout place
+    (`aaa/bb/c/<id>.pt`; the published code may leave a test dataset without its `info.pt`), sorted."""
+    found = {index.parent for index in root.rglob(INDEX_FILENAME)}
+    for p in root.rglob("*.pt"):
+        if p.stem.isdigit() and len(p.relative_to(root).parts) >= 4:
+            folder = p.parents[3]
+            if p.relative_to(folder) == episode_relpath(int(p.stem)):
+                found.add(folder)
+    return sorted(found)
+
+
 def find_datasets(base: str | Path) -> list[tuple[str, EpisodeDataset]]:
-    """Every dataset folder under `<base>/dataset/` (any depth), by name relative to it, sorted."""
+    """Every dataset folder under `<base>/dataset/` (any depth), by name relative to it, sorted. Opened read-only:
+    a folder without `info.pt` is indexed in memory from its episode files, nothing is written."""
     root = Path(base) / "dataset"
     if not root.is_dir():
         return []
     found = []
-    for index in sorted(root.rglob(INDEX_FILENAME)):
-        d = index.parent
-        name = d.relative_to(root).as_posix()
+    for d in dataset_folders(root):
+        name = d.relative_to(root).as_posix() if d != root else root.name
         try:
             ds = EpisodeDataset(d, name=name, read_only=True, cache_in_ram=False)
         except Exception as e:  # an unreadable dataset is skipped, not fatal

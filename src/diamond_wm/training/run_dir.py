@@ -9,6 +9,10 @@ metrics.jsonl, tensorboard/  metrics; train.log: the log
 scripts/resume.sh            `diamond train --resume` for this folder
 FINISHED                     present once the run is over
 ```
+
+Run folders of the published DIAMOND code have the same layout, with `.run_is_over` (empty) for `FINISHED`, an
+unresolved Hydra config with `_target_` keys, bare agent state_dicts and a `state.pt` that only a full unpickler
+reads: they can be played, evaluated and trained from (`initialization.path_to_ckpt`), not resumed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from diamond_wm.runtime.atomic import atomic_write_text
 
 AGENT_VERSION_RE = re.compile(r"^agent_epoch_(\d{5,})\.pt$")
+PUBLISHED_FINISHED_MARKER = ".run_is_over"  # the published code's end-of-run marker (an empty file)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,10 @@ class RunDir:
     def agent_version_path(self, epoch: int) -> Path:
         return self.agent_versions / f"agent_epoch_{epoch:05d}.pt"
 
+    @property
+    def published_finished_marker(self) -> Path:
+        return self.root / PUBLISHED_FINISHED_MARKER
+
     def list_agent_versions(self) -> list[Path]:
         """Agent checkpoints of this run, oldest epoch first."""
         if not self.agent_versions.is_dir():
@@ -88,9 +97,31 @@ class RunDir:
         ]
         return [p for _, p in sorted(found)]
 
+    def newest_agent_version(self) -> Path | None:
+        """The agent checkpoint of the latest epoch, or None."""
+        versions = self.list_agent_versions()
+        return versions[-1] if versions else None
+
     @property
     def is_finished(self) -> bool:
-        return self.finished_marker.exists()
+        """The run is over: our `FINISHED` or the published code's `.run_is_over`."""
+        return self.finished_marker.exists() or self.published_finished_marker.exists()
+
+    def published_run_marks(self) -> list[str]:
+        """What shows that the published code made this run (empty for ours); reads nothing unsafely."""
+        from diamond_wm.config.published import is_published_config
+
+        marks = []
+        if self.published_finished_marker.exists():
+            marks.append(PUBLISHED_FINISHED_MARKER)
+        try:
+            if self.config_file.is_file() and is_published_config(self.config_file):
+                marks.append("config/trainer.yaml with _target_ keys")
+        except ValueError:
+            pass  # an unreadable config is reported by whoever reads it
+        if not marks and self.state_file.is_file() and not _is_our_state(self.state_file):
+            marks.append("checkpoints/state.pt not in diamond-wm's format")
+        return marks
 
     def create(self) -> None:
         """Make the folders and the resume script."""
@@ -117,3 +148,17 @@ class RunDir:
         for p in doomed:
             p.unlink(missing_ok=True)
         return doomed
+
+
+def _is_our_state(path: Path) -> bool:
+    """True when `path` is a diamond-wm training state. Read with `weights_only=True` (a published state.pt, which
+    pickles numpy objects, is refused by the safe unpickler, never executed) and memory-mapped (tensors not read)."""
+    import torch
+
+    from diamond_wm.training.trainer import STATE_FORMAT
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return False
+    return isinstance(state, dict) and state.get("format") == STATE_FORMAT

@@ -252,7 +252,21 @@ class Trainer:
             )
             if on
         ]
-        state_dict, _, _ = load_agent_state(path)
+        if Path(path).is_dir():  # a run folder (ours or the published code's): its newest agent version
+            newest = RunDir(Path(path)).newest_agent_version()
+            if newest is None:
+                raise ValueError(
+                    f"initialization.path_to_ckpt={path}: a folder without checkpoints/agent_versions/"
+                    "agent_epoch_XXXXX.pt (give a run folder or an agent checkpoint file)"
+                )
+            log.info("initialization.path_to_ckpt=%s: its newest agent version, %s", path, newest.name)
+            path = str(newest)
+        state_dict, _, num_actions = load_agent_state(path)  # read-only, weights_only=True
+        if num_actions != self.agent.num_actions:
+            raise ValueError(
+                f"initialization.path_to_ckpt={path} has {num_actions} actions but {self.cfg.env.test.id} has "
+                f"{self.agent.num_actions}: a checkpoint of another game?"
+            )
         try:
             load_into(self.agent, state_dict, parts=parts)
         except CheckpointMismatchError as e:
