@@ -372,7 +372,8 @@ class Trainer:
         if self.run_dir.is_finished:
             log.info("run %s is already finished: nothing to do", self.run_dir.root)
             self.close()
-            return json.loads(self.run_dir.finished_marker.read_text() or "{}")
+            marker = self.run_dir.finished_marker  # absent when only the published `.run_is_over` marks the end
+            return json.loads(marker.read_text() or "{}") if marker.is_file() else {}
         try:
             if not self.schedule.started:
                 self._start()
