@@ -29,7 +29,8 @@ from diamond_wm.runtime.logs import setup_logging
 from diamond_wm.training.collector import Collector
 from diamond_wm.training.metrics import read_metrics
 from diamond_wm.training.run_dir import RunDir
-from diamond_wm.training.trainer import FINAL_EVAL_SEED_OFFSET, Trainer
+from diamond_wm.training.run_state import FINAL_EVAL_SEED_OFFSET
+from diamond_wm.training.trainer import Trainer
 
 log = logging.getLogger("diamond_wm.demo")
 

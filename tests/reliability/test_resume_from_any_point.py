@@ -98,3 +98,29 @@ def test_killed_during_the_first_epoch(tmp_path, straight):
     assert _state_epoch(run_dir) == 0
     stderr = _resume_and_compare(run_dir, straight)
     assert "resumed" in stderr and "at the end of the initial collection (400 env steps)" in stderr
+
+
+def test_a_static_dataset_run_resumes_without_touching_the_dataset(tmp_path):
+    from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
+    from diamond_wm.training.trainer import Trainer
+    from tests.published_run import snapshot
+
+    _, source = train(tmp_path, *CATCH, name="source")
+    before = snapshot(source / "dataset")
+
+    def cfg(final_epochs: int):
+        overrides = [
+            *CATCH,
+            f"static_dataset.path={source / 'dataset'}",
+            f"training.num_final_epochs={final_epochs}",
+        ]
+        return to_trainer_config(compose_trainer_config(overrides))
+
+    run_dir = tmp_path / "static"
+    Trainer(cfg(1), run_dir, show_progress=False).run()
+    (run_dir / "FINISHED").unlink()  # as if stopped after epoch 1 of 2
+    trainer = Trainer(cfg(2), run_dir, show_progress=False)  # resumes: its datasets are read-only
+    assert trainer.epoch == 1
+    trainer.run()
+    assert final_state(run_dir)["epoch"] == 2
+    assert snapshot(source / "dataset") == before

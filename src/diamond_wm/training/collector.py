@@ -61,6 +61,20 @@ class CollectionReport:
             m |= {f"counts/{name}_{k}": c for k, c in zip(keys, counts, strict=True)}
         return {prefix + k: v for k, v in m.items()}
 
+    @classmethod
+    def merge(cls, reports: list[CollectionReport]) -> CollectionReport:
+        """One report for several consecutive `collect` calls (dataset counts: the last call's)."""
+        last = reports[-1]
+        return cls(
+            num_steps=sum(r.num_steps for r in reports),
+            returns=[x for r in reports for x in r.returns],
+            lengths=[x for r in reports for x in r.lengths],
+            episode_ids=[x for r in reports for x in r.episode_ids],
+            dataset_num_steps=last.dataset_num_steps,
+            counts_rew=last.counts_rew,
+            counts_end=last.counts_end,
+        )
+
 
 class Collector:
     """Collects episodes of `env` into `dataset` (see the module docstring).

@@ -155,7 +155,7 @@ def _is_our_state(path: Path) -> bool:
     pickles numpy objects, is refused by the safe unpickler, never executed) and memory-mapped (tensors not read)."""
     import torch
 
-    from diamond_wm.training.trainer import STATE_FORMAT
+    from diamond_wm.training.run_state import STATE_FORMAT
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)

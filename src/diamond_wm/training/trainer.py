@@ -5,55 +5,49 @@ epoch 1 fixes the number of collecting epochs; each of them collects `steps_per_
 evaluates every `evaluation.every` epochs; `num_final_epochs` epochs train without collecting; at the end
 `num_final_episodes` test episodes whose mean return is the run's score.
 
-Every stateful piece is saved in `checkpoints/state.pt` (atomically) after the initial collection ("epoch 0")
-and at the end of each epoch, so an interrupted run resumes from its last checkpoint. A run interrupted before
-its first checkpoint starts over: the episodes it had collected are discarded.
+The run's parts come from `training.build`; what it writes goes through `training.outputs`; its state is the
+versioned dict of `training.run_state`, saved (atomically) after the initial collection ("epoch 0") and at the
+end of each epoch, so an interrupted run resumes from its last checkpoint. A run interrupted before its first
+checkpoint starts over: the episodes it had collected are discarded.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-from omegaconf import OmegaConf
-
 from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length
 from diamond_wm.config.trainer import TrainerConfig
-from diamond_wm.data.dataset import EpisodeDataset
-from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.data.static import resolve_static_dataset
 from diamond_wm.envs.factory import make_env
-from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.agent import Agent
-from diamond_wm.models.checkpoint import CheckpointMismatchError, load_agent_state, load_into, save_agent
-from diamond_wm.models.diffusion import DiffusionSampler
-from diamond_wm.runtime.atomic import atomic_torch_save, atomic_write_text
 from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.devices import resolve_devices
-from diamond_wm.runtime.logs import add_file_handler
 from diamond_wm.runtime.memory import tune_malloc
 from diamond_wm.runtime.seeding import seed_everything
+from diamond_wm.training import build
 from diamond_wm.training.collector import CollectionReport, Collector
-from diamond_wm.training.component import ComponentState, train_component
+from diamond_wm.training.component import train_component
 from diamond_wm.training.evaluation import world_model_test_losses
-from diamond_wm.training.metrics import MetricsLogger
-from diamond_wm.training.objectives import ActorCriticObjective, DenoiserObjective, RewEndObjective
-from diamond_wm.training.optim import configure_optimizer
+from diamond_wm.training.outputs import RunOutputs
 from diamond_wm.training.rng import capture_rng_state, restore_rng_state
-from diamond_wm.training.rollout import ActorCriticRollout
 from diamond_wm.training.run_dir import RunDir
+from diamond_wm.training.run_state import (
+    FINAL_EVAL_SEED_OFFSET,
+    STATE_FORMAT,
+    STATE_VERSION,
+    TEST_SEED_OFFSET,
+    describe,
+    make_generators,
+    read_state,
+)
 from diamond_wm.training.schedule import EpochSchedule, component_steps, initial_collection
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = "diamond-wm/training-state"
-STATE_VERSION = 2  # 2: the published epoch schedule (`num_epochs_collect`); version 1 states are converted
-TEST_SEED_OFFSET = 100_000  # test episodes of epoch e start from seed + TEST_SEED_OFFSET + e
-FINAL_EVAL_SEED_OFFSET = 200_000  # the final test episodes start from seed + FINAL_EVAL_SEED_OFFSET
+__all__ = ["FINAL_EVAL_SEED_OFFSET", "TEST_SEED_OFFSET", "Trainer"]
 
 
 class Trainer:
@@ -65,13 +59,17 @@ class Trainer:
         # A bad static dataset fails here, before anything is written.
         static_paths = resolve_static_dataset(cfg.static_dataset.path) if self.static else None
         self.run_dir = RunDir(Path(run_dir))
-        self.run_dir.root.mkdir(parents=True, exist_ok=True)
-        self._log_handler = add_file_handler(self.run_dir.log_file)
+        self.outputs = RunOutputs(self.run_dir)
+        self.outputs.start_log()
         self.show_progress = show_progress
         self.device = resolve_devices(cfg.common.devices)[0]
         if self.device.type == "cpu":
             tune_malloc()  # keep large activations in the heap: a ~2.5x faster training step on CPU
-        state = self._read_state() if self.run_dir.state_file.exists() else None
+        state = (
+            read_state(self.run_dir.state_file, cfg.collection.train)
+            if self.run_dir.state_file.exists()
+            else None
+        )
         self.seed = seed_everything(state["seed"] if state is not None else cfg.common.seed)
         cfg.common.seed = self.seed
         self.model_free = cfg.training.model_free
@@ -81,109 +79,27 @@ class Trainer:
         self.train_env = None
         if not self.static:
             self.train_env = make_env(cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, self.device)
-        num_actions = self.test_env.num_actions
 
-        self.agent = Agent(cfg.agent, num_actions).to(self.device)
+        self.agent = Agent(cfg.agent, self.test_env.num_actions).to(self.device)
         if state is None and cfg.initialization.path_to_ckpt is not None:
-            self._initialize_from(cfg.initialization.path_to_ckpt)
+            build.initialize_agent(self.agent, cfg)
         if cfg.training.compile_wm:
             compile_world_model(self.agent)  # in place: checkpoints keep their keys
 
-        # Datasets. A bad static dataset or initialization checkpoint fails above, before the run folder holds a
-        # configuration: nothing is left that a later `--resume` would pick up.
-        self.run_dir.create()
-        if state is None:
-            atomic_write_text(self.run_dir.config_file, OmegaConf.to_yaml(OmegaConf.structured(cfg)))
-        if static_paths is not None:
-            if static_paths.notice:
-                log.info("%s", static_paths.notice)
-            self.train_dataset = EpisodeDataset(static_paths.train, name="static train", read_only=True)
-            self.test_dataset = (
-                EpisodeDataset(static_paths.test, name="static test", read_only=True)
-                if static_paths.test is not None
-                else EpisodeDataset(None, name="no test dataset")
-            )
-        else:
-            self.train_dataset = EpisodeDataset(self.run_dir.train_dataset, name="train")
-            self.test_dataset = EpisodeDataset(self.run_dir.test_dataset, name="test")
-            if state is None:
-                self._discard_interrupted_start()
+        # The run folder gets a configuration only now: a bad static dataset or initialization checkpoint failed
+        # above, leaving nothing that a later `--resume` would pick up.
+        self.outputs.create(cfg, write_config=state is None)
+        self.train_dataset, self.test_dataset = build.build_datasets(self.run_dir, static_paths)
+        if state is None and not self.static:
+            self._discard_interrupted_start()
 
-        self.generators = {
-            name: torch.Generator().manual_seed(self.seed + i)
-            for i, name in enumerate(
-                ("denoiser", "rew_end_model", "wm_env", "train_collector", "test_collector")
-            )
-        }
-        ignore = cfg.static_dataset.ignore_sample_weights
-        self.denoiser_sampler = SegmentSampler(
-            self.train_dataset,
-            cfg.denoiser.training.batch_size,
-            denoiser_seq_length(cfg),
-            cfg.denoiser.training.sample_weights,
-            ignore_weights_if_static=ignore,
-            generator=self.generators["denoiser"],
+        self.generators = make_generators(self.seed)
+        samplers = build.build_segment_samplers(cfg, self.train_dataset, self.generators)
+        self.rl_env, self.rollout = build.build_rollout(
+            cfg, self.agent, self.train_dataset, self.device, self.seed, self.generators["wm_env"]
         )
-        self.rew_end_sampler = SegmentSampler(
-            self.train_dataset,
-            cfg.rew_end_model.training.batch_size,
-            rew_end_seq_length(cfg),
-            cfg.rew_end_model.training.sample_weights,
-            can_sample_beyond_end=True,
-            ignore_weights_if_static=ignore,
-            generator=self.generators["rew_end_model"],
-        )
-
-        # Where the actor-critic learns: imagination, or real environments in model-free mode.
-        ac_batch = cfg.actor_critic.training.batch_size
-        horizon = cfg.world_model_env.horizon
-        if self.model_free:
-            self.rl_env = make_env(cfg.env.train, cfg.env.type, ac_batch, self.device)
-            self.rl_env.reset(seed=self.seed + 10_000)
-            self.rollout = ActorCriticRollout(
-                self.rl_env, self.agent.actor_critic, horizon, reset_every_rollout=False
-            )
-        else:
-            self.rl_env = WorldModelEnv(
-                DiffusionSampler(self.agent.denoiser, cfg.world_model_env.diffusion_sampler),
-                self.agent.rew_end_model,
-                self._initial_conditions,
-                ac_batch,
-                horizon,
-            )
-            self.rl_env.generator = self.generators["wm_env"]
-            self.rollout = ActorCriticRollout(
-                self.rl_env, self.agent.actor_critic, horizon, reset_every_rollout=True
-            )
-
-        # Components: the part each trains, its objective and batches, its optimizer and LR warm-up.
-        dev = self.device
-        parts = {
-            "denoiser": (
-                self.agent.denoiser,
-                DenoiserObjective(self.agent.denoiser, cfg.denoiser.sigma_distribution),
-                lambda: self.denoiser_sampler.sample().to(dev),
-            ),
-            "rew_end_model": (
-                self.agent.rew_end_model,
-                RewEndObjective(self.agent.rew_end_model),
-                lambda: self.rew_end_sampler.sample().to(dev),
-            ),
-            "actor_critic": (
-                self.agent.actor_critic,
-                ActorCriticObjective(
-                    self.agent.actor_critic, self.rollout, cfg.actor_critic.actor_critic_loss
-                ),
-                lambda: None,  # the rollout draws its own starts
-            ),
-        }
-        self.components: dict[str, ComponentState] = {}
-        for name, (model, objective, batches) in parts.items():
-            t = getattr(cfg, name).training
-            opt, sched = configure_optimizer(model, getattr(cfg, name).optimizer, t.lr_warmup_steps)
-            self.components[name] = ComponentState(
-                name, model, objective, batches, opt, sched, t.grad_acc_steps, t.max_grad_norm
-            )
+        batches = {name: (lambda s=s: s.sample().to(self.device)) for name, s in samplers.items()}
+        self.components = build.build_components(cfg, self.agent, self.rollout, batches)
 
         col = cfg.collection
         self.train_collector = None
@@ -208,78 +124,15 @@ class Trainer:
             generator=self.generators["test_collector"],
         )
 
-        col = cfg.collection.train
-        self.schedule = EpochSchedule(col.steps_per_epoch, col.num_steps_total, cfg.training.num_final_epochs)
+        self.schedule = EpochSchedule(
+            col.train.steps_per_epoch, col.train.num_steps_total, cfg.training.num_final_epochs
+        )
         self.epoch = 0
         self._recent_epoch_s: list[float] = []
         self.num_env_steps = 0
         if state is not None:
             self._load_state(state)
-        self.metrics = MetricsLogger(
-            self.run_dir.metrics_file,
-            self.run_dir.tensorboard,
-            cfg.wandb,
-            run_config=OmegaConf.to_container(OmegaConf.structured(cfg)),
-            run_id=self.run_dir.root.name,
-        )
-
-    # ---------------------------------------------------------------- set-up helpers
-
-    def _initial_conditions(
-        self, count: int, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real contexts (frames and actions) from the training dataset, to start imagined rollouts."""
-        t = self.cfg.actor_critic.training
-        sampler = SegmentSampler(
-            self.train_dataset,
-            count,
-            self.cfg.agent.denoiser.inner_model.num_steps_conditioning,
-            t.sample_weights,
-            ignore_weights_if_static=self.cfg.static_dataset.ignore_sample_weights,
-            generator=generator,
-        )
-        batch = sampler.sample()
-        return batch.obs.to(self.device), batch.act.to(self.device)
-
-    def _initialize_from(self, path: str) -> None:
-        init = self.cfg.initialization
-        parts = [
-            p
-            for p, on in (
-                ("denoiser", init.load_denoiser),
-                ("rew_end_model", init.load_rew_end_model),
-                ("actor_critic", init.load_actor_critic),
-            )
-            if on
-        ]
-        if Path(path).is_dir():  # a run folder (ours or the published code's): its newest agent version
-            newest = RunDir(Path(path)).newest_agent_version()
-            if newest is None:
-                raise ValueError(
-                    f"initialization.path_to_ckpt={path}: a folder without checkpoints/agent_versions/"
-                    "agent_epoch_XXXXX.pt (give a run folder or an agent checkpoint file)"
-                )
-            log.info("initialization.path_to_ckpt=%s: its newest agent version, %s", path, newest.name)
-            path = str(newest)
-        state_dict, _, num_actions = load_agent_state(path)  # read-only, weights_only=True
-        if num_actions != self.agent.num_actions:
-            raise ValueError(
-                f"initialization.path_to_ckpt={path} has {num_actions} actions but {self.cfg.env.test.id} has "
-                f"{self.agent.num_actions}: a checkpoint of another game?"
-            )
-        try:
-            load_into(self.agent, state_dict, parts=parts)
-        except CheckpointMismatchError as e:
-            source = f"initialization.path_to_ckpt={path}"
-            raise CheckpointMismatchError(
-                e.missing, e.unexpected, e.shape_mismatches, source=source
-            ) from None
-        log.info("initialized %s from %s", ", ".join(parts) or "nothing", path)
-
-    # ---------------------------------------------------------------- schedule
-
-    def _component_steps(self, name: str) -> int:
-        return component_steps(getattr(self.cfg, name).training, self.epoch)
+        self.outputs.open_metrics(cfg)
 
     def _discard_interrupted_start(self) -> None:
         """Episodes in a run folder without a checkpoint come from a start that was interrupted during its
@@ -297,51 +150,93 @@ class Trainer:
             dropped[1][0],
         )
 
-    # ---------------------------------------------------------------- epoch parts
+    # ---------------------------------------------------------------- main loop
+
+    def run(self) -> dict[str, Any]:
+        """Train until the schedule is done, then run the final evaluation. Returns the final metrics."""
+        if self.run_dir.is_finished:
+            log.info("run %s is already finished: nothing to do", self.run_dir.root)
+            self.close()
+            return self.outputs.final_metrics()
+        try:
+            if not self.schedule.started:
+                self._start()
+            while self.epoch < self.schedule.num_epochs:
+                self._run_epoch()
+            final = self._final_evaluation()
+        finally:
+            self.close()
+        return final
+
+    def close(self) -> None:
+        """Flush metrics, close environments and the log file."""
+        for env in (self.train_env, self.test_env, self.rl_env):
+            if env is not None:
+                env.close()
+        self.outputs.close()
 
     def _start(self) -> None:
         """Before epoch 1: the initial collection, which fixes the number of collecting epochs; then the
         "epoch 0" checkpoint, so that an interruption later in epoch 1 does not repeat the collection."""
-        metrics: dict[str, Any] = {}
         if self.train_collector is None:
             self.schedule.no_collection()
-        else:
-            col = self.cfg.collection.train
-            reports = initial_collection(
+            self._save_checkpoint()
+            return
+        col = self.cfg.collection.train
+        report = CollectionReport.merge(
+            initial_collection(
                 lambda n: self.train_collector.collect(num_steps=n),
                 lambda: self.train_dataset.counts_rew,
                 lambda: self.train_dataset.num_steps,
                 col.first_epoch,
                 col.steps_per_epoch,
             )
-            report = _merge_reports(reports)
-            self.num_env_steps += report.num_steps
-            self.schedule.set_collected(self.num_env_steps)
-            metrics = {"epoch": 0, "env_steps": self.num_env_steps, **report.metrics(prefix="collect/")}
-            log.info(
-                "initial collection: %d steps (reward signs -1/0/+1: %s); %d collecting epochs of %d steps, "
-                "then %d final epochs",
-                self.num_env_steps,
-                "/".join(str(c) for c in self.train_dataset.counts_rew),
-                self.schedule.num_epochs_collect,
-                col.steps_per_epoch,
-                self.schedule.num_final_epochs,
-            )
-        self._save_checkpoint()
-        if metrics:
-            self.metrics.log(metrics, step=0)
-
-    def _collect(self) -> dict[str, Any]:
-        report = self.train_collector.collect(num_steps=self.schedule.steps_to_collect(self.num_env_steps))
+        )
         self.num_env_steps += report.num_steps
-        return report.metrics(prefix="collect/")
+        self.schedule.set_collected(self.num_env_steps)
+        log.info(
+            "initial collection: %d steps (reward signs -1/0/+1: %s); %d collecting epochs of %d steps, "
+            "then %d final epochs",
+            self.num_env_steps,
+            "/".join(str(c) for c in self.train_dataset.counts_rew),
+            self.schedule.num_epochs_collect,
+            col.steps_per_epoch,
+            self.schedule.num_final_epochs,
+        )
+        self._save_checkpoint()
+        metrics = {"epoch": 0, "env_steps": self.num_env_steps, **report.metrics(prefix="collect/")}
+        self.outputs.log_metrics(metrics, step=0)
+
+    def _run_epoch(self) -> None:
+        start = time.perf_counter()
+        self.epoch += 1
+        metrics: dict[str, Any] = {"epoch": self.epoch}
+        if self.schedule.collects(self.epoch):
+            report = self.train_collector.collect(
+                num_steps=self.schedule.steps_to_collect(self.num_env_steps)
+            )
+            self.num_env_steps += report.num_steps
+            metrics |= report.metrics(prefix="collect/")
+        metrics["env_steps"] = self.num_env_steps
+        if self.cfg.training.should:
+            metrics |= self._train_components()
+        if self.cfg.evaluation.should and self.epoch % self.cfg.evaluation.every == 0:
+            seed = self.seed + TEST_SEED_OFFSET + self.epoch
+            metrics |= self._evaluate(self.cfg.collection.test.num_episodes, seed)
+        self._save_checkpoint()
+        metrics["time/epoch_s"] = time.perf_counter() - start
+        if self.epoch > 1:  # the first epoch is longer (more updates)
+            self._recent_epoch_s = [*self._recent_epoch_s[-9:], metrics["time/epoch_s"]]
+        self.outputs.log_metrics(metrics, step=self.epoch)
+        log.info(self._summary_line(metrics))
 
     def _train_components(self) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
         for name, comp in self.components.items():
             if self.model_free and name != "actor_critic":
                 continue  # model-free: the world model is not trained
-            metrics |= train_component(comp, self._component_steps(name), self.show_progress)
+            steps = component_steps(getattr(self.cfg, name).training, self.epoch)
+            metrics |= train_component(comp, steps, self.show_progress)
         return metrics
 
     def _evaluate(self, num_episodes: int, seed: int, prefix: str = "test") -> dict[str, Any]:
@@ -365,52 +260,26 @@ class Trainer:
             )
         return metrics
 
-    # ---------------------------------------------------------------- main loop
+    def _final_evaluation(self) -> dict[str, Any]:
+        if not self.outputs.has_agent_version(self.epoch):  # the agent the final episodes evaluate is kept
+            self.outputs.save_agent_version(self.epoch, self.agent, self.cfg.checkpointing.num_to_keep)
+        n = 0 if self.static else self.cfg.collection.test.num_final_episodes
+        metrics = self._evaluate(n, self.seed + FINAL_EVAL_SEED_OFFSET, prefix="final") if n > 0 else {}
+        self.outputs.log_metrics(metrics, step=self.epoch + 1)
+        score = metrics.get("final/return_mean")
+        log.info(
+            "run finished: mean return over %d test episodes %s",
+            n,
+            "n/a" if score is None else f"{score:.3f}",
+        )
+        self.outputs.finish(metrics)
+        return metrics
 
-    def run(self) -> dict[str, Any]:
-        """Train until the schedule is done, then run the final evaluation. Returns the final metrics."""
-        if self.run_dir.is_finished:
-            log.info("run %s is already finished: nothing to do", self.run_dir.root)
-            self.close()
-            marker = self.run_dir.finished_marker  # absent when only the published `.run_is_over` marks the end
-            return json.loads(marker.read_text() or "{}") if marker.is_file() else {}
-        try:
-            if not self.schedule.started:
-                self._start()
-            while self.epoch < self.schedule.num_epochs:
-                self._run_epoch()
-            final = self._final_evaluation()
-        finally:
-            self.close()
-        return final
+    # ---------------------------------------------------------------- progress
 
-    def close(self) -> None:
-        """Flush metrics, close environments and the log file."""
-        self.metrics.close()
-        for env in (self.train_env, self.test_env, self.rl_env):
-            if env is not None:
-                env.close()
-        logging.getLogger().removeHandler(self._log_handler)
-        self._log_handler.close()
-
-    def _run_epoch(self) -> None:
-        start = time.perf_counter()
-        self.epoch += 1
-        metrics: dict[str, Any] = {"epoch": self.epoch}
-        if self.schedule.collects(self.epoch):
-            metrics |= self._collect()
-        metrics["env_steps"] = self.num_env_steps
-        if self.cfg.training.should:
-            metrics |= self._train_components()
-        if self.cfg.evaluation.should and self.epoch % self.cfg.evaluation.every == 0:
-            seed = self.seed + TEST_SEED_OFFSET + self.epoch
-            metrics |= self._evaluate(self.cfg.collection.test.num_episodes, seed)
-        self._save_checkpoint()
-        metrics["time/epoch_s"] = time.perf_counter() - start
-        if self.epoch > 1:  # the first epoch is longer (more updates)
-            self._recent_epoch_s = [*self._recent_epoch_s[-9:], metrics["time/epoch_s"]]
-        self.metrics.log(metrics, step=self.epoch)
-        log.info(self._summary_line(metrics))
+    def epochs_left(self) -> int:
+        """Epochs still to run (the collecting ones, then the final ones); 0 before the initial collection."""
+        return max(0, self.schedule.num_epochs - self.epoch) if self.schedule.started else 0
 
     def _summary_line(self, m: dict[str, Any]) -> str:
         parts = [f"epoch {self.epoch}", f"env steps {self.num_env_steps}"]
@@ -433,28 +302,7 @@ class Trainer:
             parts.append(f"{left} epoch{'s' if left > 1 else ''} left, ~{_format_duration(eta)}")
         return " | ".join(parts)
 
-    def epochs_left(self) -> int:
-        """Epochs still to run (the collecting ones, then the final ones); 0 before the initial collection."""
-        return max(0, self.schedule.num_epochs - self.epoch) if self.schedule.started else 0
-
-    def _final_evaluation(self) -> dict[str, Any]:
-        final_agent = self.run_dir.agent_version_path(self.epoch)
-        if not final_agent.exists():  # the agent that the final episodes evaluate is always kept
-            save_agent(final_agent, self.agent)
-            self.run_dir.prune_agent_versions(self.cfg.checkpointing.num_to_keep)
-        n = 0 if self.static else self.cfg.collection.test.num_final_episodes
-        metrics = self._evaluate(n, self.seed + FINAL_EVAL_SEED_OFFSET, prefix="final") if n > 0 else {}
-        self.metrics.log(metrics, step=self.epoch + 1)
-        score = metrics.get("final/return_mean")
-        log.info(
-            "run finished: mean return over %d test episodes %s",
-            n,
-            "n/a" if score is None else f"{score:.3f}",
-        )
-        atomic_write_text(self.run_dir.finished_marker, json.dumps(metrics, indent=2, default=float))
-        return metrics
-
-    # ---------------------------------------------------------------- checkpoints
+    # ---------------------------------------------------------------- run state
 
     def _save_checkpoint(self) -> None:
         state = {
@@ -466,9 +314,7 @@ class Trainer:
             "seed": self.seed,
             "agent": self.agent.state_dict(),
             "components": {k: c.state_dict() for k, c in self.components.items()},
-            "train_collector": self.train_collector.state_dict()
-            if self.train_collector is not None
-            else None,
+            "train_collector": None if self.train_collector is None else self.train_collector.state_dict(),
             "rollout": self.rollout.state_dict(),
             "datasets": {
                 "train": self.train_dataset.lengths.tolist(),
@@ -476,26 +322,10 @@ class Trainer:
             },
             "rng": capture_rng_state(self.generators),
         }
-        atomic_torch_save(state, self.run_dir.state_file)
-        if self.epoch > 0 and self.epoch % self.cfg.checkpointing.save_agent_every == 0:
-            save_agent(self.run_dir.agent_version_path(self.epoch), self.agent)
-            self.run_dir.prune_agent_versions(self.cfg.checkpointing.num_to_keep)
-
-    def _read_state(self) -> dict[str, Any]:
-        state = torch.load(self.run_dir.state_file, map_location="cpu", weights_only=True)
-        if state.get("format") != STATE_FORMAT or state.get("version") not in (1, STATE_VERSION):
-            raise ValueError(
-                f"{self.run_dir.state_file}: not a diamond-wm training state of version {STATE_VERSION} "
-                f"(format={state.get('format')!r}, version={state.get('version')!r})"
-            )
-        if (
-            state["version"] == 1
-        ):  # the earlier schedule: epoch 1 was the initial collection, then 1 epoch per
-            col = self.cfg.collection.train  # `steps_per_epoch` steps until `num_steps_total`
-            left = max(0, col.num_steps_total - state["num_env_steps"])
-            collected_epochs = state["epoch"] - state["final_epochs_done"]
-            state["num_epochs_collect"] = collected_epochs + -(-left // max(1, col.steps_per_epoch))
-        return state
+        self.outputs.save_state(state)
+        every = self.cfg.checkpointing.save_agent_every
+        if self.epoch > 0 and self.epoch % every == 0:
+            self.outputs.save_agent_version(self.epoch, self.agent, self.cfg.checkpointing.num_to_keep)
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.epoch = state["epoch"]
@@ -504,9 +334,9 @@ class Trainer:
         self.agent.load_state_dict(state["agent"])
         for k, c in self.components.items():
             c.load_state_dict(state["components"][k])
-        if not self.static:
+        if not self.static:  # a static dataset is read-only and never changes
             self.train_dataset.rollback(state["datasets"]["train"])
-        self.test_dataset.rollback(state["datasets"]["test"])
+            self.test_dataset.rollback(state["datasets"]["test"])
         if self.train_collector is not None:
             self.train_collector.load_state_dict(state["train_collector"])
         self.rollout.load_state_dict(state["rollout"])
@@ -514,7 +344,7 @@ class Trainer:
         log.info(
             "resumed %s at the end of %s (%d env steps)",
             self.run_dir.root,
-            f"epoch {self.epoch}" if self.epoch else "the initial collection",
+            describe(state),
             self.num_env_steps,
         )
 
@@ -523,17 +353,3 @@ def _format_duration(seconds: float) -> str:
     minutes, s = divmod(int(seconds), 60)
     h, m = divmod(minutes, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
-
-
-def _merge_reports(reports: list[CollectionReport]) -> CollectionReport:
-    """One report for several consecutive `collect` calls."""
-    last = reports[-1]
-    return CollectionReport(
-        num_steps=sum(r.num_steps for r in reports),
-        returns=[x for r in reports for x in r.returns],
-        lengths=[x for r in reports for x in r.lengths],
-        episode_ids=[x for r in reports for x in r.episode_ids],
-        dataset_num_steps=last.dataset_num_steps,
-        counts_rew=last.counts_rew,
-        counts_end=last.counts_end,
-    )

@@ -1,0 +1,188 @@
+"""Factories of a training run's parts, from its configuration: datasets, segment samplers, the environment the
+actor-critic learns in (imagination or, model-free, the real game), the components and the agent's initialization.
+
+The trainer assembles a run from these; the bench, the demo and play build the same parts the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from diamond_wm.config.derived import actor_critic_burn_in_length, denoiser_seq_length, rew_end_seq_length
+from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.data.sampling import SegmentSampler
+from diamond_wm.data.static import StaticDatasetPaths
+from diamond_wm.envs.factory import make_env
+from diamond_wm.envs.world_model_env import InitialConditionSource, WorldModelEnv
+from diamond_wm.models.agent import Agent
+from diamond_wm.models.checkpoint import CheckpointMismatchError, load_agent_state, load_into
+from diamond_wm.models.diffusion import DiffusionSampler
+from diamond_wm.training.component import ComponentState
+from diamond_wm.training.objectives import ActorCriticObjective, DenoiserObjective, RewEndObjective
+from diamond_wm.training.optim import configure_optimizer
+from diamond_wm.training.rollout import ActorCriticRollout
+from diamond_wm.training.run_dir import RunDir
+
+log = logging.getLogger(__name__)
+
+MODEL_FREE_ENV_SEED_OFFSET = 10_000  # the model-free rollout environments start from seed + this
+COMPONENT_NAMES = ("denoiser", "rew_end_model", "actor_critic")
+
+
+def build_datasets(
+    run_dir: RunDir, static: Optional[StaticDatasetPaths]
+) -> tuple[EpisodeDataset, EpisodeDataset]:
+    """(train, test) datasets: the run folder's, or a static dataset's (read-only; test may be absent)."""
+    if static is None:
+        return (
+            EpisodeDataset(run_dir.train_dataset, name="train"),
+            EpisodeDataset(run_dir.test_dataset, name="test"),
+        )
+    if static.notice:
+        log.info("%s", static.notice)
+    train = EpisodeDataset(static.train, name="static train", read_only=True)
+    if static.test is None:
+        return train, EpisodeDataset(None, name="no test dataset")
+    return train, EpisodeDataset(static.test, name="static test", read_only=True)
+
+
+def build_segment_samplers(
+    cfg: TrainerConfig, dataset: EpisodeDataset, generators: dict[str, torch.Generator]
+) -> dict[str, SegmentSampler]:
+    """The samplers of the denoiser's and the reward/termination model's training segments."""
+    ignore = cfg.static_dataset.ignore_sample_weights
+    den, rew = cfg.denoiser.training, cfg.rew_end_model.training
+    return {
+        "denoiser": SegmentSampler(
+            dataset,
+            den.batch_size,
+            denoiser_seq_length(cfg),
+            den.sample_weights,
+            ignore_weights_if_static=ignore,
+            generator=generators["denoiser"],
+        ),
+        "rew_end_model": SegmentSampler(
+            dataset,
+            rew.batch_size,
+            rew_end_seq_length(cfg),
+            rew.sample_weights,
+            can_sample_beyond_end=True,
+            ignore_weights_if_static=ignore,
+            generator=generators["rew_end_model"],
+        ),
+    }
+
+
+def initial_conditions(
+    cfg: TrainerConfig, dataset: EpisodeDataset, device: torch.device
+) -> InitialConditionSource:
+    """Real contexts (frames and actions) from `dataset`, to start imagined rollouts."""
+
+    def source(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        sampler = SegmentSampler(
+            dataset,
+            count,
+            actor_critic_burn_in_length(cfg),
+            cfg.actor_critic.training.sample_weights,
+            ignore_weights_if_static=cfg.static_dataset.ignore_sample_weights,
+            generator=generator,
+        )
+        batch = sampler.sample()
+        return batch.obs.to(device), batch.act.to(device)
+
+    return source
+
+
+def build_rollout(
+    cfg: TrainerConfig,
+    agent: Agent,
+    dataset: EpisodeDataset,
+    device: torch.device,
+    seed: int,
+    generator: torch.Generator,
+) -> tuple[Any, ActorCriticRollout]:
+    """(environment, rollout) where the actor-critic learns: imagination, or real games in model-free mode."""
+    batch = cfg.actor_critic.training.batch_size
+    horizon = cfg.world_model_env.horizon
+    if cfg.training.model_free:
+        env = make_env(cfg.env.train, cfg.env.type, batch, device)
+        env.reset(seed=seed + MODEL_FREE_ENV_SEED_OFFSET)
+        return env, ActorCriticRollout(env, agent.actor_critic, horizon, reset_every_rollout=False)
+    env = WorldModelEnv(
+        DiffusionSampler(agent.denoiser, cfg.world_model_env.diffusion_sampler),
+        agent.rew_end_model,
+        initial_conditions(cfg, dataset, device),
+        batch,
+        horizon,
+    )
+    env.generator = generator
+    return env, ActorCriticRollout(env, agent.actor_critic, horizon, reset_every_rollout=True)
+
+
+def build_components(
+    cfg: TrainerConfig,
+    agent: Agent,
+    rollout: ActorCriticRollout,
+    batches: dict[str, Callable[[], Any]],
+) -> dict[str, ComponentState]:
+    """Each trained part with its objective, its batches (`batches[name]`; none for the actor-critic, whose
+    rollout draws its own starts), its optimizer and LR warm-up."""
+    objectives = {
+        "denoiser": DenoiserObjective(agent.denoiser, cfg.denoiser.sigma_distribution),
+        "rew_end_model": RewEndObjective(agent.rew_end_model),
+        "actor_critic": ActorCriticObjective(agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss),
+    }
+    components = {}
+    for name in COMPONENT_NAMES:
+        model, comp_cfg = getattr(agent, name), getattr(cfg, name)
+        t = comp_cfg.training
+        opt, sched = configure_optimizer(model, comp_cfg.optimizer, t.lr_warmup_steps)
+        source = batches.get(name, lambda: None)
+        components[name] = ComponentState(
+            name, model, objectives[name], source, opt, sched, t.grad_acc_steps, t.max_grad_norm
+        )
+    return components
+
+
+def initialize_agent(agent: Agent, cfg: TrainerConfig) -> None:
+    """Load the parts chosen by `initialization.load_*` from `initialization.path_to_ckpt` (a checkpoint file,
+    or a run folder: its newest agent version), strictly; errors name the path."""
+    init = cfg.initialization
+    path = init.path_to_ckpt
+    assert path is not None
+    parts = [
+        p
+        for p, on in (
+            ("denoiser", init.load_denoiser),
+            ("rew_end_model", init.load_rew_end_model),
+            ("actor_critic", init.load_actor_critic),
+        )
+        if on
+    ]
+    if Path(path).is_dir():  # a run folder (ours or the published code's): its newest agent version
+        newest = RunDir(Path(path)).newest_agent_version()
+        if newest is None:
+            raise ValueError(
+                f"initialization.path_to_ckpt={path}: a folder without checkpoints/agent_versions/"
+                "agent_epoch_XXXXX.pt (give a run folder or an agent checkpoint file)"
+            )
+        log.info("initialization.path_to_ckpt=%s: its newest agent version, %s", path, newest.name)
+        path = str(newest)
+    state_dict, _, num_actions = load_agent_state(path)  # read-only, weights_only=True
+    if num_actions != agent.num_actions:
+        raise ValueError(
+            f"initialization.path_to_ckpt={path} has {num_actions} actions but {cfg.env.test.id} has "
+            f"{agent.num_actions}: a checkpoint of another game?"
+        )
+    try:
+        load_into(agent, state_dict, parts=parts)
+    except CheckpointMismatchError as e:
+        source = f"initialization.path_to_ckpt={path}"
+        raise CheckpointMismatchError(e.missing, e.unexpected, e.shape_mismatches, source=source) from None
+    log.info("initialized %s from %s", ", ".join(parts) or "nothing", path)
