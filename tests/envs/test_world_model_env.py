@@ -112,14 +112,22 @@ def test_single_env_gymnasium_view_passes_env_checker():
     assert obs.shape == (16, 16, 3) and obs.dtype.name == "uint8"
 
 
-def test_step_without_autoreset_leaves_ended_environments_alone():
-    env = make_env(4, horizon=1)
-    draws = []
-    source = env.initial_conditions
-    env.initial_conditions = lambda count, gen: draws.append(count) or source(count, gen)
+def test_state_round_trip_continues_the_same_episodes():
+    env = make_env(3, horizon=6)
     env.reset(seed=0)
-    obs, _, end, trunc, info = env.step(torch.zeros(4, dtype=torch.long), autoreset=False)
-    assert (end.bool() | trunc.bool()).all()  # the horizon: every environment is done
-    assert draws == [4]  # the reset's draw only: nothing restarted
-    assert not info["reset_mask"].any() and "context_obs" not in info
-    torch.testing.assert_close(obs, info["final_observation"])
+    for _ in range(2):
+        env.step(torch.ones(3, dtype=torch.long))
+    state = {
+        k: (tuple(x.clone() for x in v) if isinstance(v, tuple) else v.clone())
+        for k, v in env.state_dict().items()
+    }
+    gen_state = env.generator.get_state()
+    expected = env.step(torch.zeros(3, dtype=torch.long))
+
+    other = make_env(3, horizon=6)
+    other.load_state_dict(state)
+    other.generator.set_state(gen_state)
+    got = other.step(torch.zeros(3, dtype=torch.long))
+    for a, b in zip(expected[:4], got[:4], strict=True):
+        torch.testing.assert_close(a, b)
+    torch.testing.assert_close(other.t, env.t)

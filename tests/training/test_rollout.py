@@ -19,7 +19,7 @@ def _rollout(horizon: int, num_envs: int = 4, env_horizon: int | None = None):
     ac = Agent(tiny_agent_config(), 3).actor_critic
     with torch.no_grad():  # non-zero heads so that values differ between observations
         ac.critic_linear.weight.normal_()
-    return env, ac, ActorCriticRollout(env, ac, horizon=horizon, reset_every_rollout=True)
+    return env, ac, ActorCriticRollout(env, ac, num_steps=horizon)
 
 
 def test_rollout_shapes_and_gradients():
@@ -59,24 +59,43 @@ def test_bootstrap_is_next_value_or_value_of_final_observation():
     assert not torch.allclose(out.val_bootstrap[:, -1], out.val[:, -1].detach())
 
 
-def test_last_step_does_not_restart_environments_the_next_rollout_resets():
-    env, ac, rollout = _rollout(horizon=5)
-    draws = []
-    source = env.initial_conditions
-    env.initial_conditions = lambda count, gen: draws.append(count) or source(count, gen)
-    step = env.step
-    outputs = []
-    for autoreset_last in (False, True):
-        draws.clear()
-        if autoreset_last:  # what the rollout did before: restart at the horizon, then reset again
-            env.step = lambda act, autoreset=True: step(act)
-        torch.manual_seed(7)
-        env.generator.manual_seed(3)
-        outputs.append(rollout.run())
-        done = outputs[-1].end.bool() | outputs[-1].trunc.bool()  # (N, T)
-        assert done[:, -1].any()  # something to restart (or not) on the last step
-        restarted = done if autoreset_last else done[:, :-1]  # ends before the last step restart either way
-        assert sum(draws[1:]) == int(restarted.sum())
-    env.step = step
-    for name in ("logits_act", "val", "act", "rew", "end", "trunc", "val_bootstrap"):
-        torch.testing.assert_close(getattr(outputs[0], name), getattr(outputs[1], name))
+def test_rollouts_continue_where_the_previous_one_stopped():
+    # As the published trainer's env loop: one reset, then each rollout goes on from the last observations and
+    # LSTM state; episodes that end restart inside the environment.
+    env, ac, rollout = _rollout(horizon=4, env_horizon=6)
+    resets = []
+    reset = env.reset
+    env.reset = lambda *a, **k: resets.append(1) or reset(*a, **k)
+    torch.manual_seed(1)
+    env.generator.manual_seed(2)
+    first = rollout.run()
+    t_after_first = env.t.clone()
+    second = rollout.run()
+    assert len(resets) == 1
+    ended_in_first = (first.end.bool() | first.trunc.bool()).any(dim=1)
+    # The environments' step counts went on: those that did not end are at step 4 + something, not back at 0.
+    assert (t_after_first[~ended_in_first] == 4).all()
+    truncated_mid_rollout = (
+        second.trunc[:, :-1].bool().any(dim=1)
+    )  # the env's horizon (6) inside a rollout of 4
+    assert truncated_mid_rollout[~ended_in_first].all()
+
+
+def test_a_resumed_rollout_continues_the_same_episodes():
+    env, ac, rollout = _rollout(horizon=3, env_horizon=5)
+    torch.manual_seed(1)
+    env.generator.manual_seed(2)
+    rollout.run()
+    state = rollout.state_dict()
+    torch_state, gen_state = torch.get_rng_state(), env.generator.get_state()
+    expected = rollout.run()
+
+    env2, _, rollout2 = _rollout(horizon=3, env_horizon=5)
+    rollout2.actor_critic.load_state_dict(ac.state_dict())
+    rollout2.load_state_dict(state)
+    torch.set_rng_state(torch_state)
+    env2.generator.set_state(gen_state)
+    got = rollout2.run()
+    for name in ("act", "rew", "end", "trunc"):
+        torch.testing.assert_close(getattr(got, name), getattr(expected, name))
+    torch.testing.assert_close(got.val, expected.val)

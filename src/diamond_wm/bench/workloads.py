@@ -257,7 +257,7 @@ def actor_critic_train_step(agent: Agent, settings: BenchSettings) -> Workload:
     cfg = trainer_config(agent)
     horizon = cfg.world_model_env.horizon
     env = make_wm_env(agent, settings, settings.batch, horizon)
-    rollout = ActorCriticRollout(env, agent.actor_critic, horizon, reset_every_rollout=True)
+    rollout = ActorCriticRollout(env, agent.actor_critic, cfg.actor_critic.actor_critic_loss.backup_every)
     objective = ActorCriticObjective(agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss)
     comp = component("actor_critic", agent.actor_critic, objective, None, cfg)
     return Workload("actor_critic_train_step", _train_step(comp, settings), env.close)

@@ -102,12 +102,11 @@ class WorldModelEnv:
 
     @torch.no_grad()
     def step(
-        self, act: torch.Tensor, autoreset: bool = True
+        self, act: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """One imagined step for every environment -> (obs, rew (N,), end (N,) uint8, trunc (N,) uint8, info).
 
-        `autoreset=False` leaves ended environments as they are (their obs is their final frame, `reset_mask` is
-        all False): for a caller that calls `reset()` next anyway, it saves drawing and burning in new contexts.
+        Ended environments restart from fresh contexts (`info["reset_mask"]`, `info["context_obs"]`).
         """
         if self.obs_buffer is None:
             raise RuntimeError("call reset() before step()")
@@ -136,8 +135,8 @@ class WorldModelEnv:
         if trajectory is not None:
             info["denoising_trajectory"] = torch.stack(trajectory, dim=1)  # (N, steps + 1, C, H, W)
         done = (end | trunc).bool()
-        info["reset_mask"] = done if autoreset else torch.zeros_like(done)
-        if autoreset and done.any():
+        info["reset_mask"] = done
+        if done.any():
             idx = done.nonzero().squeeze(1)
             obs, ctx_act = self._draw_contexts(len(idx))
             hx, cx = self._burn_in(obs, ctx_act)
@@ -149,6 +148,26 @@ class WorldModelEnv:
             context_obs[idx], context_act[idx] = obs, ctx_act
             info["context_obs"], info["context_act"] = context_obs, context_act
         return self.obs_buffer[:, -1].clone(), rew, end, trunc, info
+
+    def state_dict(self) -> dict[str, Any] | None:
+        """Where every environment stands (frames, actions, reward/termination LSTM state, step counts); None
+        before the first reset. The random generator is the caller's to save."""
+        if self.obs_buffer is None or self.hx_cx is None:
+            return None
+        hx, cx = self.hx_cx
+        return {
+            "obs_buffer": self.obs_buffer.clone(),
+            "act_buffer": self.act_buffer.clone(),
+            "hx_cx": (hx.clone(), cx.clone()),
+            "t": self.t.clone(),  # copies: stepping changes some of these in place
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from `state_dict()`'s output."""
+        self.obs_buffer = state["obs_buffer"].to(self.device)
+        self.act_buffer = state["act_buffer"].to(self.device)
+        self.hx_cx = (state["hx_cx"][0].to(self.device), state["hx_cx"][1].to(self.device))
+        self.t = state["t"].to(self.device)
 
     def _draw(self, logits: torch.Tensor) -> torch.Tensor:
         probs = Categorical(logits=logits.float()).probs

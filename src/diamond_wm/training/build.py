@@ -109,20 +109,20 @@ def build_rollout(
 ) -> tuple[Any, ActorCriticRollout]:
     """(environment, rollout) where the actor-critic learns: imagination, or real games in model-free mode."""
     batch = cfg.actor_critic.training.batch_size
-    horizon = cfg.world_model_env.horizon
+    steps = cfg.actor_critic.actor_critic_loss.backup_every  # imagined (or real) steps per update
     if cfg.training.model_free:
         env = make_env(cfg.env.train, cfg.env.type, batch, device)
         env.reset(seed=seed + MODEL_FREE_ENV_SEED_OFFSET)
-        return env, ActorCriticRollout(env, agent.actor_critic, horizon, reset_every_rollout=False)
+        return env, ActorCriticRollout(env, agent.actor_critic, steps)
     env = WorldModelEnv(
         DiffusionSampler(agent.denoiser, cfg.world_model_env.diffusion_sampler),
         agent.rew_end_model,
         initial_conditions(cfg, dataset, device),
         batch,
-        horizon,
+        cfg.world_model_env.horizon,
     )
     env.generator = generator
-    return env, ActorCriticRollout(env, agent.actor_critic, horizon, reset_every_rollout=True)
+    return env, ActorCriticRollout(env, agent.actor_critic, steps)
 
 
 def build_components(

@@ -1,7 +1,10 @@
 """Rollouts of the actor-critic in a batched environment (the world model in imagination, or a real env).
 
-The same object serves training in imagination and the model-free mode: it keeps the environment's current
-observations and the policy's LSTM state between calls (explicit state, no generator).
+As the published trainer's environment loop: the environment is reset once, then every call runs `num_steps`
+more steps (`actor_critic_loss.backup_every`) from where the previous call stopped; episodes that end restart
+inside the environment (the world model truncates its own at its horizon), and the policy's LSTM state is
+carried over, detached. The same object serves imagination and the model-free mode, with explicit state
+(`state_dict()`), no generator.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from typing import Any
 import torch
 from torch.distributions import Categorical
 
-from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.actor_critic import ActorCritic
 
 
@@ -32,13 +34,14 @@ class RolloutOutput:
 
 
 class ActorCriticRollout:
-    """Drives `actor_critic` in `env` for `horizon` steps at a time."""
+    """Drives `actor_critic` in `env` for `num_steps` steps at a time, continuing between calls."""
 
-    def __init__(self, env: Any, actor_critic: ActorCritic, horizon: int, reset_every_rollout: bool) -> None:
+    def __init__(self, env: Any, actor_critic: ActorCritic, num_steps: int) -> None:
+        if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+            raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}")
         self.env = env
         self.actor_critic = actor_critic
-        self.horizon = horizon
-        self.reset_every_rollout = reset_every_rollout
+        self.num_steps = num_steps
         self.obs: torch.Tensor | None = None
         self.hx_cx: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -62,12 +65,27 @@ class ActorCriticRollout:
         return self._zero_state(n, device)
 
     def state_dict(self) -> dict[str, Any]:
-        """Nothing survives a resume: imagined rollouts restart every time, and a real environment cannot be
-        saved (model-free mode starts new episodes after a resume)."""
-        return {"reset_every_rollout": self.reset_every_rollout}
+        """Where the rollouts stand: observations, LSTM state and the environment's own state when it can save
+        it (the world model can; a real game cannot, and model-free mode starts new episodes after a resume)."""
+        env_state = (
+            self.env.state_dict() if hasattr(self.env, "state_dict") and self.obs is not None else None
+        )
+        if env_state is None:
+            return {"obs": None, "hx_cx": None, "env": None}
+        hx, cx = self.hx_cx
+        return {"obs": self.obs.clone(), "hx_cx": (hx.clone(), cx.clone()), "env": env_state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.obs, self.hx_cx = None, None
+        self.obs, self.hx_cx = (
+            None,
+            None,
+        )  # reset at the next call, unless the environment's state is restored
+        if state.get("env") is None or state.get("obs") is None:
+            return
+        self.env.load_state_dict(state["env"])
+        device = self.env.device
+        self.obs = state["obs"].to(device)
+        self.hx_cx = (state["hx_cx"][0].to(device), state["hx_cx"][1].to(device))
 
     def reset(self) -> None:
         obs, info = self.env.reset()
@@ -75,19 +93,15 @@ class ActorCriticRollout:
         self.hx_cx = self._start_state(info, obs.size(0), obs.device)
 
     def run(self) -> RolloutOutput:
-        """One rollout of `horizon` steps, with gradients through the policy and value outputs."""
-        if self.obs is None or self.reset_every_rollout:
+        """`num_steps` more steps, with gradients through the policy and value outputs."""
+        if self.obs is None:
             self.reset()
         obs, hx_cx = self.obs, self.hx_cx
         steps: list[dict[str, torch.Tensor]] = []
-        for t in range(self.horizon):
+        for _ in range(self.num_steps):
             out = self.actor_critic(obs, hx_cx)
             act = Categorical(logits=out.logits_act.detach()).sample()
-            if t == self.horizon - 1 and self.reset_every_rollout and isinstance(self.env, WorldModelEnv):
-                # The next rollout resets every environment: restarting the ones that end now is wasted work.
-                next_obs, rew, end, trunc, info = self.env.step(act, autoreset=False)
-            else:
-                next_obs, rew, end, trunc, info = self.env.step(act)
+            next_obs, rew, end, trunc, info = self.env.step(act)
             done = (end.bool() | trunc.bool()).to(obs.device)
             hx_cx = out.hx_cx
             # Value of where each episode really went: the final observation for those that ended.
