@@ -159,3 +159,15 @@ def test_the_initial_collection_extends_by_steps_per_epoch_until_max(tmp_path, m
     )
     # 40, then 20 at a time while below 75: 60, 80. (120 - 80) / 20 = 2 collecting epochs.
     assert seen == [(1, 100), (2, 120), (3, 120)]
+
+
+def test_several_devices_are_refused_before_anything_is_written(tmp_path, monkeypatch):
+    import diamond_wm.training.trainer as trainer_module
+    from diamond_wm.config.errors import ConfigError
+
+    two = [torch.device("cuda:0"), torch.device("cuda:1")]
+    monkeypatch.setattr(trainer_module, "resolve_devices", lambda spec: two)  # as `all` on a 2-GPU machine
+    cfg = to_trainer_config(compose_trainer_config(["env=catch", "agent=tiny", "common.devices=all"]))
+    with pytest.raises(ConfigError, match=r"common.devices='all': expected one device \(2 resolved\)"):
+        Trainer(cfg, tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length
+from diamond_wm.config.errors import ConfigError
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.static import resolve_static_dataset
 from diamond_wm.envs.factory import make_env
@@ -58,11 +59,19 @@ class Trainer:
         self.static = cfg.static_dataset.path is not None
         # A bad static dataset fails here, before anything is written.
         static_paths = resolve_static_dataset(cfg.static_dataset.path) if self.static else None
+        devices = resolve_devices(cfg.common.devices)
+        if len(devices) > 1:  # e.g. `all` on a machine with several GPUs
+            raise ConfigError(
+                "common.devices",
+                cfg.common.devices,
+                f"one device ({len(devices)} resolved): training on several GPUs is not available yet; "
+                "pick one, e.g. common.devices=0",
+            )
+        self.device = devices[0]
         self.run_dir = RunDir(Path(run_dir))
         self.outputs = RunOutputs(self.run_dir)
         self.outputs.start_log()
         self.show_progress = show_progress
-        self.device = resolve_devices(cfg.common.devices)[0]
         if self.device.type == "cpu":
             tune_malloc()  # keep large activations in the heap: a ~2.5x faster training step on CPU
         state = (
