@@ -78,7 +78,12 @@ def test_atari_few_epochs(tmp_path):
 
 
 def test_model_free_mode(tmp_path):
-    _, run_dir = train(tmp_path, *CATCH, "training.model_free=true", "checkpointing.save_agent_every=3")
+    # Model-free needs only the actor-critic: the world model's parts can be left out of the agent.
+    nulls = ("agent.denoiser=null", "agent.rew_end_model=null")
+    _, run_dir = train(
+        tmp_path, *CATCH, "training.model_free=true", "checkpointing.save_agent_every=3", *nulls
+    )
+    assert {k.split(".", 1)[0] for k in final_state(run_dir)["agent"]} == {"actor_critic"}
     versions = sorted(p.name for p in (run_dir / "checkpoints" / "agent_versions").iterdir())
     assert versions == ["agent_epoch_00003.pt"]  # every 3 epochs; the final agent is epoch 3's
     metrics = [m for m in read_metrics(run_dir / "metrics.jsonl") if "epoch" in m]

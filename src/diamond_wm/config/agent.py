@@ -60,11 +60,12 @@ class ActorCriticConfig:
 
 @dataclass
 class AgentConfig:
-    """The three networks of a DIAMOND agent."""
+    """The networks of a DIAMOND agent; a part set to null (None) is absent (e.g. a world model without an
+    actor-critic)."""
 
-    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
-    rew_end_model: RewEndModelConfig = field(default_factory=RewEndModelConfig)
-    actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    denoiser: Optional[DenoiserConfig] = field(default_factory=DenoiserConfig)
+    rew_end_model: Optional[RewEndModelConfig] = field(default_factory=RewEndModelConfig)
+    actor_critic: Optional[ActorCriticConfig] = field(default_factory=ActorCriticConfig)
     num_actions: Optional[int] = None
 
 

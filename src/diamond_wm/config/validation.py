@@ -83,35 +83,45 @@ def check_sampler(key: str, cfg: DiffusionSamplerConfig) -> None:
 
 
 def check_agent(key: str, cfg: AgentConfig) -> None:
-    """Network shapes: matching list lengths, positive widths, divisible conditioning channels."""
-    inner = cfg.denoiser.inner_model
-    k = f"{key}.denoiser.inner_model"
-    _positive(f"{key}.denoiser.sigma_data", cfg.denoiser.sigma_data)
-    _non_negative(f"{key}.denoiser.sigma_offset_noise", cfg.denoiser.sigma_offset_noise)
-    _int_at_least(f"{k}.num_steps_conditioning", inner.num_steps_conditioning, 1)
-    _int_at_least(f"{k}.img_channels", inner.img_channels, 1)
-    _int_at_least(f"{k}.cond_channels", inner.cond_channels, 1)
-    if inner.cond_channels % inner.num_steps_conditioning:
-        raise ConfigError(
-            f"{k}.cond_channels",
-            inner.cond_channels,
-            f"a multiple of num_steps_conditioning ({inner.num_steps_conditioning})",
-        )
-    for net_key, net in ((k, inner), (f"{key}.rew_end_model", cfg.rew_end_model)):
+    """Network shapes of the parts present (a null part is absent): matching list lengths, positive widths,
+    divisible conditioning channels."""
+    if cfg.denoiser is None and cfg.rew_end_model is None and cfg.actor_critic is None:
+        raise ConfigError(key, None, "at least one of denoiser, rew_end_model, actor_critic")
+    unets = []
+    if cfg.denoiser is not None:
+        inner = cfg.denoiser.inner_model
+        k = f"{key}.denoiser.inner_model"
+        _positive(f"{key}.denoiser.sigma_data", cfg.denoiser.sigma_data)
+        _non_negative(f"{key}.denoiser.sigma_offset_noise", cfg.denoiser.sigma_offset_noise)
+        _int_at_least(f"{k}.num_steps_conditioning", inner.num_steps_conditioning, 1)
+        _int_at_least(f"{k}.img_channels", inner.img_channels, 1)
+        _int_at_least(f"{k}.cond_channels", inner.cond_channels, 1)
+        if inner.cond_channels % inner.num_steps_conditioning:
+            raise ConfigError(
+                f"{k}.cond_channels",
+                inner.cond_channels,
+                f"a multiple of num_steps_conditioning ({inner.num_steps_conditioning})",
+            )
+        unets.append((k, inner))
+    rew, ac = cfg.rew_end_model, cfg.actor_critic
+    if rew is not None:
+        unets.append((f"{key}.rew_end_model", rew))
+        _int_at_least(f"{key}.rew_end_model.cond_channels", rew.cond_channels, 1)
+    for net_key, net in unets:
         _positive_ints(f"{net_key}.channels", net.channels)
         _positive_ints(f"{net_key}.depths", net.depths)
         _positive_ints(f"{net_key}.attn_depths", net.attn_depths, allow_zero=True)
         _same_length(f"{net_key}.depths", net.depths, f"{net_key}.channels", net.channels)
         _same_length(f"{net_key}.attn_depths", net.attn_depths, f"{net_key}.channels", net.channels)
-    rew, ac = cfg.rew_end_model, cfg.actor_critic
     for net_key, net in ((f"{key}.rew_end_model", rew), (f"{key}.actor_critic", ac)):
-        _int_at_least(f"{net_key}.lstm_dim", net.lstm_dim, 1)
-        _int_at_least(f"{net_key}.img_size", net.img_size, 1)
-        _int_at_least(f"{net_key}.img_channels", net.img_channels, 1)
-    _int_at_least(f"{key}.rew_end_model.cond_channels", rew.cond_channels, 1)
-    _positive_ints(f"{key}.actor_critic.channels", ac.channels)
-    _positive_ints(f"{key}.actor_critic.down", ac.down, allow_zero=True)
-    _same_length(f"{key}.actor_critic.down", ac.down, f"{key}.actor_critic.channels", ac.channels)
+        if net is not None:
+            _int_at_least(f"{net_key}.lstm_dim", net.lstm_dim, 1)
+            _int_at_least(f"{net_key}.img_size", net.img_size, 1)
+            _int_at_least(f"{net_key}.img_channels", net.img_channels, 1)
+    if ac is not None:
+        _positive_ints(f"{key}.actor_critic.channels", ac.channels)
+        _positive_ints(f"{key}.actor_critic.down", ac.down, allow_zero=True)
+        _same_length(f"{key}.actor_critic.down", ac.down, f"{key}.actor_critic.channels", ac.channels)
 
 
 def check_game(key: str, cfg: GameConfig) -> None:
@@ -188,6 +198,11 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
     check_game("env.train", cfg.env.train)
     check_game("env.test", cfg.env.test)
     check_agent("agent", cfg.agent)
+    needed = ["actor_critic"] + ([] if cfg.training.model_free else ["denoiser", "rew_end_model"])
+    for part in needed:  # the training loop acts with the actor-critic and imagines with the world model
+        if getattr(cfg.agent, part) is None:
+            why = "" if part == "actor_critic" else " (training.model_free=true needs only the actor-critic)"
+            raise ConfigError(f"agent.{part}", None, f"its network config: `diamond train` trains it{why}")
 
     wm = cfg.world_model_env
     _int_at_least("world_model_env.horizon", wm.horizon, 1)

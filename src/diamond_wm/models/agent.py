@@ -33,9 +33,11 @@ def with_num_actions(cfg: AgentConfig, num_actions: int) -> AgentConfig:
         )
     cfg = copy.deepcopy(cfg)
     cfg.num_actions = num_actions
-    cfg.denoiser.inner_model.num_actions = num_actions
-    cfg.rew_end_model.num_actions = num_actions
-    cfg.actor_critic.num_actions = num_actions
+    if cfg.denoiser is not None:
+        cfg.denoiser.inner_model.num_actions = num_actions
+    for part in (cfg.rew_end_model, cfg.actor_critic):
+        if part is not None:
+            part.num_actions = num_actions
     return cfg
 
 
@@ -73,15 +75,27 @@ def agent_config_to_dict(cfg: AgentConfig) -> dict[str, Any]:
 
 
 class Agent(nn.Module):
-    """Holds `denoiser`, `rew_end_model` and `actor_critic`, built from an AgentConfig and the number of actions."""
+    """Holds `denoiser`, `rew_end_model` and `actor_critic`, built from an AgentConfig and the number of actions.
+
+    A part whose config is None is absent: its attribute is None and its keys are not in the state_dict, which
+    holds the present parts under the published prefixes (`denoiser.`, `rew_end_model.`, `actor_critic.`).
+    """
 
     def __init__(self, cfg: AgentConfig, num_actions: int) -> None:
         super().__init__()
         self.cfg = with_num_actions(cfg, num_actions)
         self.num_actions = num_actions
-        self.denoiser = Denoiser(self.cfg.denoiser)
-        self.rew_end_model = RewEndModel(self.cfg.rew_end_model)
-        self.actor_critic = ActorCritic(self.cfg.actor_critic)
+        c = self.cfg
+        self.denoiser = Denoiser(c.denoiser) if c.denoiser is not None else None
+        self.rew_end_model = RewEndModel(c.rew_end_model) if c.rew_end_model is not None else None
+        self.actor_critic = ActorCritic(c.actor_critic) if c.actor_critic is not None else None
+        if not self.parts:
+            raise ValueError("an agent needs at least one part: every part of its config is null")
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """Names of the parts present, in the published order."""
+        return tuple(name for name in AGENT_PARTS if getattr(self, name) is not None)
 
     @property
     def device(self) -> torch.device:
@@ -90,4 +104,4 @@ class Agent(nn.Module):
 
     def num_parameters(self) -> dict[str, int]:
         """Learnable parameters of each part (the denoiser's fixed Fourier weights are a buffer, not counted)."""
-        return {name: sum(p.numel() for p in getattr(self, name).parameters()) for name in AGENT_PARTS}
+        return {name: sum(p.numel() for p in getattr(self, name).parameters()) for name in self.parts}

@@ -207,16 +207,21 @@ def check_state_dict(
 def load_into(
     agent: Agent,
     state_dict: Mapping[str, torch.Tensor],
-    parts: Iterable[str] = AGENT_PARTS,
+    parts: Optional[Iterable[str]] = None,
 ) -> None:
-    """Load the named parts of a full-agent state_dict, strictly; all differences are reported at once.
+    """Load the named parts (default: every part the agent has) of a full-agent state_dict, strictly; all
+    differences are reported at once.
 
-    Keys of the agent's other parts are ignored; keys under no known part are reported as unexpected.
+    Keys of the other parts are ignored (a world-model-only agent loads from a full checkpoint); keys under no
+    known part are reported as unexpected. Naming a part the agent does not have is a ValueError.
     """
-    parts = tuple(parts)
+    parts = agent.parts if parts is None else tuple(parts)
     unknown_parts = [p for p in parts if p not in AGENT_PARTS]
     if unknown_parts:
         raise ValueError(f"unknown agent parts {unknown_parts} (known: {list(AGENT_PARTS)})")
+    absent = [p for p in parts if getattr(agent, p) is None]
+    if absent:
+        raise ValueError(f"the agent has no {', '.join(absent)} (its config sets agent.{absent[0]}=null)")
     missing: list[str] = []
     unexpected = [k for k in state_dict if k.split(".", 1)[0] not in AGENT_PARTS]
     shapes: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []

@@ -32,7 +32,6 @@ from diamond_wm.training.run_dir import RunDir
 log = logging.getLogger(__name__)
 
 MODEL_FREE_ENV_SEED_OFFSET = 10_000  # the model-free rollout environments start from seed + this
-COMPONENT_NAMES = ("denoiser", "rew_end_model", "actor_critic")
 
 
 def build_datasets(
@@ -53,21 +52,27 @@ def build_datasets(
 
 
 def build_segment_samplers(
-    cfg: TrainerConfig, dataset: EpisodeDataset, generators: dict[str, torch.Generator]
+    cfg: TrainerConfig,
+    dataset: EpisodeDataset,
+    generators: dict[str, torch.Generator],
+    parts: tuple[str, ...],
 ) -> dict[str, SegmentSampler]:
-    """The samplers of the denoiser's and the reward/termination model's training segments."""
+    """The samplers of the training segments of the denoiser and the reward/termination model, among `parts`."""
     ignore = cfg.static_dataset.ignore_sample_weights
-    den, rew = cfg.denoiser.training, cfg.rew_end_model.training
-    return {
-        "denoiser": SegmentSampler(
+    samplers = {}
+    if "denoiser" in parts:
+        den = cfg.denoiser.training
+        samplers["denoiser"] = SegmentSampler(
             dataset,
             den.batch_size,
             denoiser_seq_length(cfg),
             den.sample_weights,
             ignore_weights_if_static=ignore,
             generator=generators["denoiser"],
-        ),
-        "rew_end_model": SegmentSampler(
+        )
+    if "rew_end_model" in parts:
+        rew = cfg.rew_end_model.training
+        samplers["rew_end_model"] = SegmentSampler(
             dataset,
             rew.batch_size,
             rew_end_seq_length(cfg),
@@ -75,8 +80,8 @@ def build_segment_samplers(
             can_sample_beyond_end=True,
             ignore_weights_if_static=ignore,
             generator=generators["rew_end_model"],
-        ),
-    }
+        )
+    return samplers
 
 
 def initial_conditions(
@@ -134,18 +139,20 @@ def build_components(
     """Each trained part with its objective, its batches (`batches[name]`; none for the actor-critic, whose
     rollout draws its own starts), its optimizer and LR warm-up."""
     objectives = {
-        "denoiser": DenoiserObjective(agent.denoiser, cfg.denoiser.sigma_distribution),
-        "rew_end_model": RewEndObjective(agent.rew_end_model),
-        "actor_critic": ActorCriticObjective(agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss),
+        "denoiser": lambda: DenoiserObjective(agent.denoiser, cfg.denoiser.sigma_distribution),
+        "rew_end_model": lambda: RewEndObjective(agent.rew_end_model),
+        "actor_critic": lambda: ActorCriticObjective(
+            agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss
+        ),
     }
     components = {}
-    for name in COMPONENT_NAMES:
+    for name in agent.parts:  # the parts the agent has (a null part in its config is absent)
         model, comp_cfg = getattr(agent, name), getattr(cfg, name)
         t = comp_cfg.training
         opt, sched = configure_optimizer(model, comp_cfg.optimizer, t.lr_warmup_steps)
         source = batches.get(name, lambda: None)
         components[name] = ComponentState(
-            name, model, objectives[name], source, opt, sched, t.grad_acc_steps, t.max_grad_norm
+            name, model, objectives[name](), source, opt, sched, t.grad_acc_steps, t.max_grad_norm
         )
     return components
 

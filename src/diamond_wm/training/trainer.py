@@ -103,7 +103,7 @@ class Trainer:
             self._discard_interrupted_start()
 
         self.generators = make_generators(self.seed)
-        samplers = build.build_segment_samplers(cfg, self.train_dataset, self.generators)
+        samplers = build.build_segment_samplers(cfg, self.train_dataset, self.generators, self.agent.parts)
         self.rl_env, self.rollout = build.build_rollout(
             cfg, self.agent, self.train_dataset, self.device, self.seed, self.generators["wm_env"]
         )
@@ -258,11 +258,9 @@ class Trainer:
             metrics[f"{prefix}/lengths"] = report.lengths[:num_episodes]
         if not self.model_free and self.test_dataset.num_episodes > 0:
             cfg = self.cfg
+            seq_lengths = {"denoiser": denoiser_seq_length(cfg), "rew_end_model": rew_end_seq_length(cfg)}
             metrics |= world_model_test_losses(
-                {
-                    "denoiser": (self.components["denoiser"].objective, denoiser_seq_length(cfg)),
-                    "rew_end_model": (self.components["rew_end_model"].objective, rew_end_seq_length(cfg)),
-                },
+                {name: (self.components[name].objective, n) for name, n in seq_lengths.items()},
                 self.test_dataset,
                 cfg.denoiser.training.batch_size,
                 self.device,
