@@ -28,6 +28,7 @@ from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.precision import autocast as precision_autocast
 from diamond_wm.runtime.precision import check_precision
 from diamond_wm.training.component import ComponentState, train_component
+from diamond_wm.training.driver import PolicyDriver
 from diamond_wm.training.objectives import ActorCriticObjective, DenoiserObjective, RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
 from diamond_wm.training.rollout import ActorCriticRollout
@@ -267,22 +268,18 @@ class _PolicyPlayer:
     """The policy acting in an environment, one step at a time, as `diamond play` does (no gradients)."""
 
     def __init__(self, agent: Agent, env: Any, settings: BenchSettings) -> None:
-        self.agent, self.env, self.settings = agent, env, settings
+        self.settings = settings
         self.gen = torch.Generator().manual_seed(settings.seed + 4)
-        self.obs, _ = env.reset(seed=settings.seed)
-        self.hx_cx = None
+        self.driver = PolicyDriver(env, agent.actor_critic)
+        self.driver.reset(seed=settings.seed)
 
     @torch.inference_mode()
     def step(self) -> None:
         with autocast(self.settings):
-            out = self.agent.actor_critic(self.obs.to(self.settings.device), self.hx_cx)
+            out = self.driver.forward()
             probs = out.logits_act.float().softmax(dim=-1).cpu()
             act = torch.multinomial(probs, 1, generator=self.gen).squeeze(1)
-            obs, _, end, trunc, _ = self.env.step(act)
-        self.hx_cx = out.hx_cx
-        if bool((end.bool() | trunc.bool()).any()):
-            self.hx_cx = None
-        self.obs = obs
+            self.driver.step(act, out.hx_cx)
 
 
 def play_step(agent: Agent, settings: BenchSettings) -> Workload:

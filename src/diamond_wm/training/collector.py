@@ -28,6 +28,7 @@ from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.episode import FINAL_OBSERVATION, Episode
 from diamond_wm.data.frames import to_uint8_frames
 from diamond_wm.envs.base import TorchEnv
+from diamond_wm.training.driver import PolicyDriver
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class Collector:
             raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
         self.env = env
         self.dataset = dataset
-        self.policy = policy
+        self.driver = PolicyDriver(env, policy)  # acts, steps, carries and restarts the policy's LSTM state
         self.epsilon = float(epsilon)
         self.reset_every_collect = reset_every_collect
         self.show_progress = show_progress
@@ -114,8 +115,6 @@ class Collector:
             generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,)).item()))
         self.generator = generator
         n = env.num_envs
-        self._obs: Optional[torch.Tensor] = None  # (N, C, H, W) float; None: the envs must be reset
-        self._hx_cx: Optional[tuple[torch.Tensor, torch.Tensor]] = None
         self._buffers: list[list[tuple[torch.Tensor, ...]]] = [[] for _ in range(n)]  # steps not yet stored
         self._episode_ids: list[Optional[int]] = [None] * n  # dataset id of each episode in progress
         self._returns = [0.0] * n
@@ -124,38 +123,34 @@ class Collector:
 
     # ------------------------------------------------------------------ acting
 
-    def _policy_device(self) -> torch.device:
-        assert self.policy is not None
-        p = next(self.policy.parameters(), None)
-        return p.device if p is not None else self.env.device
+    @property
+    def policy(self) -> Optional[nn.Module]:
+        """The actor-critic acting, or None for uniformly random actions (replaceable between calls)."""
+        return self.driver.policy
+
+    @policy.setter
+    def policy(self, policy: Optional[nn.Module]) -> None:
+        self.driver.policy = policy
 
     @torch.no_grad()
-    def _act(self, obs: torch.Tensor) -> torch.Tensor:
-        """(N,) int64 actions on CPU."""
+    def _act(self) -> tuple[torch.Tensor, Optional[tuple[torch.Tensor, torch.Tensor]]]:
+        """(N,) int64 actions on CPU, and the policy's state after acting."""
         n, g = self.env.num_envs, self.generator
         if self.policy is None:
-            return torch.randint(self.env.num_actions, (n,), generator=g)
-        out = self.policy(obs.to(self._policy_device()), self._hx_cx)
-        self._hx_cx = out.hx_cx
+            return torch.randint(self.env.num_actions, (n,), generator=g), None
+        out = self.driver.forward()
         probs = torch.softmax(out.logits_act.detach().float().cpu(), dim=-1)  # (N, A)
         act = torch.multinomial(probs, 1, generator=g).squeeze(1)
         if self.epsilon > 0:
             rand = torch.rand(n, generator=g) < self.epsilon
             act = torch.where(rand, torch.randint(self.env.num_actions, (n,), generator=g), act)
-        return act
-
-    def _reset_lstm_rows(self, dead: torch.Tensor) -> None:
-        if self._hx_cx is None or not dead.any():
-            return
-        keep = (~dead).to(self._hx_cx[0].device, self._hx_cx[0].dtype).unsqueeze(1)  # (N, 1)
-        self._hx_cx = (self._hx_cx[0] * keep, self._hx_cx[1] * keep)
+        return act, out.hx_cx
 
     def _reset_envs(self, seed: Optional[int] = None) -> None:
         if seed is None and not self._has_reset:
             seed = self.seed
-        self._obs, _ = self.env.reset(seed=seed)
+        self.driver.reset(seed=seed)
         self._has_reset = True
-        self._hx_cx = None
         n = self.env.num_envs
         self._buffers = [[] for _ in range(n)]
         self._episode_ids = [None] * n
@@ -192,9 +187,8 @@ class Collector:
         if isinstance(target, bool) or not isinstance(target, int) or target < 1:
             name = "num_steps" if num_steps is not None else "num_episodes"
             raise ValueError(f"{name} must be a positive integer, got {target!r}")
-        if self.reset_every_collect or self._obs is None or seed is not None:
+        if self.reset_every_collect or self.driver.obs is None or seed is not None:
             self._reset_envs()
-        assert self._obs is not None
         report = CollectionReport(num_steps=0)
         unit = "steps" if num_steps is not None else "episodes"
         pbar = tqdm(
@@ -209,7 +203,7 @@ class Collector:
         finally:
             pbar.close()
         if self.reset_every_collect:
-            self._obs = None  # unfinished test episodes are dropped
+            self.driver.obs = None  # unfinished test episodes are dropped
         else:
             for i in range(self.env.num_envs):
                 if self._buffers[i]:
@@ -219,11 +213,10 @@ class Collector:
         return report
 
     def _step(self, report: CollectionReport, pbar: tqdm, count_steps: bool) -> None:
-        assert self._obs is not None
-        obs = self._obs
-        act = self._act(obs)
-        next_obs, rew, end, trunc, info = self.env.step(act.to(self.env.device))
-        obs_u8 = to_uint8_frames(obs.cpu())  # (N, C, H, W)
+        act, hx_cx = self._act()
+        tr = self.driver.step(act, hx_cx)  # the LSTM state of ended episodes restarts from zeros
+        rew, end, trunc, info = tr.rew, tr.end, tr.trunc, tr.info
+        obs_u8 = to_uint8_frames(tr.obs.cpu())  # (N, C, H, W)
         rew, end, trunc = rew.cpu().float(), end.cpu().to(torch.uint8), trunc.cpu().to(torch.uint8)
         dead = (end | trunc).bool()
         for i in range(self.env.num_envs):
@@ -239,8 +232,6 @@ class Collector:
             self._episode_ids[i], self._returns[i], self._lengths[i] = None, 0.0, 0
             if not count_steps:
                 pbar.update(1)
-        self._reset_lstm_rows(dead)
-        self._obs = next_obs
         report.num_steps += self.env.num_envs
         if count_steps:
             pbar.update(self.env.num_envs)
@@ -252,8 +243,7 @@ class Collector:
         for episode_id in self._episode_ids:
             if episode_id is not None and episode_id < self.dataset.num_episodes:
                 self.dataset.mark_truncated(episode_id)
-        self._obs = None
-        self._hx_cx = None
+        self.driver.obs, self.driver.hx_cx = None, None
         n = self.env.num_envs
         self._buffers, self._episode_ids = [[] for _ in range(n)], [None] * n
         self._returns, self._lengths = [0.0] * n, [0] * n
@@ -264,12 +254,12 @@ class Collector:
         the policy's LSTM state, so that collection continues exactly where it stopped."""
         state: dict[str, Any] = {"episode_ids": list(self._episode_ids), "has_reset": self._has_reset}
         get_state = getattr(self.env, "get_state", None)
-        env_state = get_state() if get_state is not None and self._obs is not None else None
+        env_state = get_state() if get_state is not None and self.driver.obs is not None else None
         if env_state is not None:
             state |= {
                 "env_state": env_state,
-                "obs": self._obs.cpu(),
-                "hx_cx": self._hx_cx,
+                "obs": self.driver.obs.cpu(),
+                "hx_cx": self.driver.hx_cx,
                 "returns": list(self._returns),
                 "lengths": list(self._lengths),
             }
@@ -284,8 +274,8 @@ class Collector:
         if state.get("env_state") is not None:
             self.env.reset()
             self.env.set_state(state["env_state"])
-            self._obs = state["obs"].to(self.env.device)
-            self._hx_cx = state["hx_cx"]
+            self.driver.obs = state["obs"].to(self.env.device)
+            self.driver.hx_cx = state["hx_cx"]
             self._returns = [float(r) for r in state["returns"]]
             self._lengths = [int(n) for n in state["lengths"]]
             self._buffers = [[] for _ in range(self.env.num_envs)]

@@ -16,6 +16,7 @@ import torch
 from torch.distributions import Categorical
 
 from diamond_wm.models.actor_critic import ActorCritic
+from diamond_wm.training.driver import PolicyDriver
 
 
 @dataclass
@@ -42,80 +43,56 @@ class ActorCriticRollout:
         self.env = env
         self.actor_critic = actor_critic
         self.num_steps = num_steps
-        self.obs: torch.Tensor | None = None
-        self.hx_cx: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def _zero_state(self, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        z = torch.zeros(n, self.actor_critic.lstm_dim, device=device)
-        return z, z.clone()
-
-    @torch.no_grad()
-    def _burn_in(self, context_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Policy LSTM state after the context frames before the last one (the last is the first input)."""
-        hx_cx = self._zero_state(context_obs.size(0), context_obs.device)
-        for t in range(context_obs.size(1) - 1):
-            hx_cx = self.actor_critic(context_obs[:, t], hx_cx).hx_cx
-        return hx_cx
-
-    def _start_state(
-        self, info: dict[str, Any], n: int, device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if "context_obs" in info:
-            return self._burn_in(info["context_obs"])
-        return self._zero_state(n, device)
+        self.driver = PolicyDriver(env, actor_critic)
 
     def state_dict(self) -> dict[str, Any]:
         """Where the rollouts stand: observations, LSTM state and the environment's own state when it can save
         it (the world model can; a real game cannot, and model-free mode starts new episodes after a resume)."""
-        env_state = (
-            self.env.state_dict() if hasattr(self.env, "state_dict") and self.obs is not None else None
-        )
-        if env_state is None:
+        d = self.driver
+        env_state = self.env.state_dict() if hasattr(self.env, "state_dict") and d.obs is not None else None
+        if env_state is None or d.hx_cx is None:
             return {"obs": None, "hx_cx": None, "env": None}
-        hx, cx = self.hx_cx
-        return {"obs": self.obs.clone(), "hx_cx": (hx.clone(), cx.clone()), "env": env_state}
+        hx, cx = d.hx_cx
+        return {"obs": d.obs.clone(), "hx_cx": (hx.clone(), cx.clone()), "env": env_state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.obs, self.hx_cx = (
-            None,
-            None,
-        )  # reset at the next call, unless the environment's state is restored
+        d = self.driver
+        d.obs, d.hx_cx = None, None  # reset at the next call, unless the environment's state is restored
         if state.get("env") is None or state.get("obs") is None:
             return
         self.env.load_state_dict(state["env"])
-        device = self.env.device
-        self.obs = state["obs"].to(device)
-        self.hx_cx = (state["hx_cx"][0].to(device), state["hx_cx"][1].to(device))
-
-    def reset(self) -> None:
-        obs, info = self.env.reset()
-        self.obs = obs
-        self.hx_cx = self._start_state(info, obs.size(0), obs.device)
+        device = d.device
+        d.obs = state["obs"].to(device)
+        d.hx_cx = (state["hx_cx"][0].to(device), state["hx_cx"][1].to(device))
 
     def run(self) -> RolloutOutput:
         """`num_steps` more steps, with gradients through the policy and value outputs."""
-        if self.obs is None:
-            self.reset()
-        obs, hx_cx = self.obs, self.hx_cx
-        steps: list[dict[str, torch.Tensor]] = []
+        d = self.driver
+        if d.obs is None:
+            d.reset()
+        steps: list[dict[str, Any]] = []
         for _ in range(self.num_steps):
-            out = self.actor_critic(obs, hx_cx)
+            out = d.forward()
             act = Categorical(logits=out.logits_act.detach()).sample()
-            next_obs, rew, end, trunc, info = self.env.step(act)
-            done = (end.bool() | trunc.bool()).to(obs.device)
-            hx_cx = out.hx_cx
+            tr = d.step(act, out.hx_cx)
             # Value of where each episode really went: the final observation for those that ended.
-            final_obs = info.get("final_observation", next_obs)
-            boot_obs = torch.where(done.view(-1, 1, 1, 1), final_obs.to(obs.device), next_obs)
-            steps.append(dict(logits_act=out.logits_act, val=out.val, act=act, rew=rew, end=end, trunc=trunc))
-            steps[-1]["boot_obs"], steps[-1]["boot_hx_cx"] = boot_obs, (hx_cx[0].detach(), hx_cx[1].detach())
-            if done.any():
-                fresh = self._start_state(info, obs.size(0), obs.device)
-                mask = done.view(-1, 1)
-                hx_cx = (torch.where(mask, fresh[0], hx_cx[0]), torch.where(mask, fresh[1], hx_cx[1]))
-            obs = next_obs
+            final_obs = tr.info.get("final_observation", tr.next_obs).to(tr.obs.device)
+            boot_obs = torch.where(tr.dead.view(-1, 1, 1, 1), final_obs, tr.next_obs.to(tr.obs.device))
+            hx, cx = out.hx_cx
+            steps.append(
+                dict(
+                    logits_act=out.logits_act,
+                    val=out.val,
+                    act=act,
+                    rew=tr.rew,
+                    end=tr.end,
+                    trunc=tr.trunc,
+                    boot_obs=boot_obs,
+                    boot_hx_cx=(hx.detach(), cx.detach()),
+                )
+            )
         boot = self._bootstrap_values(steps)
-        self.obs, self.hx_cx = obs, (hx_cx[0].detach(), hx_cx[1].detach())
+        d.hx_cx = (d.hx_cx[0].detach(), d.hx_cx[1].detach())
         stack = lambda k: torch.stack([s[k] for s in steps], dim=1)  # noqa: E731
         return RolloutOutput(
             logits_act=stack("logits_act"),
