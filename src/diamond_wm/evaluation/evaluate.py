@@ -22,6 +22,7 @@ import torch
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.evaluation.loading import LoadedAgent
+from diamond_wm.runtime.safe_load import safe_torch_load
 from diamond_wm.training.collector import Collector
 from diamond_wm.training.run_dir import RunDir
 
@@ -77,9 +78,9 @@ def _run_state(loaded: LoadedAgent) -> Optional[dict[str, Any]]:
     if not path.is_file():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        log.warning("cannot read %s (%s): the run's final evaluation cannot be reproduced", path, e)
+        return safe_torch_load(path)
+    except (ValueError, OSError) as e:  # one line: the refusal or the damage, naming the file
+        log.warning("%s: the run's final evaluation cannot be reproduced", str(e).splitlines()[0])
         return None
 
 
