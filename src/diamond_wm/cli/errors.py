@@ -57,7 +57,8 @@ def describe(err: BaseException, resume_run: Optional[Path] = None) -> Optional[
     """(one line, exit code) for an error the user can fix, else None. `resume_run`: a run folder that
     `diamond train --resume` can continue, named in the advice for disk errors."""
     if isinstance(err, KeyboardInterrupt):
-        return "interrupted", INTERRUPTED
+        reason = _first_line(err)
+        return (f"interrupted ({reason})" if reason else "interrupted"), INTERRUPTED
     if isinstance(err, EOFError):
         return (_first_line(err) or "no input (end of file)"), OS_ERROR
     if isinstance(err, OSError) and not _is_user_error(err):

@@ -91,13 +91,21 @@ def _error(msg: str) -> int:
 
 
 def prompt_game() -> str:
-    """Ask for a game number on the terminal (CLI only)."""
+    """Ask for a game number on the terminal (CLI only). Ctrl-C raises KeyboardInterrupt and Ctrl-D EOFError,
+    which `diamond` reports in one line (exit 130 and 1)."""
     from diamond_wm.hub import ATARI_100K_GAMES
 
     for i, game in enumerate(ATARI_100K_GAMES):
         print(f"{i:2d}: {game}")
     while True:
-        answer = input(f"\nEnter a number (0-{len(ATARI_100K_GAMES) - 1}): ").strip()
+        try:
+            answer = input(f"\nEnter a number (0-{len(ATARI_100K_GAMES) - 1}): ").strip()
+        except EOFError:
+            print()  # the prompt's line stays unfinished otherwise
+            raise EOFError("no game chosen (end of input)") from None
+        except KeyboardInterrupt:
+            print()
+            raise KeyboardInterrupt("no game chosen") from None
         if answer.isdigit() and 0 <= int(answer) < len(ATARI_100K_GAMES):
             return ATARI_100K_GAMES[int(answer)]
         print("Invalid.")
