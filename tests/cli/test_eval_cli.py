@@ -82,3 +82,11 @@ def test_eval_errors_are_one_line(args, fragment, tiny_run, tmp_path, capsys):
     assert main(["-q", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("diamond eval: error: ") and fragment in err[0], err
+
+
+def test_a_folder_that_is_not_a_run_names_only_eval_options(tmp_path, capsys):
+    assert main(["-q", "eval", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{tmp_path} is not a training run folder" in err[0]
+    assert err[0].endswith("give a run folder or an agent checkpoint file")
+    assert "--pretrained" not in err[0] and "--checkpoint" not in err[0]  # options of play, not of eval

@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from diamond_wm.cli import errors
+
 log = logging.getLogger(__name__)
 
 USAGE_ERROR = 2
@@ -57,9 +59,8 @@ def _error(msg: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diamond_wm.config.errors import ConfigError
     from diamond_wm.evaluation.evaluate import evaluate, plan_evaluation
-    from diamond_wm.evaluation.loading import LoadError, load_checkpoint, load_run
+    from diamond_wm.evaluation.loading import LoadError, is_run_dir, load_checkpoint, load_run
     from diamond_wm.runtime.devices import resolve_devices
 
     if args.episodes is not None and args.episodes < 1:
@@ -72,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         device = resolve_devices(args.device, key="--device")[0]
         if target.is_dir():
+            if not is_run_dir(target):
+                return _error(
+                    f"no agent checkpoint: {target.resolve()} is not a training run folder (no config/trainer.yaml, "
+                    "no checkpoints/); give a run folder or an agent checkpoint file"
+                )
             loaded = load_run(target, device=device)
         else:
             loaded = load_checkpoint(target, env_id=args.env_id, device=device)
@@ -85,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
                 loaded, args.video, seed=plan.seed, max_steps=args.video_steps, fps=args.fps
             )
             result["video"] = str(written)  # a .gif beside it when mp4 is unavailable (a warning says so)
-    except (LoadError, ConfigError) as e:
-        return _error(str(e).splitlines()[0])
-    except ValueError as e:
+    except (LoadError, ValueError) as e:  # ConfigError, CheckpointError... are ValueErrors
+        if errors.debug_enabled():
+            raise
         return _error(str(e).splitlines()[0])
     text = json.dumps(result, indent=2)
     if args.json is not None:

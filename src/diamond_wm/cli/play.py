@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from diamond_wm.cli import errors
+
 log = logging.getLogger(__name__)
 
 USAGE_ERROR = 2
@@ -139,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     """Run `diamond play` with parsed arguments; exit code 2 for problems the user can fix."""
     import os
 
-    from diamond_wm.config.errors import ConfigError
     from diamond_wm.evaluation.loading import LoadError, load_checkpoint, load_pretrained, load_run
     from diamond_wm.play.launch import build_dataset_browser, build_play_session, compile_for_play
     from diamond_wm.play.window import PlayWindow
@@ -191,11 +192,13 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     compile_for_play(app, loaded.agent)
                 except Exception as e:  # Inductor: no C++ compiler, unsupported op...
+                    if errors.debug_enabled():
+                        raise
                     line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                     return _error(f"--compile failed ({line}); play without --compile")
-    except (LoadError, ConfigError) as e:
-        return _error(str(e).splitlines()[0])
-    except ValueError as e:
+    except (LoadError, ValueError) as e:  # ConfigError, CheckpointError... are ValueErrors
+        if errors.debug_enabled():
+            raise
         return _error(str(e).splitlines()[0])
 
     print("\n".join(app.controls_help()))

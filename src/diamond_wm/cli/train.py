@@ -98,6 +98,8 @@ def run_train_command(args: Sequence[str]) -> int:
             # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts.
             compose_trainer_config(overrides, config_name=_config_name(flags))
     except ValueError as err:
+        if errors.debug_enabled():
+            raise
         print(f"diamond train: {err}", file=sys.stderr)
         return 2
     return _run_hydra(flags + overrides, show_progress=not known.no_progress)
@@ -131,11 +133,21 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
         )
         return 2
     from diamond_wm.config.compose import load_run_config
+    from diamond_wm.runtime.safe_load import UnreadableFileError, check_zip_archive
 
     try:
         cfg = load_run_config(config_file)
     except ValueError as err:
+        if errors.debug_enabled():
+            raise
         print(f"diamond train: {config_file}: {err}", file=sys.stderr)
+        return 2
+    try:  # a cut checkpoint: one line here, rather than torch's traceback from the trainer
+        check_zip_archive(run_dir / "checkpoints" / "state.pt")
+    except UnreadableFileError as err:
+        if errors.debug_enabled():
+            raise
+        print(f"diamond train: cannot resume {run_dir}: {err}; restore it from a copy", file=sys.stderr)
         return 2
     cfg.common.resume = True
     return _train(cfg, run_dir, show_progress)

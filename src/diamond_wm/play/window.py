@@ -126,20 +126,23 @@ class PlayWindow:
             surface = pygame.surfarray.make_surface(img.transpose(1, 0, 2))
             self.screen.blit(surface, (fx, fy))
         else:
-            for i, text in enumerate(self.message_lines()):
+            for i, text in enumerate(self.message_lines()):  # across the whole window: paths are long
                 surf = self.font.render(text, True, ERROR_COLOR)
-                self.screen.blit(surf, (fx + 4, fy + 4 + i * LINE_HEIGHT))
+                self.screen.blit(surf, (MARGIN + 4, fy + 4 + i * LINE_HEIGHT))
         pygame.draw.rect(self.screen, FRAME_BORDER, pygame.Rect(fx - 1, fy - 1, fw + 2, fh + 2), 1)
 
     def message_lines(self) -> list[str]:
-        """The app's `error`, wrapped to the frame's width (what is drawn when there is no frame)."""
+        """The app's `error`, wrapped to the window's width (drawn in the frame's place when there is no frame)."""
         error = getattr(self.app, "error", None)
         if not error:
             return []
         char_width = self.font.size("M")[0] if self.font is not None else FONT_SIZE // 2
-        width = max(8, (self.size - 8) // max(1, char_width))
+        width = max(8, (self.width - 2 * MARGIN - 8) // max(1, char_width))
         lines = textwrap.wrap(error, width, break_long_words=True, break_on_hyphens=False)
-        return lines[: max(1, (self.size - 8) // LINE_HEIGHT)]
+        max_lines = max(1, (self.size - 8) // LINE_HEIGHT)
+        if len(lines) > max_lines:
+            lines = lines[: max_lines - 1] + [lines[max_lines - 1][: width - 3] + "..."]
+        return lines
 
     def stop(self) -> None:
         """Close the window at the end of the current frame (SIGTERM)."""

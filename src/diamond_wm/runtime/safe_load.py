@@ -68,6 +68,14 @@ def safe_torch_load(path: str | Path, safe_globals: Sequence[Any] = ()) -> Any:
         raise UnreadableFileError(path, _damage(path, e)) from None
 
 
+def check_zip_archive(path: str | Path) -> None:
+    """Raise `UnreadableFileError` when `path` exists but is not a whole zip archive (what `torch.save` writes):
+    empty or truncated. Reads only the archive's directory, not its tensors."""
+    path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise UnreadableFileError(path, _damage(path))
+
+
 def _damage(path: Path, err: BaseException | None = None) -> str:
     """What is wrong with a file torch cannot read, in words (never torch's advice)."""
     try:
