@@ -81,6 +81,7 @@ class PlayWindow:
         self.screen = pygame.display.set_mode((self.width, self.height))
         self.font = pygame.font.SysFont("mono", FONT_SIZE) or pygame.font.Font(None, FONT_SIZE)
         self.clock = pygame.time.Clock()
+        log.debug("window open (%dx%d)", self.width, self.height)
 
     def close(self) -> None:
         pygame.display.quit()
