@@ -69,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
         return _error(f"--epsilon must be in [0, 1], got {args.epsilon}")
     if args.video is not None and args.video.suffix.lower() not in (".mp4", ".gif"):
         return _error(f"--video must end in .mp4 or .gif, got {args.video.name!r}")
+    if args.video is not None:
+        from diamond_wm.evaluation.video import VideoError, check_video_path
+
+        try:  # before the episodes, which take a while
+            check_video_path(args.video)
+        except VideoError as e:
+            return _error(str(e))
     target = Path(args.target)
     try:
         device = resolve_devices(args.device, key="--device")[0]
@@ -90,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             written = comparison_video(
                 loaded, args.video, seed=plan.seed, max_steps=args.video_steps, fps=args.fps
             )
-            result["video"] = str(written)  # a .gif beside it when mp4 is unavailable (a warning says so)
+            result["video"] = str(written)
     except (LoadError, ValueError) as e:  # ConfigError, CheckpointError... are ValueErrors
         if errors.debug_enabled():
             raise
