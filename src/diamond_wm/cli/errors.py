@@ -66,6 +66,9 @@ def describe(err: BaseException, resume_run: Optional[Path] = None) -> Optional[
     if isinstance(err, ValueError) or _is_user_error(err):
         one_line = getattr(err, "one_line", None)
         text = one_line() if callable(one_line) else _first_line(err)
+        cause = err.__cause__
+        if cause is not None and type(err).__module__.startswith("hydra") and _first_line(cause):
+            text = f"{text} ({_first_line(cause)})"  # Hydra says what failed, its cause why
         return (text or type(err).__name__), USAGE_ERROR
     return None
 

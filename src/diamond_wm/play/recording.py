@@ -76,7 +76,9 @@ class EpisodeRecorder:
         self._steps: list[tuple[torch.Tensor, ...]] = []
         self._extras: dict[str, list[torch.Tensor]] = {}
         self.saved: list[tuple[Path, int]] = []  # (dataset folder, episode id) of every stored episode
-        self._datasets: dict[Path, EpisodeDataset] = {}  # opened once each (episodes end several times a second)
+        self._datasets: dict[
+            Path, EpisodeDataset
+        ] = {}  # opened once each (episodes end several times a second)
 
     def start(self, env_name: str, controller: str) -> None:
         """Begin a new episode (the previous unfinished one, if any, is dropped)."""
