@@ -12,6 +12,7 @@ import torch
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.episode import Episode
 from diamond_wm.runtime.atomic import atomic_torch_save, atomic_write_text, current_umask
+from diamond_wm.training.run_dir import RunDir
 
 
 def mode(path: Path) -> int:
@@ -85,3 +86,10 @@ def test_run_folder_files_honour_the_umask(tiny_run):
     }
     assert not wrong
     assert all(mode(d) == 0o755 for d in tiny_run.rglob("*") if d.is_dir())
+
+
+def test_the_resume_script_is_executable_within_the_umask(umask, tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.create()
+    assert mode(run.resume_script) == 0o777 & ~umask
+    assert mode(run.config_file.parent) == 0o777 & ~umask
