@@ -103,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
             raise
         return _error(str(e).splitlines()[0])
     text = json.dumps(result, indent=2)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
     if not args.no_stdout:
-        print(text)
+        print(text, flush=True)  # first: a report that cannot be written to --json is not lost
+    if args.json is not None:
+        from diamond_wm.runtime.atomic import atomic_write_text  # the file names itself if the disk is full
+
+        atomic_write_text(args.json, text + "\n")
     return 0
