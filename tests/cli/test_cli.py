@@ -28,6 +28,27 @@ def test_each_subcommand_has_help(command):
     assert "usage:" in res.stdout
 
 
+def test_train_help_lists_its_options_without_importing_torch():
+    """`diamond train --help` answers at once: neither torch nor Hydra is imported for it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from diamond_wm.cli.main import main; main(['train', '--help']); "
+        "print('IMPORTED', sorted(m for m in ('torch', 'hydra') if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "IMPORTED []" in res.stdout
+    for option in ("--resume", "--config-name", "--cfg", "--multirun", "--debug"):
+        assert option in res.stdout
+
+
+def test_debug_is_listed_and_accepted_after_the_subcommand():
+    assert "--debug" in run_cli("--help").stdout
+    assert run_cli("eval", "--help", "--debug").returncode == 0
+
+
 def test_train_cfg_job_prints_composed_config(tmp_path):
     res = run_cli(
         "train", "--cfg", "job", "env.train.id=PongNoFrameskip-v4", "common.devices=cpu", cwd=tmp_path

@@ -56,12 +56,11 @@ def test_eval_options_and_video(tiny_run, tmp_path, capsys):
     report = json.loads((tmp_path / "r.json").read_text())
     assert (report["num_episodes"], report["seed"], report["epsilon"], report["epoch"]) == (2, 3, 0.5, 1)
     assert report["reproduces_run_final"] is False
-    written = tmp_path / ("v.mp4" if video.has_ffmpeg() else "v.gif")
+    written = tmp_path / "v.mp4"  # imageio-ffmpeg is a dependency
     assert report["video"] == str(written) and written.is_file()
+    assert video.has_ffmpeg()
     captured = capsys.readouterr()
     assert captured.out == ""
-    if not video.has_ffmpeg():
-        assert "needs imageio-ffmpeg" in captured.err
 
 
 @pytest.mark.parametrize(
@@ -82,3 +81,24 @@ def test_eval_errors_are_one_line(args, fragment, tiny_run, tmp_path, capsys):
     assert main(["-q", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("diamond eval: error: ") and fragment in err[0], err
+
+
+def test_a_folder_that_is_not_a_run_names_only_eval_options(tmp_path, capsys):
+    assert main(["-q", "eval", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{tmp_path} is not a training run folder" in err[0]
+    assert err[0].endswith("give a run folder or an agent checkpoint file")
+    assert "--pretrained" not in err[0] and "--checkpoint" not in err[0]  # options of play, not of eval
+
+
+def test_mp4_without_imageio_ffmpeg_fails_before_the_episodes(tiny_run, tmp_path, monkeypatch, capsys):
+    from diamond_wm.evaluation import evaluate, video
+
+    monkeypatch.setattr(video, "has_ffmpeg", lambda: False)
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: pytest.fail("episodes ran"))
+    assert main(["-q", "eval", str(tiny_run), "--video", str(tmp_path / "v.mp4")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1 and "needs the package imageio-ffmpeg" in err[0] and str(tmp_path / "v.mp4") in err[0]
+    )
+    assert not list(tmp_path.iterdir())

@@ -72,10 +72,12 @@ def test_video_real_next_to_imagined(tiny_run, tmp_path, monkeypatch):
     assert torch.equal(real[:4], imagined[:4])  # the shared real context
     assert not torch.equal(real[4:], imagined[4:])
 
-    gif = video.comparison_video(loaded, tmp_path / "v.gif", seed=0, max_steps=8)
+    gif = video.comparison_video(loaded, tmp_path / "a.gif", seed=0, max_steps=8)
     frames = iio.imread(gif, index=None)
-    assert frames.shape[0] == 9 and frames.shape[1:3] == (16 * 16, 2 * 16 * 16 + video.GAP_PX)
+    label_h = 32  # "real" / "imagined" above the 256-pixel panels
+    assert frames.shape[0] == 9 and frames.shape[1:3] == (label_h + 16 * 16, 2 * 16 * 16 + video.GAP_PX)
 
     monkeypatch.setattr(video, "has_ffmpeg", lambda: False)
-    written = video.comparison_video(loaded, tmp_path / "v.mp4", seed=0, max_steps=3)
-    assert written == tmp_path / "v.gif"  # fallback without imageio-ffmpeg
+    with pytest.raises(video.VideoError, match="needs the package imageio-ffmpeg"):
+        video.comparison_video(loaded, tmp_path / "v.mp4", seed=0, max_steps=3)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.gif"]  # no mp4, and no GIF in its place

@@ -59,5 +59,6 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def write_json(results: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    from diamond_wm.runtime.atomic import atomic_write_text  # the file names itself if the disk is full
+
+    atomic_write_text(path, json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from diamond_wm.cli import errors
 from diamond_wm.cli.agent_args import add_agent_arguments, agent_request
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,8 @@ def _error(msg: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diamond_wm.config.errors import ConfigError
     from diamond_wm.evaluation.evaluate import evaluate, plan_evaluation
-    from diamond_wm.evaluation.loading import LoadError, load_checkpoint, load_run
+    from diamond_wm.evaluation.loading import LoadError, is_run_dir, load_checkpoint, load_run
     from diamond_wm.runtime.devices import resolve_devices
 
     if args.episodes is not None and args.episodes < 1:
@@ -73,11 +73,23 @@ def run(args: argparse.Namespace) -> int:
         return _error(f"--epsilon must be in [0, 1], got {args.epsilon}")
     if args.video is not None and args.video.suffix.lower() not in (".mp4", ".gif"):
         return _error(f"--video must end in .mp4 or .gif, got {args.video.name!r}")
+    if args.video is not None:
+        from diamond_wm.evaluation.video import VideoError, check_video_path
+
+        try:  # before the episodes, which take a while
+            check_video_path(args.video)
+        except VideoError as e:
+            return _error(str(e))
     target = Path(args.target)
     try:
         device = resolve_devices(args.device, key="--device")[0]
         request = agent_request(args)
         if target.is_dir():
+            if not is_run_dir(target):
+                return _error(
+                    f"no agent checkpoint: {target.resolve()} is not a training run folder (no config/trainer.yaml, "
+                    "no checkpoints/); give a run folder or an agent checkpoint file"
+                )
             loaded = load_run(target, device=device, agent_request=request)
         else:
             loaded = load_checkpoint(target, env_id=args.env_id, device=device, agent_request=request)
@@ -90,15 +102,16 @@ def run(args: argparse.Namespace) -> int:
             written = comparison_video(
                 loaded, args.video, seed=plan.seed, max_steps=args.video_steps, fps=args.fps
             )
-            result["video"] = str(written)  # a .gif beside it when mp4 is unavailable (a warning says so)
-    except (LoadError, ConfigError) as e:
-        return _error(str(e).splitlines()[0])
-    except ValueError as e:
+            result["video"] = str(written)
+    except (LoadError, ValueError) as e:  # ConfigError, CheckpointError... are ValueErrors
+        if errors.debug_enabled():
+            raise
         return _error(str(e).splitlines()[0])
     text = json.dumps(result, indent=2)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
     if not args.no_stdout:
-        print(text)
+        print(text, flush=True)  # first: a report that cannot be written to --json is not lost
+    if args.json is not None:
+        from diamond_wm.runtime.atomic import atomic_write_text  # the file names itself if the disk is full
+
+        atomic_write_text(args.json, text + "\n")
     return 0

@@ -1,4 +1,9 @@
-"""The `diamond` command: train | play | eval | bench."""
+"""The `diamond` command: train | play | eval | bench.
+
+Errors the user can fix end every command the same way, in `main`: one line `diamond CMD: ...` on stderr and a
+non-zero exit code (see `diamond_wm.cli.errors`); `--debug`, before or after the subcommand, shows the traceback.
+Only the arguments of the command being run are imported, so `diamond train --help` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ from collections.abc import Sequence
 from typing import Optional
 
 from diamond_wm import __version__
+from diamond_wm.cli import errors
 from diamond_wm.runtime.logs import setup_logging
 from diamond_wm.runtime.threads import use_passive_openmp_wait
 
 log = logging.getLogger("diamond_wm.cli")
 
 NOT_LANDED_EXIT = 2
+DEBUG_FLAG = "--debug"
 
 SUBCOMMANDS = {
     "train": "train a DIAMOND agent (Hydra overrides, e.g. env.train.id=PongNoFrameskip-v4)",
@@ -24,7 +31,18 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_command_arguments(command: str, parser: argparse.ArgumentParser) -> None:
+    if command == "play":
+        from diamond_wm.cli.play import add_arguments
+    elif command == "eval":
+        from diamond_wm.cli.eval import add_arguments
+    else:
+        from diamond_wm.bench.cli import add_arguments
+    add_arguments(parser)
+
+
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser of `diamond`; the arguments of `command` only (all of them when None)."""
     parser = argparse.ArgumentParser(
         prog="diamond",
         description="DIAMOND: reinforcement learning inside a diffusion world model (Alonso et al., NeurIPS 2024).",
@@ -32,29 +50,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"diamond-wm {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (DEBUG)")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument(
+        DEBUG_FLAG,
+        action="store_true",
+        help="show the full traceback of an error (also accepted after the subcommand)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="{train,play,eval,bench}")
     sub.required = True
     # `train` forwards everything after it to its own parser and to Hydra (overrides, --cfg, -m ...).
     sub.add_parser("train", help=SUBCOMMANDS["train"], add_help=False)
-    from diamond_wm.cli.eval import add_arguments as add_eval_arguments
-    from diamond_wm.cli.play import add_arguments as add_play_arguments
-
-    add_play_arguments(sub.add_parser("play", help=SUBCOMMANDS["play"]))
-    add_eval_arguments(sub.add_parser("eval", help=SUBCOMMANDS["eval"]))
-    from diamond_wm.bench.cli import add_arguments as add_bench_arguments
-
-    add_bench_arguments(
-        sub.add_parser("bench", help=SUBCOMMANDS["bench"], description=SUBCOMMANDS["bench"] + ".")
-    )
+    for name in ("play", "eval", "bench"):
+        kwargs = {"description": SUBCOMMANDS[name] + "."} if name == "bench" else {}
+        sub_parser = sub.add_parser(name, help=SUBCOMMANDS[name], **kwargs)
+        if command is None or command == name:
+            _add_command_arguments(name, sub_parser)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run `diamond ARGV`; returns the exit code (errors the user can fix: one line, see the module docstring)."""
     use_passive_openmp_wait()  # before torch loads OpenMP: see diamond_wm.runtime.threads
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    debug = DEBUG_FLAG in argv
+    argv = [a for a in argv if a != DEBUG_FLAG]
+    errors.set_debug(debug)
+    command = next((a for a in argv if a in SUBCOMMANDS), None)
+    try:
+        return _run(argv, command)
+    except Exception as err:
+        return errors.report(command or "", err)
+    except KeyboardInterrupt as err:  # Ctrl-C outside the places that handle it (training saves its epoch)
+        return errors.report(command or "", err)
+
+
+def _run(argv: list[str], command: Optional[str]) -> int:
+    parser = build_parser(command)
     # Split at the subcommand so that `train` receives its arguments untouched (Hydra syntax is not argparse's).
-    idx = next((i for i, a in enumerate(argv) if a in SUBCOMMANDS), None)
+    idx = argv.index(command) if command is not None else None
     head, rest = (argv, []) if idx is None else (argv[: idx + 1], argv[idx + 1 :])
     if idx is not None and head[-1] != "train":
         head, rest = argv, []

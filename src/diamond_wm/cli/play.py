@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from diamond_wm.cli import errors
 from diamond_wm.cli.agent_args import add_agent_arguments, agent_request
 
 log = logging.getLogger(__name__)
@@ -95,13 +96,21 @@ def _error(msg: str) -> int:
 
 
 def prompt_game() -> str:
-    """Ask for a game number on the terminal (CLI only)."""
+    """Ask for a game number on the terminal (CLI only). Ctrl-C raises KeyboardInterrupt and Ctrl-D EOFError,
+    which `diamond` reports in one line (exit 130 and 1)."""
     from diamond_wm.hub import ATARI_100K_GAMES
 
     for i, game in enumerate(ATARI_100K_GAMES):
         print(f"{i:2d}: {game}")
     while True:
-        answer = input(f"\nEnter a number (0-{len(ATARI_100K_GAMES) - 1}): ").strip()
+        try:
+            answer = input(f"\nEnter a number (0-{len(ATARI_100K_GAMES) - 1}): ").strip()
+        except EOFError:
+            print()  # the prompt's line stays unfinished otherwise
+            raise EOFError("no game chosen (end of input)") from None
+        except KeyboardInterrupt:
+            print()
+            raise KeyboardInterrupt("no game chosen") from None
         if answer.isdigit() and 0 <= int(answer) < len(ATARI_100K_GAMES):
             return ATARI_100K_GAMES[int(answer)]
         print("Invalid.")
@@ -135,7 +144,6 @@ def run(args: argparse.Namespace) -> int:
     """Run `diamond play` with parsed arguments; exit code 2 for problems the user can fix."""
     import os
 
-    from diamond_wm.config.errors import ConfigError
     from diamond_wm.evaluation.loading import LoadError, load_checkpoint, load_pretrained, load_run
     from diamond_wm.play.launch import build_dataset_browser, build_play_session, compile_for_play
     from diamond_wm.play.window import PlayWindow
@@ -193,11 +201,13 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     compile_for_play(app, loaded.agent)
                 except Exception as e:  # Inductor: no C++ compiler, unsupported op...
+                    if errors.debug_enabled():
+                        raise
                     line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                     return _error(f"--compile failed ({line}); play without --compile")
-    except (LoadError, ConfigError) as e:
-        return _error(str(e).splitlines()[0])
-    except ValueError as e:
+    except (LoadError, ValueError) as e:  # ConfigError, CheckpointError... are ValueErrors
+        if errors.debug_enabled():
+            raise
         return _error(str(e).splitlines()[0])
 
     print("\n".join(app.controls_help()))

@@ -1,27 +1,27 @@
-"""`diamond train`: compose and validate the configuration, then hand over to Hydra and the trainer."""
+"""`diamond train`: compose and validate the configuration, then hand over to Hydra and the trainer.
+
+torch and Hydra are imported only once a run is composed: `diamond train --help` is instant.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from diamond_wm.config.compose import (
-    PRESETS_PATH,
-    TRAINER_CONFIG_NAME,
-    compose_trainer_config,
-    load_run_config,
-    register_configs,
-    to_trainer_config,
-)
-from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.cli import errors
 from diamond_wm.runtime.signals import handle_termination
+
+if TYPE_CHECKING:  # torch and Hydra are imported when a run starts, not for --help
+    from diamond_wm.config.trainer import TrainerConfig
 
 log = logging.getLogger(__name__)
 
-HELP = """usage: diamond train [--resume RUN_DIR] [HYDRA FLAGS] [KEY=VALUE ...]
+HELP = """usage: diamond train [--resume RUN_DIR] [--config-name NAME] [HYDRA FLAGS] [KEY=VALUE ...]
 
 Train a DIAMOND agent: collect real frames, train the diffusion world model and the reward/termination model,
 train the actor-critic in imagination. Runs are written to outputs/YYYY-MM-DD/hh-mm-ss/.
@@ -36,6 +36,9 @@ options:
   -h, --help          show this help and exit
   --resume RUN_DIR    continue an interrupted run from its last checkpoint (also RUN_DIR/scripts/resume.sh)
   --no-progress       no progress bars (the one-line summary of every epoch stays)
+  --config-name NAME  start from another packaged preset: trainer (default) or demo (the CPU demo: Catch,
+                      small networks); also -cn NAME
+  --debug             show the full traceback of an error (otherwise errors you can fix are one line)
   --cfg job           print the composed configuration and exit (Hydra; also --cfg hydra|all, --resolve)
   --info              print Hydra's information about the composition and exit
   -m, --multirun      run a Hydra sweep, e.g. -m common.seed=0,1,2
@@ -62,6 +65,8 @@ def _split(args: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def _config_name(flags: list[str]) -> str:
+    from diamond_wm.config.compose import TRAINER_CONFIG_NAME
+
     for i, f in enumerate(flags):
         if f in ("--config-name", "-cn"):
             return flags[i + 1]
@@ -85,19 +90,23 @@ def run_train_command(args: Sequence[str]) -> int:
             print(f"diamond train: --resume takes no overrides (got {' '.join(rest)})", file=sys.stderr)
             return 2
         return _resume(Path(known.resume), show_progress=not known.no_progress)
+    from diamond_wm.config.compose import compose_trainer_config
+
     try:
         flags, overrides = _split(rest)
         if not {"-m", "--multirun"} & set(flags):
             # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts.
             compose_trainer_config(overrides, config_name=_config_name(flags))
     except ValueError as err:
+        if errors.debug_enabled():
+            raise
         print(f"diamond train: {err}", file=sys.stderr)
         return 2
     return _run_hydra(flags + overrides, show_progress=not known.no_progress)
 
 
 def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
-    from diamond_wm.models.checkpoint import CheckpointMismatchError
+    """Run the trainer; errors the user can fix are one line (inside Hydra's job, so that a sweep goes on)."""
     from diamond_wm.training.trainer import Trainer
 
     with handle_termination():
@@ -116,13 +125,10 @@ def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
                     "starts the run over",
                     run_dir,
                 )
-            return 130
-        except CheckpointMismatchError as err:
-            print(f"diamond train: {err.one_line()}", file=sys.stderr)
-            return 2
-        except (ValueError, FileNotFoundError) as err:
-            print(f"diamond train: {err}", file=sys.stderr)
-            return 2
+            return errors.INTERRUPTED
+        except Exception as err:
+            resumable = (run_dir / "config" / "trainer.yaml").is_file()
+            return errors.report("train", err, resume_run=run_dir if resumable else None)
     return 0
 
 
@@ -162,10 +168,22 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
             f"diamond train: cannot resume {run_dir}: no run configuration at {config_file}", file=sys.stderr
         )
         return 2
+    from diamond_wm.config.compose import load_run_config
+    from diamond_wm.runtime.safe_load import UnreadableFileError, check_zip_archive
+
     try:
         cfg = load_run_config(config_file)
     except ValueError as err:
+        if errors.debug_enabled():
+            raise
         print(f"diamond train: {config_file}: {err}", file=sys.stderr)
+        return 2
+    try:  # a cut checkpoint: one line here, rather than torch's traceback from the trainer
+        check_zip_archive(run_dir / "checkpoints" / "state.pt")
+    except UnreadableFileError as err:
+        if errors.debug_enabled():
+            raise
+        print(f"diamond train: cannot resume {run_dir}: {err}; restore it from a copy", file=sys.stderr)
         return 2
     cfg.common.resume = True
     return _train(cfg, run_dir, show_progress)
@@ -175,6 +193,13 @@ def _run_hydra(argv: list[str], show_progress: bool) -> int:
     import hydra
     from hydra.core.hydra_config import HydraConfig
 
+    from diamond_wm.config.compose import (
+        PRESETS_PATH,
+        TRAINER_CONFIG_NAME,
+        register_configs,
+        to_trainer_config,
+    )
+
     register_configs()
     exit_codes: list[int] = []
 
@@ -183,10 +208,16 @@ def _run_hydra(argv: list[str], show_progress: bool) -> int:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         exit_codes.append(_train(to_trainer_config(cfg), run_dir, show_progress))
 
-    saved = sys.argv
+    saved, saved_full_error = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = ["diamond train", *argv]
+    # Hydra would print its own multi-line report of an error and exit; let `diamond`'s handler word it instead.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         app()
     finally:
         sys.argv = saved
+        if saved_full_error is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_full_error
     return max(exit_codes, default=0)

@@ -20,9 +20,12 @@ import torch
 from diamond_wm.data.errors import EpisodeFileError
 from diamond_wm.data.frames import to_float_frames, to_uint8_frames
 from diamond_wm.data.storage import atomic_save_pt, load_pt
+from diamond_wm.runtime.safe_load import UnreadableFileError, UnsafePickleError
 
 FIELDS = ("obs", "act", "rew", "end", "trunc")
 FINAL_OBSERVATION = "final_observation"
+# Episode files are written whole (atomically): a damaged one was cut or changed afterwards.
+RESTORE_HINT = "restore it from a copy"
 
 
 @dataclass
@@ -155,6 +158,10 @@ class Episode:
             raise EpisodeFileError(path, "file not found")
         try:
             d = load_pt(path)
-        except Exception as e:  # torch raises RuntimeError / UnpicklingError / EOFError / zipfile errors
-            raise EpisodeFileError(path, f"unreadable ({type(e).__name__}: {str(e).splitlines()[0]})") from e
+        except UnsafePickleError as e:
+            raise EpisodeFileError(path, f"refusing to load it: {e.reason}") from None
+        except UnreadableFileError as e:
+            raise EpisodeFileError(path, f"unreadable: {e.reason}; {RESTORE_HINT}") from None
+        except OSError as e:
+            raise EpisodeFileError(path, f"unreadable: {e.strerror or e}") from e
         return cls.from_file_dict(d, path)

@@ -29,6 +29,7 @@ import torch
 
 from diamond_wm.data.errors import IndexFileError
 from diamond_wm.data.storage import atomic_save_pt, load_pt
+from diamond_wm.runtime.safe_load import UnreadableFileError, UnsafePickleError
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,12 @@ def read_index(path: str | Path) -> DatasetIndex:
     path = Path(path)
     try:
         d = load_pt(path, allow_numpy=True)
-    except Exception as e:
-        raise IndexFileError(path, f"unreadable ({type(e).__name__}: {str(e).splitlines()[0]})") from e
+    except UnsafePickleError as e:
+        raise IndexFileError(path, f"refusing to load it: {e.reason}") from None
+    except UnreadableFileError as e:
+        raise IndexFileError(path, f"unreadable: {e.reason}") from None
+    except OSError as e:
+        raise IndexFileError(path, f"unreadable: {e.strerror or e}") from e
     if not isinstance(d, dict) or "lengths" not in d:
         found = sorted(d) if isinstance(d, dict) else type(d).__name__
         raise IndexFileError(path, f"expected a dict with keys {list(INDEX_KEYS)}, found {found}")

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from diamond_wm.runtime.atomic import atomic_torch_save
+from diamond_wm.runtime.safe_load import safe_torch_load
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,11 @@ def _numpy_safe_globals() -> list[Any]:
 def load_pt(path: str | Path, allow_numpy: bool = False) -> Any:
     """`torch.load(path, map_location="cpu", weights_only=True)`, optionally allowing plain numpy arrays.
 
-    Raises whatever `torch.load` raises (FileNotFoundError, RuntimeError for a damaged archive,
-    `pickle.UnpicklingError` for a disallowed type); callers wrap it with the path in their own error type.
+    Raises FileNotFoundError/PermissionError as `open` does, `UnsafePickleError` for a file that needs any other
+    global (nothing of it runs) and `UnreadableFileError` for a damaged file, both naming `path` in one line
+    (`diamond_wm.runtime.safe_load`); callers wrap them in their own error type.
     """
-    if allow_numpy:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return safe_torch_load(path, _numpy_safe_globals() if allow_numpy else ())
 
 
 atomic_save_pt = atomic_torch_save  # `torch.save` through a temporary file, fsync and `os.replace`

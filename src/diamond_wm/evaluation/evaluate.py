@@ -22,6 +22,7 @@ import torch
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.evaluation.loading import LoadedAgent, check_num_actions
+from diamond_wm.runtime.safe_load import safe_torch_load
 from diamond_wm.training.collector import Collector
 from diamond_wm.training.run_dir import RunDir
 
@@ -80,10 +81,9 @@ def _run_state(loaded: LoadedAgent) -> Optional[dict[str, Any]]:
         log.info("%s is the published code's (not read): the run's final evaluation is not reproduced", path)
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        log.warning("cannot read %s (%s): the run's final evaluation cannot be reproduced", path, line)
+        return safe_torch_load(path)
+    except (ValueError, OSError) as e:  # one line: the refusal or the damage, naming the file
+        log.warning("%s: the run's final evaluation cannot be reproduced", str(e).splitlines()[0])
         return None
 
 

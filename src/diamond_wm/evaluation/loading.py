@@ -39,6 +39,7 @@ from diamond_wm.models.checkpoint import (
     load_agent_state,
     load_into,
 )
+from diamond_wm.runtime.safe_load import safe_torch_load
 from diamond_wm.training.run_dir import AGENT_VERSION_RE, RunDir
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ def load_run(
                 f"agents there ({path.name} is only read by the published code)"
             )
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = safe_torch_load(path)  # a refused or damaged file: one line naming it
             state_dict = state["agent"]
         except Exception as e:
             raise LoadError(f"cannot read the agent in {path}: {str(e).splitlines()[0]}") from e

@@ -3,10 +3,11 @@
 The policy plays one episode of the real test environment (up to `max_steps` steps). The world model starts from
 the episode's first `n` real frames and actions (n = the denoiser's conditioning length) and is then driven
 open-loop with the same actions the policy took in the real game, so both sides show the same action sequence.
-Left: real; right: imagined. The first `n` frames are the shared real context on both sides.
+Left: real; right: imagined, each labelled above its panel. The first `n` frames are the shared real context on
+both sides.
 
-`.gif` is written with imageio's Pillow plugin; `.mp4` needs imageio-ffmpeg (`pip install 'diamond-wm[eval]'`):
-without it a `.gif` is written beside the requested path instead, with a warning.
+`.gif` is written with imageio's Pillow plugin, `.mp4` with imageio-ffmpeg (a dependency of diamond-wm, which
+ships its own ffmpeg binary): if it is missing all the same, asking for an `.mp4` is a `VideoError`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from diamond_wm.models.diffusion import DiffusionSampler
 log = logging.getLogger(__name__)
 
 GAP_PX = 4
+LABELS = ("real", "imagined")
+
+
+class VideoError(ValueError):
+    """A video that cannot be written (file type, missing encoder): one-line message."""
 
 
 @torch.no_grad()
@@ -75,14 +81,36 @@ def real_and_imagined(
     return real, imagined, act_all
 
 
-def side_by_side(real: torch.Tensor, imagined: torch.Tensor, scale: int = 4) -> list[np.ndarray]:
-    """(H*scale, 2*W*scale + gap, 3) uint8 images: real on the left, imagined on the right."""
+def label_strip(text: str, width: int, height: int) -> np.ndarray:
+    """(height, width, 3) uint8: `text` in white, centred on black (OpenCV's Hershey font: no font files)."""
+    import cv2
+
+    strip = np.zeros((height, width, 3), dtype=np.uint8)
+    scale = height / 40
+    thickness = max(1, round(height / 16))
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    origin = (max(0, (width - tw) // 2), (height + th) // 2 - 1)
+    cv2.putText(strip, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return strip
+
+
+def side_by_side(
+    real: torch.Tensor, imagined: torch.Tensor, scale: int = 4, labels: tuple[str, str] = LABELS
+) -> list[np.ndarray]:
+    """(label + H*scale, 2*W*scale + gap, 3) uint8 images: real on the left, imagined on the right, each under
+    its label (`labels=()`: no label row)."""
     out = []
+    panel_w = real.shape[-1] * scale
+    label_h = max(12, min(32, panel_w // 8)) // 2 * 2 if labels else 0  # even: libx264 wants even sizes
+    strips = [label_strip(t, panel_w, label_h) for t in labels] if labels else []
     for a, b in zip(real, imagined, strict=True):
         left = to_uint8_frames(a).permute(1, 2, 0).numpy()
         right = to_uint8_frames(b).permute(1, 2, 0).numpy()
         left = left.repeat(scale, 0).repeat(scale, 1)
         right = right.repeat(scale, 0).repeat(scale, 1)
+        if strips:
+            left = np.concatenate([strips[0], left], axis=0)
+            right = np.concatenate([strips[1], right], axis=0)
         gap = np.full((left.shape[0], GAP_PX, 3), 255, dtype=np.uint8)
         out.append(np.ascontiguousarray(np.concatenate([left, gap, right], axis=1)))
     return out
@@ -93,28 +121,34 @@ def has_ffmpeg() -> bool:
     return importlib.util.find_spec("imageio_ffmpeg") is not None
 
 
+def check_video_path(path: str | Path) -> None:
+    """`VideoError` (one line) for a file name this module cannot write: call it before long work."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise VideoError(f"video file must end in .mp4 or .gif, got {path.name!r}")
+    if suffix == ".mp4" and not has_ffmpeg():
+        raise VideoError(
+            f"writing {path} needs the package imageio-ffmpeg, a dependency of diamond-wm that is missing here: "
+            "pip install imageio-ffmpeg (or ask for a .gif)"
+        )
+
+
 def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 15) -> Path:
-    """Write `frames` to `path` (.gif or .mp4); returns the path written (a .gif when mp4 is unavailable)."""
+    """Write `frames` to `path` (.gif or .mp4); returns the path written."""
     import imageio.v3 as iio
 
     path = Path(path)
+    check_video_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    if suffix not in (".gif", ".mp4"):
-        raise ValueError(f"video file must end in .mp4 or .gif, got {path.name!r}")
-    if suffix == ".mp4":
-        if not has_ffmpeg():
-            gif = path.with_suffix(".gif")
-            log.warning(
-                "writing %s needs imageio-ffmpeg (pip install 'diamond-wm[eval]'): writing %s instead",
-                path,
-                gif,
-            )
-            path, suffix = gif, ".gif"
-        else:
-            iio.imwrite(path, np.stack(frames), fps=fps, codec="libx264", macro_block_size=1)
-            return path
-    iio.imwrite(path, np.stack(frames), duration=1000 / fps, loop=0)
+    stack = np.stack(frames)  # (T, H, W, 3)
+    if path.suffix.lower() == ".mp4":
+        pad_h, pad_w = stack.shape[1] % 2, stack.shape[2] % 2  # yuv420p: even sizes
+        if pad_h or pad_w:
+            stack = np.pad(stack, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
+        iio.imwrite(path, stack, fps=fps, codec="libx264", macro_block_size=1)
+    else:
+        iio.imwrite(path, stack, duration=1000 / fps, loop=0)
     return path
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -28,6 +27,7 @@ from diamond_wm.models.agent import (
     agent_config_from_dict,
 )
 from diamond_wm.runtime.atomic import atomic_torch_save
+from diamond_wm.runtime.safe_load import UnreadableFileError, UnsafePickleError, safe_torch_load
 
 logger = logging.getLogger(__name__)
 
@@ -107,35 +107,18 @@ def save_agent(path: str | os.PathLike, agent: Agent) -> Path:
     return path
 
 
-def _unpickler_detail(err: BaseException) -> str:
-    """The informative line of torch's weights_only error (e.g. 'Unsupported global: GLOBAL mod.Class ...')."""
-    text = str(err)
-    for line in text.splitlines():
-        if "WeightsUnpickler error:" in line:
-            detail = line.split("WeightsUnpickler error:", 1)[1].strip()
-            if detail:
-                return detail.split(". Please use")[0]
-    rest = text.split("WeightsUnpickler error:", 1)
-    if len(rest) == 2 and rest[1].strip():
-        return rest[1].strip().splitlines()[0]
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 def _safe_load(path: Path) -> Any:
+    """torch.load(weights_only=True); refusals and damaged files become one-line CheckpointErrors naming `path`."""
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        detail = _unpickler_detail(e)
-        if "GLOBAL" in detail or "global" in detail:
-            raise UnsafeCheckpointError(
-                f"refusing to load {path}: it needs arbitrary unpickling ({detail}); "
-                "only tensors and plain Python data are accepted (torch.load with weights_only=True)"
-            ) from e
-        raise CheckpointError(f"cannot read {path} with torch.load(weights_only=True): {detail}") from e
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"cannot read {path} as a torch checkpoint: {e}") from e
+        return safe_torch_load(path)
+    except UnsafePickleError as e:
+        raise UnsafeCheckpointError(str(e)) from None
+    except UnreadableFileError as e:
+        raise CheckpointError(f"cannot read {path} as a torch checkpoint: {e.reason}") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from e
 
 
 def infer_num_actions(state_dict: Mapping[str, torch.Tensor]) -> int:

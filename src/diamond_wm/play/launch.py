@@ -21,9 +21,10 @@ from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.evaluation.loading import LoadedAgent, LoadError, check_num_actions
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import DiffusionSampler
+from diamond_wm.play.browser import DatasetBrowser
 from diamond_wm.play.keymap import Keymap
 from diamond_wm.play.recording import EpisodeRecorder
-from diamond_wm.play.session import DatasetBrowser, NamedEnv, PlaySession
+from diamond_wm.play.session import NamedEnv, PlaySession
 from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.precision import autocast
 from diamond_wm.training.collector import Collector

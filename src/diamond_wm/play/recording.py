@@ -76,6 +76,9 @@ class EpisodeRecorder:
         self._steps: list[tuple[torch.Tensor, ...]] = []
         self._extras: dict[str, list[torch.Tensor]] = {}
         self.saved: list[tuple[Path, int]] = []  # (dataset folder, episode id) of every stored episode
+        self._datasets: dict[
+            Path, EpisodeDataset
+        ] = {}  # opened once each (episodes end several times a second)
 
     def start(self, env_name: str, controller: str) -> None:
         """Begin a new episode (the previous unfinished one, if any, is dropped)."""
@@ -126,10 +129,12 @@ class EpisodeRecorder:
                 info[k] = torch.stack(frames)
         if not bool(end[-1]) and not bool(trunc[-1]):
             trunc[-1] = 1
-        dataset = EpisodeDataset(self.directory, name=self.directory.name, cache_in_ram=False)
-        episode_id = dataset.add_episode(Episode(obs, act, rew, end, trunc, info))
-        dataset.close()
-        log.info(
+        dataset = self._datasets.get(self.directory)
+        if dataset is None:
+            dataset = EpisodeDataset(self.directory, name=self.directory.name, cache_in_ram=False)
+            self._datasets[self.directory] = dataset
+        episode_id = dataset.add_episode(Episode(obs, act, rew, end, trunc, info))  # file, then index
+        log.debug(
             "recorded episode %d (%d steps, return %.2f) in %s",
             episode_id,
             len(obs),

@@ -1,13 +1,13 @@
 """The logic of `diamond play`, without any drawing or event polling (testable headless).
 
 Two apps share one small interface (`handle_key_down`, `handle_key_up`, `update`, `frame`, `header`,
-`controls_help`), which `diamond_wm.play.window.PlayWindow` drives:
+`controls_help`, and optionally `error`), which `diamond_wm.play.window.PlayWindow` drives:
 
 - `PlaySession` (play mode): a controller (the policy or a human) acts in one of several environments, the world
   model first, then the real test and train environments. Keys: Enter resets, `m` switches the controller,
   up/down change the imagination horizon by one, right/left cycle the environments, `.` pauses, `e` steps once
   while paused; the game's action keys (see `keymap.py`) are read while held.
-- `DatasetBrowser` (dataset mode): every dataset under `dataset/`. Keys: `m` next dataset, left/right
+- `DatasetBrowser` (dataset mode, in `browser.py`): every dataset under `dataset/`. Keys: `m` next dataset, left/right
   previous/next episode, up/down next/previous timestep, PgUp/PgDn +/-10 timesteps, Enter first timestep.
 """
 
@@ -21,8 +21,6 @@ from typing import Any, Optional
 
 import torch
 
-from diamond_wm.data.dataset import EpisodeDataset
-from diamond_wm.data.frames import to_float_frames
 from diamond_wm.play.keymap import Keymap, pygame
 from diamond_wm.play.recording import EpisodeRecorder, original_frame
 from diamond_wm.runtime.precision import autocast, check_precision
@@ -271,7 +269,7 @@ class PlaySession:
         if done:
             kind = "Dead" if e else ("Horizon" if self.current.is_world_model else "Timed out")
             who = f"{self.env_name}, {self.controller}"
-            log.info("[%s] %s: return %.2f, length %d", kind, who, self.episode_return, self.t)
+            log.debug("[%s] %s: return %.2f, length %d", kind, who, self.episode_return, self.t)
             self.finished_episodes.append((self.env_name, self.controller, self.episode_return, self.t))
             if self.recorder is not None:
                 self.recorder.finish(final[0])
@@ -305,112 +303,3 @@ class PlaySession:
             status,
         ]
         return [col1, col2, col3]
-
-
-class DatasetBrowser:
-    """Dataset mode (see the module docstring). `datasets`: (name, dataset) pairs; empty ones are skipped."""
-
-    def __init__(
-        self, datasets: Sequence[tuple[str, EpisodeDataset]], action_names: Optional[Sequence[str]] = None
-    ) -> None:
-        self.datasets = [(n, d) for n, d in datasets if d.num_episodes > 0]
-        if not self.datasets:
-            raise ValueError("no non-empty dataset to browse")
-        self.action_names = list(action_names) if action_names is not None else None
-        self.paused = False
-        self.dataset_index = 0
-        self.episode_id = 0
-        self.t = 0
-        self.episode = self.dataset.load_episode(0)
-
-    @property
-    def name(self) -> str:
-        return self.datasets[self.dataset_index][0]
-
-    @property
-    def dataset(self) -> EpisodeDataset:
-        return self.datasets[self.dataset_index][1]
-
-    @property
-    def frame(self) -> torch.Tensor:
-        return to_float_frames(self.episode.obs[self.t])
-
-    def load_episode(self, episode_id: int) -> None:
-        self.episode_id = episode_id % self.dataset.num_episodes
-        self.episode = self.dataset.load_episode(self.episode_id)
-        self.t = 0
-
-    def set_timestep(self, t: int) -> None:
-        self.t = t % len(self.episode)
-
-    def handle_key_down(self, key: int) -> None:
-        if key == pygame.K_m:
-            self.dataset_index = (self.dataset_index + 1) % len(self.datasets)
-            self.load_episode(0)
-            log.info("dataset: %s", self.name)
-        elif key == pygame.K_RIGHT:
-            self.load_episode(self.episode_id + 1)
-        elif key == pygame.K_LEFT:
-            self.load_episode(self.episode_id - 1)
-        elif key == pygame.K_UP:
-            self.set_timestep(self.t + 1)
-        elif key == pygame.K_DOWN:
-            self.set_timestep(self.t - 1)
-        elif key == pygame.K_PAGEUP:
-            self.set_timestep(self.t + 10)
-        elif key == pygame.K_PAGEDOWN:
-            self.set_timestep(self.t - 10)
-        elif key == pygame.K_RETURN:
-            self.set_timestep(0)
-
-    def handle_key_up(self, key: int) -> None:
-        pass
-
-    def update(self) -> bool:
-        return False
-
-    def controls_help(self) -> list[str]:
-        names = " / ".join(n for n, _ in self.datasets)
-        return [
-            "Controls (dataset mode):",
-            "  Esc   : quit",
-            f"  m     : next dataset ({names})",
-            "  right : next episode",
-            "  left  : previous episode",
-            "  up    : next timestep",
-            "  down  : previous timestep",
-            "  PgUp  : +10 timesteps",
-            "  PgDn  : -10 timesteps",
-            "  Enter : first timestep",
-        ]
-
-    def _action_name(self, a: int) -> str:
-        if self.action_names is not None and 0 <= a < len(self.action_names):
-            return self.action_names[a]
-        return str(a)
-
-    def header(self) -> list[list[str]]:
-        ep = self.episode
-        rew = ep.rew
-        t = self.t
-        return [
-            [
-                f"Dataset: {self.name}",
-                f"Episode: {self.episode_id} / {self.dataset.num_episodes}",
-                f"Return (+): +{float(rew[rew > 0].sum()):.1f}",
-                f"Return (-): -{float(rew[rew < 0].sum().abs()):.1f}",
-                f"Total     :  {float(rew.sum()):.1f}",
-            ],
-            [
-                f"Action: {self._action_name(int(ep.act[t]))}",
-                f"Reward: {float(rew[t]):.2f}",
-                f"Done  : {bool(ep.end[t])}",
-                f"Trunc : {bool(ep.trunc[t])}",
-            ],
-            [
-                f"Timestep: {t}",
-                f"Length  : {len(ep)}",
-                f"To here : {float(rew[: t + 1].sum()):.2f}",
-                f"To go   : {float(rew[t + 1 :].sum()):.2f}",
-            ],
-        ]

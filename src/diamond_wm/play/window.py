@@ -3,11 +3,14 @@
 Layout: a header (columns of text, white frame on black) on top, unless hidden, and the current frame below it,
 scaled to `size` x `size` pixels with nearest-neighbour interpolation (game pixels stay crisp).
 Headless use (tests, screenshots): set `SDL_VIDEODRIVER=dummy` before opening the window.
+When the app has no frame to show but an `error` (an unreadable episode), the error is written in the frame's place.
+SIGTERM closes the window at the end of the current frame, as Esc does.
 """
 
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,6 +19,7 @@ import torch
 
 from diamond_wm.data.frames import to_uint8_frames
 from diamond_wm.play.keymap import pygame
+from diamond_wm.runtime.signals import on_termination
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,7 @@ MARGIN = 8
 MIN_HEADER_WIDTH = 540
 HEADER_LINES = 5
 FRAME_BORDER = (90, 90, 90)  # grey outline: the frame stays visible on a black game background
+ERROR_COLOR = (255, 120, 120)
 
 
 def frame_to_surface_array(frame: torch.Tensor, size: int) -> np.ndarray:
@@ -76,6 +81,7 @@ class PlayWindow:
         self.screen = pygame.display.set_mode((self.width, self.height))
         self.font = pygame.font.SysFont("mono", FONT_SIZE) or pygame.font.Font(None, FONT_SIZE)
         self.clock = pygame.time.Clock()
+        log.debug("window open (%dx%d)", self.width, self.height)
 
     def close(self) -> None:
         pygame.display.quit()
@@ -115,12 +121,35 @@ class PlayWindow:
                         surf = self.font.render(text, True, (255, 255, 255))
                         self.screen.blit(surf, (x + 6 + j * col_w, y + 4 + i * LINE_HEIGHT))
         frame = self.app.frame
+        fx, fy, fw, fh = self.frame_rect
         if frame is not None:
             img = frame_to_surface_array(frame, self.size)
             surface = pygame.surfarray.make_surface(img.transpose(1, 0, 2))
-            fx, fy, fw, fh = self.frame_rect
             self.screen.blit(surface, (fx, fy))
-            pygame.draw.rect(self.screen, FRAME_BORDER, pygame.Rect(fx - 1, fy - 1, fw + 2, fh + 2), 1)
+        else:
+            for i, text in enumerate(self.message_lines()):  # across the whole window: paths are long
+                surf = self.font.render(text, True, ERROR_COLOR)
+                self.screen.blit(surf, (MARGIN + 4, fy + 4 + i * LINE_HEIGHT))
+        pygame.draw.rect(self.screen, FRAME_BORDER, pygame.Rect(fx - 1, fy - 1, fw + 2, fh + 2), 1)
+
+    def message_lines(self) -> list[str]:
+        """The app's `error`, wrapped to the window's width (drawn in the frame's place when there is no frame)."""
+        error = getattr(self.app, "error", None)
+        if not error:
+            return []
+        char_width = self.font.size("M")[0] if self.font is not None else FONT_SIZE // 2
+        width = max(8, (self.width - 2 * MARGIN - 8) // max(1, char_width))
+        lines = textwrap.wrap(error, width, break_long_words=True, break_on_hyphens=False)
+        max_lines = max(1, (self.size - 8) // LINE_HEIGHT)
+        if len(lines) > max_lines:
+            lines = lines[: max_lines - 1] + [lines[max_lines - 1][: width - 3] + "..."]
+        return lines
+
+    def stop(self) -> None:
+        """Close the window at the end of the current frame (SIGTERM)."""
+        if not self.should_stop:
+            log.info("terminated: closing the window")
+        self.should_stop = True
 
     def tick(self) -> None:
         """One frame: events, one app update, drawing."""
@@ -139,8 +168,9 @@ class PlayWindow:
         if self.screen is None:
             self.open()
         try:
-            while not self.should_stop and (max_frames is None or self.frames_drawn < max_frames):
-                self.tick()
+            with on_termination(self.stop):  # after open(): SDL installs a SIGTERM handler of its own there
+                while not self.should_stop and (max_frames is None or self.frames_drawn < max_frames):
+                    self.tick()
             if screenshot is not None:
                 self.save_screenshot(screenshot)
         finally:

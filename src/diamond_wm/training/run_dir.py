@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from diamond_wm.runtime.atomic import atomic_write_text
+from diamond_wm.runtime.atomic import atomic_write_text, current_umask
 
 AGENT_VERSION_RE = re.compile(r"^agent_epoch_(\d{5,})\.pt$")
 PUBLISHED_FINISHED_MARKER = ".run_is_over"  # the published code's end-of-run marker (an empty file)
@@ -137,7 +137,7 @@ class RunDir:
             f'exec {python} -m diamond_wm.cli.main train --resume "$run_dir" "$@"\n'
         )
         atomic_write_text(self.resume_script, script)
-        self.resume_script.chmod(0o755)
+        self.resume_script.chmod(0o777 & ~current_umask())  # executable by whoever the umask lets read it
 
     def prune_agent_versions(self, num_to_keep: int | None) -> list[Path]:
         """Delete the oldest agent versions beyond `num_to_keep`; return what was deleted."""

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from diamond_wm.config.trainer import TrainCollectionConfig
+from diamond_wm.runtime.safe_load import safe_torch_load
 
 STATE_FORMAT = "diamond-wm/training-state"
 STATE_VERSION = 2  # 2: the published epoch schedule (`num_epochs_collect`); version 1 states are converted
@@ -32,7 +33,7 @@ def make_generators(seed: int) -> dict[str, torch.Generator]:
 
 def read_state(path: Path, collection: TrainCollectionConfig) -> dict[str, Any]:
     """The run state in `path`, converted to the current version. ValueError (one line) if it is not ours."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = safe_torch_load(path)  # weights_only; a refused or damaged file is one line naming it
     if (
         not isinstance(state, dict)
         or state.get("format") != STATE_FORMAT
