@@ -124,7 +124,7 @@ def test_corrupted_index_and_rebuild(tmp_path):
     counts = ds.counts_rew, ds.counts_end
     ds.close()
     (tmp_path / "d" / "info.pt").write_bytes(b"garbage")
-    with pytest.raises(IndexFileError, match="rebuild_index=True") as e:
+    with pytest.raises(IndexFileError, match="move it away: the index is then rebuilt") as e:
         EpisodeDataset(tmp_path / "d")
     assert e.value.path == tmp_path / "d" / "info.pt"
     re = EpisodeDataset(tmp_path / "d", rebuild_index=True)

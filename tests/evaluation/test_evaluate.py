@@ -51,7 +51,7 @@ def test_explicit_seed_and_episode_count(tiny_run):
 def test_checkpoint_files(tiny_run, tmp_path):
     ckpt = sorted((tiny_run / "checkpoints" / "agent_versions").iterdir())[-1]
     loaded = load_checkpoint(ckpt)  # inside its run folder: the run's env
-    assert loaded.env.test.id == "diamond_wm/Catch-v0" and loaded.epoch == 1
+    assert loaded.env.test.id == "diamond_wm/Catch-v0" and loaded.epoch == 2
     # The same weights as a bare (published-layout) state_dict outside any run folder.
     bare = tmp_path / "bare.pt"
     torch.save(loaded.agent.state_dict(), bare)

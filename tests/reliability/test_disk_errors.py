@@ -68,7 +68,9 @@ def no_space(real, *args, **kwargs):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_full_disk_while_saving_an_epoch_is_one_line_and_the_run_resumes(tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
-    fail_writes(monkeypatch, "state.pt", dev_full, after=1)  # epoch 1 is saved, epoch 2 is not
+    fail_writes(
+        monkeypatch, "state.pt", dev_full, after=2
+    )  # epochs 0 (the initial collection) and 1 are saved
     assert train(run) == 1
     line = one_line("\n".join(error_lines(capsys.readouterr().err)))
     assert line == (

@@ -156,8 +156,16 @@ def published_resume_message(run_dir: Path, marks: list[str]) -> str:
 
 
 def _resume(run_dir: Path, show_progress: bool) -> int:
+    from diamond_wm.runtime.safe_load import UnreadableFileError, check_zip_archive
     from diamond_wm.training.run_dir import RunDir
 
+    try:  # a cut checkpoint: one line here, rather than torch's traceback from the trainer
+        check_zip_archive(run_dir / "checkpoints" / "state.pt")
+    except UnreadableFileError as err:
+        if errors.debug_enabled():
+            raise
+        print(f"diamond train: cannot resume {run_dir}: {err}; restore it from a copy", file=sys.stderr)
+        return 2
     marks = RunDir(run_dir).published_run_marks() if run_dir.is_dir() else []
     if marks:
         print(published_resume_message(run_dir, marks), file=sys.stderr)
@@ -169,7 +177,6 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
         )
         return 2
     from diamond_wm.config.compose import load_run_config
-    from diamond_wm.runtime.safe_load import UnreadableFileError, check_zip_archive
 
     try:
         cfg = load_run_config(config_file)
@@ -177,13 +184,6 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
         if errors.debug_enabled():
             raise
         print(f"diamond train: {config_file}: {err}", file=sys.stderr)
-        return 2
-    try:  # a cut checkpoint: one line here, rather than torch's traceback from the trainer
-        check_zip_archive(run_dir / "checkpoints" / "state.pt")
-    except UnreadableFileError as err:
-        if errors.debug_enabled():
-            raise
-        print(f"diamond train: cannot resume {run_dir}: {err}; restore it from a copy", file=sys.stderr)
         return 2
     cfg.common.resume = True
     return _train(cfg, run_dir, show_progress)

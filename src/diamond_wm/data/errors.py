@@ -32,7 +32,7 @@ class IndexFileError(DatasetError):
         self.reason = reason
         super().__init__(
             f"dataset index {self.path}: {reason} "
-            "(open the dataset with rebuild_index=True to rebuild the index from the episode files)"
+            "(move it away: the index is then rebuilt from the episode files)"
         )
 
 
