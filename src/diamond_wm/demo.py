@@ -1,4 +1,3 @@
-# ruff: noqa: E402  (the OpenMP wait policy is set before torch is imported)
 """`make demo`: the whole DIAMOND loop on the built-in Catch game, on CPU, in minutes.
 
 Trains the `demo` preset (`diamond train --config-name demo`) in `outputs/demo/` (resuming it if it was
@@ -7,10 +6,6 @@ episodes next to a uniformly random policy's on the same episodes.
 """
 
 from __future__ import annotations
-
-from diamond_wm.runtime.threads import use_passive_openmp_wait
-
-use_passive_openmp_wait()  # before torch loads OpenMP: see diamond_wm.runtime.threads
 
 import json
 import logging

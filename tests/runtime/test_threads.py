@@ -1,33 +1,66 @@
-"""The OpenMP wait policy set by the entry points before torch is loaded."""
+"""The thread governor: torch's thread count follows the cores other processes leave free."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+import time
 
-from diamond_wm.runtime.threads import use_passive_openmp_wait
+import pytest
+import torch
 
-
-def test_passive_unless_the_user_chose():
-    env: dict[str, str] = {}
-    assert use_passive_openmp_wait(env) and env == {"OMP_WAIT_POLICY": "PASSIVE"}
-    for user in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "1000"}):
-        env = dict(user)
-        assert not use_passive_openmp_wait(env) and env == user
+import diamond_wm.runtime.threads as threads
+from diamond_wm.runtime.threads import ThreadGovernor
 
 
-def test_the_entry_points_set_it_before_torch_loads_openmp():
-    code = (
-        "import os, sys; sys.argv = ['diamond', '--version']\n"
-        "from diamond_wm.cli.main import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "import torch\n"
-        "print(os.environ.get('OMP_WAIT_POLICY'))\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.splitlines()[-1] == "PASSIVE"
-    demo = "import os, diamond_wm.demo; print(os.environ.get('OMP_WAIT_POLICY'))"
-    out = subprocess.run([sys.executable, "-c", demo], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "PASSIVE"
+@pytest.fixture
+def restore_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def _governor(monkeypatch, cores: int, max_threads: int) -> ThreadGovernor:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: cores)
+    return ThreadGovernor(max_threads=max_threads, min_interval_s=0.0)
+
+
+def test_threads_follow_the_free_cores(monkeypatch, restore_threads):
+    clock = {"t": 0.0, "busy": 0.0, "own": 0.0}
+    monkeypatch.setattr(threads.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(threads, "_busy_seconds_all_cpus", lambda: clock["busy"])
+    monkeypatch.setattr(threads, "_own_cpu_seconds", lambda: clock["own"])
+    gov = _governor(monkeypatch, cores=2, max_threads=2)
+
+    def second(own: float, others: float) -> int:  # one second in which we used `own`, others `others` cores
+        clock["t"] += 1.0
+        clock["own"] += own
+        clock["busy"] += own + others
+        return gov.adapt()
+
+    assert second(own=1.9, others=0.05) == 2  # a quiet machine: both cores
+    assert second(own=1.3, others=0.7) == 1 and torch.get_num_threads() == 1  # one other busy process
+    assert second(own=0.7, others=1.3) == 1  # two: never fewer than one
+    assert second(own=1.0, others=0.0) == 2 and torch.get_num_threads() == 2  # the others stopped
+
+
+def test_a_real_busy_process_is_seen(monkeypatch, restore_threads):
+    if threads._busy_seconds_all_cpus() is None:
+        pytest.skip("no /proc/stat")
+    gov = _governor(monkeypatch, cores=2, max_threads=2)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        gov.min_interval_s = 1.0
+        gov._last = gov._sample()
+        time.sleep(1.2)
+        others = gov.others_cores()
+    finally:
+        busy.kill()
+    assert others is not None and 0.7 <= others <= 2.05  # the spinning process: about one core
+
+
+def test_omp_num_threads_pins_the_count(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert not ThreadGovernor().enabled

@@ -16,7 +16,6 @@ from typing import Optional
 from diamond_wm import __version__
 from diamond_wm.cli import errors
 from diamond_wm.runtime.logs import setup_logging
-from diamond_wm.runtime.threads import use_passive_openmp_wait
 
 log = logging.getLogger("diamond_wm.cli")
 
@@ -69,7 +68,6 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run `diamond ARGV`; returns the exit code (errors the user can fix: one line, see the module docstring)."""
-    use_passive_openmp_wait()  # before torch loads OpenMP: see diamond_wm.runtime.threads
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = DEBUG_FLAG in argv
     argv = [a for a in argv if a != DEBUG_FLAG]

@@ -46,7 +46,12 @@ class ComponentState:
         self.num_updates = int(state["num_updates"])
 
 
-def train_component(comp: ComponentState, steps: int, show_progress: bool = True) -> dict[str, float]:
+def train_component(
+    comp: ComponentState,
+    steps: int,
+    show_progress: bool = True,
+    between_updates: Optional[Callable[[], Any]] = None,
+) -> dict[str, float]:
     """`steps` optimizer updates of `comp`, each over `grad_acc_steps` batches of its objective; mean metrics.
 
     As in the published trainer, the gradients of the `grad_acc_steps` losses are summed (not averaged), then
@@ -59,6 +64,8 @@ def train_component(comp: ComponentState, steps: int, show_progress: bool = True
     for _ in tqdm(
         range(steps), desc=f"train {comp.name}", disable=not show_progress or steps == 0, leave=False
     ):
+        if between_updates is not None:
+            between_updates()  # e.g. adapt the CPU thread count to the machine's load
         comp.optimizer.zero_grad(set_to_none=True)
         for _ in range(comp.grad_acc_steps):
             loss, metrics = comp.objective(comp.batches())

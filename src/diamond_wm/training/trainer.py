@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length
 from diamond_wm.config.errors import ConfigError
@@ -28,6 +28,7 @@ from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.devices import resolve_devices
 from diamond_wm.runtime.memory import tune_malloc
 from diamond_wm.runtime.seeding import seed_everything
+from diamond_wm.runtime.threads import ThreadGovernor
 from diamond_wm.training import build
 from diamond_wm.training.collector import CollectionReport, Collector
 from diamond_wm.training.component import train_component
@@ -72,8 +73,10 @@ class Trainer:
         self.outputs = RunOutputs(self.run_dir)
         self.outputs.start_log()
         self.show_progress = show_progress
+        self.threads: Optional[ThreadGovernor] = None
         if self.device.type == "cpu":
             tune_malloc()  # keep large activations in the heap: a ~2.5x faster training step on CPU
+            self.threads = ThreadGovernor()  # as many torch threads as other processes leave cores free
         state = (
             read_state(self.run_dir.state_file, cfg.collection.train)
             if self.run_dir.state_file.exists()
@@ -168,6 +171,8 @@ class Trainer:
             self.close()
             return self.outputs.final_metrics()
         try:
+            if self.threads is not None:
+                self.threads.start()
             if not self.schedule.started:
                 self._start()
             while self.epoch < self.schedule.num_epochs:
@@ -220,6 +225,8 @@ class Trainer:
         start = time.perf_counter()
         self.epoch += 1
         metrics: dict[str, Any] = {"epoch": self.epoch}
+        if self.threads is not None:
+            self.threads.adapt()
         if self.schedule.collects(self.epoch):
             report = self.train_collector.collect(
                 num_steps=self.schedule.steps_to_collect(self.num_env_steps)
@@ -245,7 +252,8 @@ class Trainer:
             if self.model_free and name != "actor_critic":
                 continue  # model-free: the world model is not trained
             steps = component_steps(getattr(self.cfg, name).training, self.epoch)
-            metrics |= train_component(comp, steps, self.show_progress)
+            adapt = self.threads.adapt if self.threads is not None else None
+            metrics |= train_component(comp, steps, self.show_progress, between_updates=adapt)
         return metrics
 
     def _evaluate(self, num_episodes: int, seed: int, prefix: str = "test") -> dict[str, Any]:
