@@ -199,7 +199,7 @@ def _bad_setup(tmp_path: Path, *overrides: str) -> tuple[str, Path]:
     assert res.returncode == 2
     lines = _error_lines(res.stderr)
     assert len(lines) == 1, res.stderr
-    assert not (run_dir / "config").exists() and not (run_dir / "checkpoints").exists()  # nothing to resume
+    assert not run_dir.exists()  # refused before Hydra made the run folder: nothing to resume, nothing left
     again = run_cli("train", "--resume", str(run_dir), cwd=tmp_path)
     assert again.returncode == 2 and "no run configuration" in again.stderr
     return lines[0], run_dir
@@ -248,3 +248,11 @@ def test_initialization_from_another_game_or_an_empty_folder_is_one_error_line(t
     (tmp_path / "empty").mkdir()
     line, _ = _bad_setup(tmp_path, f"initialization.path_to_ckpt={tmp_path / 'empty'}")
     assert "a folder without checkpoints/agent_versions/agent_epoch_XXXXX.pt" in line
+
+
+def test_common_resume_is_refused_with_the_way_to_resume(tmp_path):
+    line, _ = _bad_setup(tmp_path, "common.resume=true")
+    assert line == (
+        "diamond train: common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
+        "(or RUN_DIR/scripts/resume.sh)"
+    )

@@ -95,12 +95,28 @@ def run_train_command(args: Sequence[str]) -> int:
     try:
         flags, overrides = _split(rest)
         if not {"-m", "--multirun"} & set(flags):
-            # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts.
-            compose_trainer_config(overrides, config_name=_config_name(flags))
+            # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts (and
+            # creates the run folder).
+            cfg = compose_trainer_config(overrides, config_name=_config_name(flags))
+            if cfg.common.resume:  # the published resume.sh's flag: our runs resume by folder
+                raise ValueError(
+                    "common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
+                    "(or RUN_DIR/scripts/resume.sh)"
+                )
+            if cfg.static_dataset.path is not None:
+                from diamond_wm.data.static import resolve_static_dataset
+
+                resolve_static_dataset(cfg.static_dataset.path)
+            if cfg.initialization.path_to_ckpt is not None:
+                from diamond_wm.config.compose import to_trainer_config
+                from diamond_wm.training.build import check_initialization
+
+                check_initialization(to_trainer_config(cfg))
     except ValueError as err:
         if errors.debug_enabled():
             raise
-        print(f"diamond train: {err}", file=sys.stderr)
+        one_line = getattr(err, "one_line", None)  # a checkpoint that does not fit: counted, in one line
+        print(f"diamond train: {one_line() if one_line else err}", file=sys.stderr)
         return 2
     return _run_hydra(flags + overrides, show_progress=not known.no_progress)
 

@@ -157,9 +157,9 @@ def build_components(
     return components
 
 
-def initialize_agent(agent: Agent, cfg: TrainerConfig) -> None:
-    """Load the parts chosen by `initialization.load_*` from `initialization.path_to_ckpt` (a checkpoint file,
-    or a run folder: its newest agent version), strictly; errors name the path."""
+def _initialization_checkpoint(cfg: TrainerConfig) -> tuple[str, dict[str, torch.Tensor], int, list[str]]:
+    """(file, state_dict, num_actions, parts to load) of `initialization.path_to_ckpt` (a checkpoint file, or a
+    run folder: its newest agent version)."""
     init = cfg.initialization
     path = init.path_to_ckpt
     assert path is not None
@@ -170,7 +170,7 @@ def initialize_agent(agent: Agent, cfg: TrainerConfig) -> None:
             ("rew_end_model", init.load_rew_end_model),
             ("actor_critic", init.load_actor_critic),
         )
-        if on
+        if on and getattr(cfg.agent, p) is not None
     ]
     if Path(path).is_dir():  # a run folder (ours or the published code's): its newest agent version
         newest = RunDir(Path(path)).newest_agent_version()
@@ -182,14 +182,43 @@ def initialize_agent(agent: Agent, cfg: TrainerConfig) -> None:
         log.info("initialization.path_to_ckpt=%s: its newest agent version, %s", path, newest.name)
         path = str(newest)
     state_dict, _, num_actions = load_agent_state(path)  # read-only, weights_only=True
-    if num_actions != agent.num_actions:
-        raise ValueError(
-            f"initialization.path_to_ckpt={path} has {num_actions} actions but {cfg.env.test.id} has "
-            f"{agent.num_actions}: a checkpoint of another game?"
-        )
+    return path, state_dict, num_actions, parts
+
+
+def _load_parts(agent: Agent, state_dict: dict[str, torch.Tensor], parts: list[str], path: str) -> None:
     try:
         load_into(agent, state_dict, parts=parts)
     except CheckpointMismatchError as e:
         source = f"initialization.path_to_ckpt={path}"
         raise CheckpointMismatchError(e.missing, e.unexpected, e.shape_mismatches, source=source) from None
+
+
+def check_initialization(cfg: TrainerConfig) -> None:
+    """Raise (one line) when `initialization.path_to_ckpt` cannot initialize the configured networks, before
+    anything runs: checked on the meta device, no memory used."""
+    path, state_dict, num_actions, parts = _initialization_checkpoint(cfg)
+    env = make_env(cfg.env.test, cfg.env.type, 1, "cpu")  # its number of actions (no files are written)
+    try:
+        _check_num_actions(path, num_actions, env.num_actions, cfg.env.test.id)
+    finally:
+        env.close()
+    with torch.device("meta"):
+        agent = Agent(cfg.agent, num_actions)
+    _load_parts(agent, state_dict, parts, path)
+
+
+def _check_num_actions(path: str, num_actions: int, env_num_actions: int, env_id: str) -> None:
+    if num_actions != env_num_actions:
+        raise ValueError(
+            f"initialization.path_to_ckpt={path} has {num_actions} actions but {env_id} has "
+            f"{env_num_actions}: a checkpoint of another game?"
+        )
+
+
+def initialize_agent(agent: Agent, cfg: TrainerConfig) -> None:
+    """Load the parts chosen by `initialization.load_*` from `initialization.path_to_ckpt`, strictly; errors
+    name the path."""
+    path, state_dict, num_actions, parts = _initialization_checkpoint(cfg)
+    _check_num_actions(path, num_actions, agent.num_actions, cfg.env.test.id)
+    _load_parts(agent, state_dict, parts, path)
     log.info("initialized %s from %s", ", ".join(parts) or "nothing", path)
