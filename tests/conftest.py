@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -45,3 +46,15 @@ def cli_env() -> dict[str, str]:
         SDL_AUDIODRIVER="dummy",
         OMP_NUM_THREADS="1",
     )
+
+
+@pytest.fixture
+def restore_logging():
+    """`main()` in-process adds its stderr handler to the root logger: remove it after the test."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        if h not in before:
+            root.removeHandler(h)
+    root.setLevel(level)

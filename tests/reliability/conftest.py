@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import subprocess
@@ -45,15 +44,9 @@ def one_line(text: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def restore_logging():
-    """`main()` in-process adds its stderr handler to the root logger: remove it after each test."""
-    root = logging.getLogger()
-    before, level = list(root.handlers), root.level
+def _restore_logging(restore_logging):
+    """Every test here runs `main()` in-process: see tests/conftest.py's `restore_logging`."""
     yield
-    for h in list(root.handlers):
-        if h not in before:
-            root.removeHandler(h)
-    root.setLevel(level)
 
 
 @pytest.fixture
