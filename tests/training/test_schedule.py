@@ -171,3 +171,18 @@ def test_several_devices_are_refused_before_anything_is_written(tmp_path, monkey
     with pytest.raises(ConfigError, match=r"common.devices='all': expected one device \(2 resolved\)"):
         Trainer(cfg, tmp_path / "run", show_progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_cache_in_ram_false_keeps_no_episode_in_memory(tmp_path, monkeypatch):
+    _, trainer = _schedule_of(
+        tmp_path,
+        monkeypatch,
+        "training.cache_in_ram=false",
+        "collection.train.first_epoch.min=40",
+        "collection.train.first_epoch.max=40",
+        "collection.train.steps_per_epoch=20",
+        "collection.train.num_steps_total=60",
+        "training.num_final_epochs=0",
+    )
+    assert not trainer.train_dataset.cache_in_ram and not trainer.train_dataset._cache
+    assert trainer.test_dataset.cache_in_ram  # the test set is always cached, as published

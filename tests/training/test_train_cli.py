@@ -256,3 +256,17 @@ def test_common_resume_is_refused_with_the_way_to_resume(tmp_path):
         "diamond train: common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
         "(or RUN_DIR/scripts/resume.sh)"
     )
+
+
+def test_worker_processes_are_refused_until_they_exist(tmp_path):
+    line, _ = _bad_setup(tmp_path, "training.num_workers_data_loaders=2")
+    assert line == (
+        "diamond train: training.num_workers_data_loaders=2: data-loader worker processes are not available yet "
+        "(segments are drawn in the training process); use 0"
+    )
+
+
+def test_training_segments_read_from_disk(tmp_path):
+    # training.cache_in_ram=false: the training set reads each drawn episode from its file (the published meaning)
+    _, run_dir = train(tmp_path, *CATCH, "training.cache_in_ram=false")
+    assert final_state(run_dir)["epoch"] == 3

@@ -35,17 +35,19 @@ MODEL_FREE_ENV_SEED_OFFSET = 10_000  # the model-free rollout environments start
 
 
 def build_datasets(
-    run_dir: RunDir, static: Optional[StaticDatasetPaths]
+    run_dir: RunDir, static: Optional[StaticDatasetPaths], cache_in_ram: bool = True
 ) -> tuple[EpisodeDataset, EpisodeDataset]:
-    """(train, test) datasets: the run folder's, or a static dataset's (read-only; test may be absent)."""
+    """(train, test) datasets: the run folder's, or a static dataset's (read-only; test may be absent). The
+    training set keeps its episodes in RAM with `cache_in_ram` (`training.cache_in_ram`), else reads them from
+    their files at each draw; the test set is always cached, as in the published trainer."""
     if static is None:
         return (
-            EpisodeDataset(run_dir.train_dataset, name="train"),
+            EpisodeDataset(run_dir.train_dataset, name="train", cache_in_ram=cache_in_ram),
             EpisodeDataset(run_dir.test_dataset, name="test"),
         )
     if static.notice:
         log.info("%s", static.notice)
-    train = EpisodeDataset(static.train, name="static train", read_only=True)
+    train = EpisodeDataset(static.train, name="static train", read_only=True, cache_in_ram=cache_in_ram)
     if static.test is None:
         return train, EpisodeDataset(None, name="no test dataset")
     return train, EpisodeDataset(static.test, name="static test", read_only=True)

@@ -101,7 +101,9 @@ class Trainer:
         # The run folder gets a configuration only now: a bad static dataset or initialization checkpoint failed
         # above, leaving nothing that a later `--resume` would pick up.
         self.outputs.create(cfg, write_config=state is None)
-        self.train_dataset, self.test_dataset = build.build_datasets(self.run_dir, static_paths)
+        self.train_dataset, self.test_dataset = build.build_datasets(
+            self.run_dir, static_paths, cfg.training.cache_in_ram
+        )
         if state is None and not self.static:
             self._discard_interrupted_start()
 
