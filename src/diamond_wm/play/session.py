@@ -24,6 +24,7 @@ import torch
 from diamond_wm.play.keymap import Keymap, pygame
 from diamond_wm.play.recording import EpisodeRecorder, original_frame
 from diamond_wm.runtime.precision import autocast, check_precision
+from diamond_wm.training.driver import PolicyDriver
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class PlaySession:
         self._needs_reset = True
         self.obs: Optional[torch.Tensor] = None  # (1, C, H, W), the observation the next action is taken on
         self.frame: Optional[torch.Tensor] = None  # (C, H, W) float in [-1, 1], what the window shows
-        self.hx_cx: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self._drivers: dict[int, PolicyDriver] = {}  # one per environment: the policy's state in it
         self.t = 0
         self.episode_return = 0.0
         self.last: Optional[LastStep] = None
@@ -198,12 +199,19 @@ class PlaySession:
         with autocast(self.device, self.precision):
             self._reset()
 
+    def _driver(self) -> PolicyDriver:
+        """The policy driver of the current environment (it carries the policy's LSTM state there)."""
+        env = self.current.env
+        if id(env) not in self._drivers:
+            self._drivers[id(env)] = PolicyDriver(env, self.actor_critic)
+        return self._drivers[id(env)]
+
     def _reset(self) -> None:
-        obs, info = self.current.env.reset()
-        self.obs = obs[:1]
+        driver = self._driver()
+        driver.reset()  # the policy's state is burnt in on the world model's real context
+        self.obs = driver.obs[:1]
         self.frame = self.obs[0]
         self.t, self.episode_return, self.last = 0, 0.0, None
-        self.hx_cx = self._burn_in(info.get("context_obs"))
         self._needs_reset = False
         self.num_resets += 1
         self._original = original_frame(self.current.env) if self._wants_original() else None
@@ -214,16 +222,6 @@ class PlaySession:
         return (
             self.recorder is not None and self.recorder.store_original_obs and not self.current.is_world_model
         )
-
-    @torch.no_grad()
-    def _burn_in(self, context_obs: Optional[torch.Tensor]) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
-        """Policy LSTM state after the world model's real context (all frames but the last)."""
-        if context_obs is None or context_obs.size(1) < 2:
-            return None
-        hx_cx = None
-        for i in range(context_obs.size(1) - 1):
-            hx_cx = self.actor_critic(context_obs[:1, i].to(self.device), hx_cx).hx_cx
-        return hx_cx
 
     def update(self) -> bool:
         """Advance by one frame of the window: reset if asked, then one step unless paused. True if it stepped."""
@@ -246,8 +244,8 @@ class PlaySession:
             self.reset()
         assert self.obs is not None
         obs = self.obs
-        out = self.actor_critic(obs.to(self.device), self.hx_cx)
-        self.hx_cx = out.hx_cx
+        driver = self._driver()
+        out = driver.forward()
         probs = torch.softmax(out.logits_act.float(), dim=-1)  # (1, A)
         entropy = float(-(probs * probs.clamp_min(1e-12).log()).sum()) / math.log(2)
         if self.is_human:
@@ -256,7 +254,8 @@ class PlaySession:
             act = int(torch.multinomial(probs.cpu(), 1, generator=self.generator).item())
         env = self.current.env
         act_t = torch.tensor([act], dtype=torch.long, device=getattr(env, "device", obs.device))
-        next_obs, rew, end, trunc, info = env.step(act_t)
+        step = driver.step(act_t, out.hx_cx)
+        next_obs, rew, end, trunc, info = step.next_obs, step.rew, step.end, step.trunc, step.info
         r, e, tr = float(rew[0]), bool(end[0]), bool(trunc[0])
         done = e or tr
         self.episode_return += r
