@@ -58,3 +58,14 @@ def restore_logging():
         if h not in before:
             root.removeHandler(h)
     root.setLevel(level)
+
+
+@pytest.fixture
+def headless(monkeypatch):
+    """pygame without a display or sound card, torch on one thread (fastest for the tiny test networks)."""
+    from tests.play.tiny_run import one_thread
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    with one_thread():
+        yield

@@ -34,6 +34,7 @@ from diamond_wm.config.agent import (
     RewEndModelConfig,
 )
 from diamond_wm.config.env import EnvConfig, GameConfig
+from diamond_wm.config.published import strip_targets
 
 log = logging.getLogger(__name__)
 
@@ -165,14 +166,6 @@ def download_pretrained(
     return PretrainedFiles(game, model, agent_cfg, env_cfg)
 
 
-def _strip_targets(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _strip_targets(v) for k, v in node.items() if not str(k).startswith("_")}
-    if isinstance(node, list):
-        return [_strip_targets(v) for v in node]
-    return node
-
-
 def _known_only(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
     """Keep the keys of `data` that `cls` knows (recursively for nested configs); log the others."""
     fields = {f.name for f in dataclasses.fields(cls)}
@@ -221,7 +214,7 @@ def read_published_configs(
         raise ValueError(f"cannot read the published configs {agent_yaml}, {env_yaml}: {_one_line(e)}") from e
     from diamond_wm.models.agent import agent_config_from_dict
 
-    data = _strip_targets(data)
+    data = strip_targets(data)  # values only: the reference's class names are not ours
     agent_cfg = agent_config_from_dict(known_agent_keys(data["agent"], str(agent_yaml)))
     env_data = data["env"]
     games = {}

@@ -9,7 +9,7 @@ import pytest
 from diamond_wm.cli.main import main
 from tests.conftest import run_cli
 from tests.play.local_hub import LocalHub, closed_port_url, write_published_layout
-from tests.play.tiny_run import one_thread, train_tiny_run
+from tests.play.tiny_run import train_tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +18,9 @@ def tiny_run(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def headless(monkeypatch):
-    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
-    with one_thread():
-        yield
+def _headless(headless):
+    """Every test here runs pygame headless on one thread: see tests/conftest.py's `headless`."""
+    yield
 
 
 def one_error_line(capsys) -> str:

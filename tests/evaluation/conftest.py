@@ -1,3 +1,3 @@
 """The evaluation tests share the play tests' fixtures: a finished tiny run, headless pygame, one thread."""
 
-from tests.play.conftest import headless, tiny_run  # noqa: F401
+from tests.play.conftest import _headless, tiny_run  # noqa: F401

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.play.tiny_run import one_thread, train_tiny_run
+from tests.play.tiny_run import train_tiny_run
 
 
 @pytest.fixture(scope="package")
@@ -14,10 +12,6 @@ def tiny_run(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def headless(monkeypatch):
-    """pygame without a display or sound card, torch on one thread."""
-    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
-    assert os.environ["SDL_VIDEODRIVER"] == "dummy"
-    with one_thread():
-        yield
+def _headless(headless):
+    """Every test here runs pygame headless on one thread: see tests/conftest.py's `headless`."""
+    yield

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.play.tiny_run import one_thread, train_tiny_run
+from tests.play.tiny_run import train_tiny_run
 
 
 @pytest.fixture(scope="package")
@@ -29,11 +29,9 @@ def run_copy(tiny_run, tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def headless(monkeypatch):
-    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
-    with one_thread():
-        yield
+def _headless(headless):
+    """Every test here runs pygame headless on one thread: see tests/conftest.py's `headless`."""
+    yield
 
 
 def one_line(text: str) -> str:
