@@ -63,10 +63,10 @@ class ThreadGovernor:
 
     def others_cores(self) -> Optional[float]:
         """Cores used by other processes since the last measure (None when less than `min_interval_s` ago)."""
+        if time.monotonic() - self._last[0] < self.min_interval_s:
+            return None  # not due: no /proc read (this runs between every two training updates)
         now = self._sample()
-        wall = now[0] - self._last[0]
-        if wall < self.min_interval_s:
-            return None
+        wall = max(now[0] - self._last[0], 1e-9)
         others = max(0.0, (now[1] - self._last[1]) - (now[2] - self._last[2])) / wall
         self._last = now
         return others
