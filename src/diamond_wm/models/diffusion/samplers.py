@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from diamond_wm.models.diffusion.denoiser import Denoiser
 
 Denoise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x (B, ...), sigma (B,)) -> denoised x
+Randn = Callable[[tuple[int, ...]], torch.Tensor]  # shape -> standard normal values (a generator's draws)
 
 
 @torch.no_grad()
@@ -30,12 +31,20 @@ def sample_euler_heun(
     s_tmax: float = float("inf"),
     s_noise: float = 1.0,
     trajectory: Optional[list[torch.Tensor]] = None,
+    randn: Optional[Randn] = None,
+    before_step: Optional[Callable[[int], None]] = None,
 ) -> torch.Tensor:
-    """EDM's stochastic sampler (Karras et al. 2022, Algorithm 2): Euler steps (order 1) or Heun steps (order 2,
-    except the last step to sigma 0), with churn gamma = min(s_churn / steps, sqrt(2) - 1) where
-    s_tmin <= sigma <= s_tmax. `x` starts at noise level sigmas[0]; each new x is appended to `trajectory`."""
+    """EDM's stochastic sampler (Karras et al. 2022, Algorithm 2) as DIAMOND runs it: Euler steps (order 1) or Heun
+    steps (order 2, except the last step to sigma 0), with churn gamma = min(s_churn / steps, sqrt(2) - 1) where
+    s_tmin <= sigma <= s_tmax. `x` starts at noise level sigmas[0]; each new x is appended to `trajectory`.
+
+    As in the published code, the network is evaluated at sigma while the derivative and the step use sigma_hat
+    (Algorithm 2 evaluates at sigma_hat; the two agree without churn). Churn noise comes from `randn(shape)`
+    (default: torch's global generator); `before_step(i)` runs before step i's first evaluation (the CS:GO
+    sampler noises its conditioning frames there)."""
     if order not in (1, 2):
         raise ValueError(f"sampler order must be 1 (Euler) or 2 (Heun), got {order}")
+    randn = randn or (lambda shape: torch.randn(shape, device=x.device, dtype=x.dtype))
     b = x.shape[0]
     ones = x.new_ones(b)  # (B,)
     values = sigmas.tolist()  # host copy for the branch conditions (no device syncs in the loop)
@@ -44,9 +53,11 @@ def sample_euler_heun(
         gamma = gamma_ if s_tmin <= values[i] <= s_tmax else 0.0
         sigma_hat = sigma * (gamma + 1)
         if gamma > 0:
-            eps = torch.randn_like(x) * s_noise
+            eps = randn(x.shape) * s_noise
             x = x + eps * (sigma_hat**2 - sigma**2).sqrt()  # churn: raise the noise level to sigma_hat
-        denoised = denoise(x, sigma_hat * ones)
+        if before_step is not None:
+            before_step(i)
+        denoised = denoise(x, sigma * ones)
         d = (x - denoised) / sigma_hat  # dx/dsigma (EDM eq. 3 with sigma(t) = t)
         dt = next_sigma - sigma_hat
         if order == 1 or values[i + 1] == 0:
