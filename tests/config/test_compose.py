@@ -103,6 +103,8 @@ def test_agent_defaults_match_published_checkpoint_config(reference_dir):
         if k != "num_actions"
     }
     ours["denoiser"]["inner_model"].pop("num_actions")
+    # Ours only (the published DDPM denoiser is on another branch): EDM by default.
+    assert ours["denoiser"].pop("parameterisation") == "edm"
     assert ours == strip_targets(published)
     assert isinstance(AgentConfig().denoiser.inner_model.depths, list)
 

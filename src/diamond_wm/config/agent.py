@@ -23,13 +23,19 @@ class InnerModelConfig:
     num_actions: Optional[int] = None
 
 
+DENOISER_PARAMETERISATIONS = ("edm", "ddpm")
+DDPM_NUM_TRAIN_TIMESTEPS = 1000  # the published DDPM world model's T
+
+
 @dataclass
 class DenoiserConfig:
-    """EDM denoiser (Karras et al. 2022) with DIAMOND's offset noise."""
+    """Next-frame denoiser with DIAMOND's offset noise: EDM (Karras et al. 2022, the paper's world model) or, with
+    `parameterisation: ddpm`, DDPM noise prediction (Ho et al. 2020, the paper's comparison; `sigma_data` unused)."""
 
     inner_model: InnerModelConfig = field(default_factory=InnerModelConfig)
     sigma_data: float = 0.5
     sigma_offset_noise: float = 0.3
+    parameterisation: str = "edm"
 
 
 @dataclass

@@ -9,7 +9,13 @@ import math
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from diamond_wm.config.agent import AgentConfig, DiffusionSamplerConfig, SigmaDistributionConfig
+from diamond_wm.config.agent import (
+    DDPM_NUM_TRAIN_TIMESTEPS,
+    DENOISER_PARAMETERISATIONS,
+    AgentConfig,
+    DiffusionSamplerConfig,
+    SigmaDistributionConfig,
+)
 from diamond_wm.config.env import ENV_TYPES, GameConfig
 from diamond_wm.config.errors import ConfigError
 from diamond_wm.config.trainer import WANDB_MODES, ComponentTrainingConfig, OptimizerConfig, TrainerConfig
@@ -93,6 +99,12 @@ def check_agent(key: str, cfg: AgentConfig) -> None:
         k = f"{key}.denoiser.inner_model"
         _positive(f"{key}.denoiser.sigma_data", cfg.denoiser.sigma_data)
         _non_negative(f"{key}.denoiser.sigma_offset_noise", cfg.denoiser.sigma_offset_noise)
+        if cfg.denoiser.parameterisation not in DENOISER_PARAMETERISATIONS:
+            raise ConfigError(
+                f"{key}.denoiser.parameterisation",
+                cfg.denoiser.parameterisation,
+                " | ".join(DENOISER_PARAMETERISATIONS),
+            )
         _int_at_least(f"{k}.num_steps_conditioning", inner.num_steps_conditioning, 1)
         _int_at_least(f"{k}.img_channels", inner.img_channels, 1)
         _int_at_least(f"{k}.cond_channels", inner.cond_channels, 1)
@@ -208,3 +220,10 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
     _int_at_least("world_model_env.horizon", wm.horizon, 1)
     _int_at_least("world_model_env.num_batches_to_preload", wm.num_batches_to_preload, 1)
     check_sampler("world_model_env.diffusion_sampler", wm.diffusion_sampler)
+    den, steps = cfg.agent.denoiser, wm.diffusion_sampler.num_steps_denoising
+    if den is not None and den.parameterisation == "ddpm" and steps > DDPM_NUM_TRAIN_TIMESTEPS:
+        raise ConfigError(
+            "world_model_env.diffusion_sampler.num_steps_denoising",
+            steps,
+            f"at most {DDPM_NUM_TRAIN_TIMESTEPS} with a DDPM denoiser (its training timesteps)",
+        )

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch.distributions import Categorical
 
-from diamond_wm.models.diffusion import DiffusionSampler
+from diamond_wm.models.diffusion import AnySampler
 from diamond_wm.models.rew_end_model import RewEndModel
 from diamond_wm.runtime.compile import uncompiled
 
@@ -25,7 +25,8 @@ InitialConditionSource = Callable[[int, torch.Generator], tuple[torch.Tensor, to
 class WorldModelEnv:
     """Batched imagination: the `TorchEnv` interface backed by the denoiser and the reward/termination model.
 
-    The caller gives the sampler that draws each next frame (`DiffusionSampler` over the denoiser).
+    The caller gives the sampler that draws each next frame (`DiffusionSampler` over an EDM denoiser, `DDPMSampler`
+    over a DDPM one: `models.diffusion.build_sampler` picks it).
 
     `reset()` returns the last context frame of every environment and `info["context_obs"]`,
     `info["context_act"]` (the whole real context, for burning in a policy's LSTM). `step()` returns
@@ -35,7 +36,7 @@ class WorldModelEnv:
 
     def __init__(
         self,
-        sampler: DiffusionSampler,
+        sampler: AnySampler,
         rew_end_model: RewEndModel,
         initial_conditions: InitialConditionSource,
         num_envs: int,

@@ -7,7 +7,7 @@ Where the agent config comes from, first that applies (see `evaluation.loading`)
    keys and presets of `diamond train`. FILE is a published `config/trainer.yaml` or `config/agent/*.yaml`, one
    of our run configs, an agent preset YAML, or a run folder (its config);
 2. an older diamond-wm file's own config; 3. the config of the run folder the file lies in;
-4. the packaged presets (`default` = the paper's, `small`, `demo`, `tiny`): the one the checkpoint loads into
+4. the packaged presets (`default` = the paper's, `small`, `demo`, `tiny`, `ddpm`): the one the checkpoint loads into
    strictly (`detect_preset`).
 
 Frame size: agent YAMLs and presets take it from `${env.train.size}`. Unless an `img_size` is given, it is the size
@@ -43,7 +43,7 @@ from diamond_wm.models.checkpoint import CheckpointMismatchError, check_state_di
 
 log = logging.getLogger(__name__)
 
-AGENT_PRESETS = ("default", "small", "demo", "tiny")
+AGENT_PRESETS = ("default", "small", "demo", "tiny", "ddpm")
 DEFAULT_IMG_SIZE = 64
 AGENT_PARTS_KEYS = ("denoiser", "rew_end_model", "actor_critic")
 HOW_TO_GIVE = (

@@ -23,7 +23,7 @@ import torch
 from diamond_wm.data.frames import to_uint8_frames
 from diamond_wm.envs.factory import make_env
 from diamond_wm.evaluation.loading import LoadedAgent
-from diamond_wm.models.diffusion import DiffusionSampler
+from diamond_wm.models.diffusion import build_sampler
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,10 @@ def real_and_imagined(
     n = agent.denoiser.num_steps_conditioning
     imagined = real.clone()
     if len(actions) >= n:
-        sampler = DiffusionSampler(agent.denoiser, loaded.sampler)
+        noise = torch.Generator(device="cpu").manual_seed(seed + 1)
+        sampler = build_sampler(agent.denoiser, loaded.sampler, noise)
         obs_buf = real[:n].unsqueeze(0).to(device)
         act_buf = act_all[:n].unsqueeze(0).to(device)
-        noise = torch.Generator(device="cpu").manual_seed(seed + 1)
         for t in range(n, len(actions) + 1):
             x_init = torch.randn(obs_buf[:, -1].shape, generator=noise).to(device)
             x, _ = sampler.sample(obs_buf, act_buf, x_init=x_init)

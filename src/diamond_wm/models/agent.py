@@ -17,7 +17,7 @@ from diamond_wm.config.agent import (
     RewEndModelConfig,
 )
 from diamond_wm.models.actor_critic import ActorCritic
-from diamond_wm.models.diffusion import Denoiser
+from diamond_wm.models.diffusion import build_denoiser
 from diamond_wm.models.rew_end_model import RewEndModel
 
 AGENT_PARTS = ("denoiser", "rew_end_model", "actor_critic")
@@ -86,7 +86,7 @@ class Agent(nn.Module):
         self.cfg = with_num_actions(cfg, num_actions)
         self.num_actions = num_actions
         c = self.cfg
-        self.denoiser = Denoiser(c.denoiser) if c.denoiser is not None else None
+        self.denoiser = build_denoiser(c.denoiser) if c.denoiser is not None else None  # EDM or DDPM
         self.rew_end_model = RewEndModel(c.rew_end_model) if c.rew_end_model is not None else None
         self.actor_critic = ActorCritic(c.actor_critic) if c.actor_critic is not None else None
         if not self.parts:

@@ -40,6 +40,7 @@ NUM_ACTIONS_KEYS = (
     "actor_critic.actor_linear.bias",
     "rew_end_model.act_emb.weight",
     "denoiser.inner_model.act_emb.0.weight",
+    "denoiser.noise_model.act_emb.0.weight",  # DDPM denoiser
 )
 
 

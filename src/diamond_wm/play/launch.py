@@ -20,7 +20,7 @@ from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.evaluation.loading import LoadedAgent, LoadError, check_num_actions
 from diamond_wm.models.agent import Agent
-from diamond_wm.models.diffusion import DiffusionSampler
+from diamond_wm.models.diffusion import build_sampler
 from diamond_wm.play.browser import DatasetBrowser
 from diamond_wm.play.keymap import Keymap
 from diamond_wm.play.recording import EpisodeRecorder
@@ -126,7 +126,7 @@ def build_play_session(
     init = initial_conditions_dataset(loaded, base, num_steps_initial_collect, seed)
     n = agent.denoiser.num_steps_conditioning
     wm_env = WorldModelEnv(
-        DiffusionSampler(agent.denoiser, loaded.sampler),
+        build_sampler(agent.denoiser, loaded.sampler),
         agent.rew_end_model,
         make_initial_conditions(init, n),
         num_envs=1,

@@ -22,7 +22,7 @@ from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import InitialConditionSource, WorldModelEnv
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import CheckpointMismatchError, load_agent_state, load_into
-from diamond_wm.models.diffusion import DiffusionSampler
+from diamond_wm.models.diffusion import build_sampler
 from diamond_wm.training.component import ComponentState
 from diamond_wm.training.objectives import ActorCriticObjective, DenoiserObjective, RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
@@ -121,8 +121,8 @@ def build_rollout(
         env = make_env(cfg.env.train, cfg.env.type, batch, device)
         env.reset(seed=seed + MODEL_FREE_ENV_SEED_OFFSET)
         return env, ActorCriticRollout(env, agent.actor_critic, steps)
-    env = WorldModelEnv(
-        DiffusionSampler(agent.denoiser, cfg.world_model_env.diffusion_sampler),
+    env = WorldModelEnv(  # the environment's generator also gives a DDPM sampler's posterior noise
+        build_sampler(agent.denoiser, cfg.world_model_env.diffusion_sampler, generator),
         agent.rew_end_model,
         initial_conditions(cfg, dataset, device),
         batch,

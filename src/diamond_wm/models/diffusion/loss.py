@@ -1,4 +1,5 @@
-"""The denoiser's training loss, apart from the network and its preconditioning (NVlabs/edm's `EDMLoss`)."""
+"""The denoisers' training losses (EDM's and DDPM's), apart from the networks and their preconditioning
+(NVlabs/edm's `EDMLoss`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,25 @@ from diamond_wm.models.diffusion.preconditioning import bcast
 from diamond_wm.models.diffusion.schedules import sample_sigma_training
 
 if TYPE_CHECKING:
+    from diamond_wm.models.diffusion.ddpm_denoiser import DDPMDenoiser
     from diamond_wm.models.diffusion.denoiser import Denoiser
+
+
+def _num_predicted_frames(
+    n: int, t: int, num_autoregressive_steps: Optional[int], draws: Optional[list[dict[str, torch.Tensor]]]
+) -> int:
+    """Predicted frames of a segment of t frames whose first n condition; checks the step count and the draws."""
+    seq_length = t - n
+    if seq_length < 1:
+        raise ValueError(f"the batch has {t} frames: the denoiser needs more than {n} (conditioning)")
+    if num_autoregressive_steps is not None and num_autoregressive_steps + 1 != seq_length:
+        raise ValueError(
+            f"num_autoregressive_steps={num_autoregressive_steps} needs {n + 1 + num_autoregressive_steps} "
+            f"frames, the batch has {t}"
+        )
+    if draws is not None and len(draws) != seq_length:
+        raise ValueError(f"draws has {len(draws)} entries, expected one per predicted frame ({seq_length})")
+    return seq_length
 
 
 def edm_denoising_loss(
@@ -33,16 +52,7 @@ def edm_denoising_loss(
     """
     n = denoiser.num_steps_conditioning
     b, t, c, h, w = batch.obs.shape
-    seq_length = t - n
-    if seq_length < 1:
-        raise ValueError(f"the batch has {t} frames: the denoiser needs more than {n} (conditioning)")
-    if num_autoregressive_steps is not None and num_autoregressive_steps + 1 != seq_length:
-        raise ValueError(
-            f"num_autoregressive_steps={num_autoregressive_steps} needs {n + 1 + num_autoregressive_steps} "
-            f"frames, the batch has {t}"
-        )
-    if draws is not None and len(draws) != seq_length:
-        raise ValueError(f"draws has {len(draws)} entries, expected one per predicted frame ({seq_length})")
+    seq_length = _num_predicted_frames(n, t, num_autoregressive_steps, draws)
 
     all_obs = batch.obs.clone()  # (B, T, C, H, W); predicted frames replace the targets as we go
     loss = all_obs.new_zeros(())
@@ -74,6 +84,61 @@ def edm_denoising_loss(
 
         with torch.no_grad():
             all_obs[:, n + i] = denoiser.wrap_model_output(noisy_next_obs, model_output, cs)
+
+    loss = loss / seq_length
+    return loss, {"loss_denoising": loss.item()}
+
+
+def ddpm_denoising_loss(
+    denoiser: DDPMDenoiser,
+    batch: Batch,
+    num_autoregressive_steps: Optional[int] = None,
+    draws: Optional[list[dict[str, torch.Tensor]]] = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """DDPM's simplified objective (Ho et al. 2020, eq. 14 and Algorithm 1) with offset noise: t uniform in
+    [0, T), noise = offset_noise + eps, x_t = sqrt(abar_t) x + sqrt(1 - abar_t) noise (eq. 4), and the MSE between
+    the predicted and the added noise over the rows whose target is not padding, averaged over predicted frames.
+
+    The published DDPM world model trains on n conditioning frames + 1 target; with more frames (autoregressive
+    steps), later targets are conditioned on the earlier predicted clean frames, quantized, as in the EDM loss.
+    `draws[i]` may give `offset_noise` (B, C, 1, 1, already scaled by sigma_offset_noise), `eps` (B, C, H, W) and
+    `timesteps` (B,) int64 for predicted frame i; missing ones are drawn in that order.
+    """
+    n = denoiser.num_steps_conditioning
+    b, t, c, h, w = batch.obs.shape
+    seq_length = _num_predicted_frames(n, t, num_autoregressive_steps, draws)
+    schedule = denoiser.schedule
+    # (B, T, C, H, W); with autoregressive steps, predictions replace the targets as we go
+    all_obs = batch.obs.clone() if seq_length > 1 else batch.obs
+    loss = all_obs.new_zeros(())
+    for i in range(seq_length):
+        obs = all_obs[:, i : n + i]  # (B, n, C, H, W)
+        next_obs = all_obs[:, n + i]  # (B, C, H, W)
+        act = batch.act[:, i : n + i]  # (B, n)
+        mask = batch.mask_padding[:, n + i]  # (B,)
+        draw = draws[i] if draws is not None else {}
+
+        offset_noise = draw.get("offset_noise")
+        if offset_noise is None:
+            offset_noise = denoiser.cfg.sigma_offset_noise * torch.randn(b, c, 1, 1, device=all_obs.device)
+        eps = draw.get("eps")
+        if eps is None:
+            eps = torch.randn_like(next_obs)
+        timesteps = draw.get("timesteps")
+        if timesteps is None:
+            timesteps = torch.randint(0, schedule.num_train_timesteps, (b,), device=all_obs.device)
+
+        noise = offset_noise + eps  # (B, C, H, W)
+        noisy_next_obs = schedule.add_noise(next_obs, noise, timesteps)  # (B, C, H, W)
+        pred_noise = denoiser.predict_noise(noisy_next_obs, timesteps, obs, act)  # (B, C, H, W)
+        if mask.any():
+            loss = loss + F.mse_loss(pred_noise[mask], noise[mask])
+        else:
+            loss = loss + 0.0 * pred_noise.sum()  # keep the graph; nothing to learn from padding
+
+        if i + 1 < seq_length:
+            with torch.no_grad():
+                all_obs[:, n + i] = denoiser.wrap_model_output(noisy_next_obs, pred_noise, timesteps)
 
     loss = loss / seq_length
     return loss, {"loss_denoising": loss.item()}
