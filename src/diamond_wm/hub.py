@@ -35,6 +35,7 @@ from diamond_wm.config.agent import (
 )
 from diamond_wm.config.env import EnvConfig, GameConfig
 from diamond_wm.config.published import strip_targets
+from diamond_wm.results.games import ATARI_100K_GAMES
 
 log = logging.getLogger(__name__)
 
@@ -43,35 +44,6 @@ ATARI_MODEL_PATH = "atari_100k/models/{game}.pt"
 ATARI_AGENT_CONFIG_PATH = "atari_100k/config/agent/default.yaml"
 ATARI_ENV_CONFIG_PATH = "atari_100k/config/env/atari.yaml"
 PRETRAINED_HORIZON = 50  # imagination horizon when playing a published model
-
-ATARI_100K_GAMES = (
-    "Alien",
-    "Amidar",
-    "Assault",
-    "Asterix",
-    "BankHeist",
-    "BattleZone",
-    "Boxing",
-    "Breakout",
-    "ChopperCommand",
-    "CrazyClimber",
-    "DemonAttack",
-    "Freeway",
-    "Frostbite",
-    "Gopher",
-    "Hero",
-    "Jamesbond",
-    "Kangaroo",
-    "Krull",
-    "KungFuMaster",
-    "MsPacman",
-    "Pong",
-    "PrivateEye",
-    "Qbert",
-    "RoadRunner",
-    "Seaquest",
-    "UpNDown",
-)
 
 
 class HubDownloadError(RuntimeError):

@@ -9,10 +9,10 @@ from diamond_wm import __version__
 from tests.conftest import run_cli
 
 
-def test_help_lists_the_four_subcommands():
+def test_help_lists_the_subcommands():
     res = run_cli("--help")
     assert res.returncode == 0
-    for name in ("train", "play", "eval", "bench"):
+    for name in ("train", "play", "eval", "bench", "results"):
         assert name in res.stdout
 
 
@@ -21,7 +21,7 @@ def test_version():
     assert res.returncode == 0 and __version__ in res.stdout
 
 
-@pytest.mark.parametrize("command", ["train", "play", "eval", "bench"])
+@pytest.mark.parametrize("command", ["train", "play", "eval", "bench", "results"])
 def test_each_subcommand_has_help(command):
     res = run_cli(command, "--help")
     assert res.returncode == 0
