@@ -229,7 +229,7 @@ def test_a_checkpoint_of_another_architecture_is_one_error_line_and_no_run(tmp_p
     from diamond_wm.models.agent import Agent
     from diamond_wm.models.checkpoint import save_agent
 
-    ckpt = save_agent(tmp_path / "paper_sized.pt", Agent(AgentConfig(), num_actions=3))
+    ckpt = save_agent(tmp_path / "paper_sized.pt", Agent(AgentConfig(), 3))
     line, _ = _bad_setup(tmp_path, f"initialization.path_to_ckpt={ckpt}")
     assert line.startswith(f"diamond train: initialization.path_to_ckpt={ckpt} does not fit the configured")
     assert "shape mismatches (first: " in line and "agent=" in line
