@@ -132,6 +132,7 @@ def build_play_session(
         num_envs=1,
         horizon=max(1, horizon),
         return_denoising_trajectory=store_denoising_trajectory,
+        action_spec=agent.action_spec,
     )
     if seed is not None:
         wm_env.generator.manual_seed(seed)
@@ -160,7 +161,7 @@ def compile_for_play(session: PlaySession, agent: Agent) -> None:
     state = wm.generator.get_state()
     with autocast(session.device, session.precision):
         wm.reset()
-        wm.step(torch.zeros(wm.num_envs, dtype=torch.long))
+        wm.step(wm.action_spec.zeros(wm.num_envs))
     wm.generator.set_state(state)
     session.request_reset()
 

@@ -127,6 +127,7 @@ def build_rollout(
         initial_conditions(cfg, dataset, device),
         batch,
         cfg.world_model_env.horizon,
+        action_spec=agent.action_spec,
     )
     env.generator = generator
     return env, ActorCriticRollout(env, agent.actor_critic, steps)
