@@ -226,6 +226,23 @@ class ActionSpec:
             raise ValueError(f"{data['kind']} action spec: {e}") from None
 
 
+def action_mismatch(
+    actions: ActionSpec | int, name: str, other: ActionSpec, other_name: str
+) -> Optional[str]:
+    """None when `actions` fit `other` (same kind and number of dimensions), else 'NAME has 4 actions but
+    OTHER_NAME has 3 actions'. `actions` may be a number of dimensions alone, when that is all that is known (a bare
+    checkpoint's weights do not tell the kind): then only the numbers are compared."""
+    if isinstance(actions, ActionSpec):
+        if actions.same_layout(other):
+            return None
+        text = actions.describe()
+    else:
+        if actions == other.num_action_dims:
+            return None
+        text = f"{actions} actions" if other.is_discrete else f"{actions}-dim actions"
+    return f"{name} has {text} but {other_name} has {other.describe()}"
+
+
 def read_action_spec(path: str | Path) -> Optional[ActionSpec]:
     """The spec stored in `path` (an `action_spec.json`), None when there is no such file."""
     path = Path(path)
