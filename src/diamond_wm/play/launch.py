@@ -13,6 +13,7 @@ from typing import Optional
 
 import torch
 
+from diamond_wm.config.errors import ConfigError
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.published_layout import INDEX_FILENAME, episode_relpath
 from diamond_wm.data.sampling import SegmentSampler
@@ -22,7 +23,7 @@ from diamond_wm.evaluation.loading import LoadedAgent, LoadError, check_action_s
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.play.browser import DatasetBrowser
-from diamond_wm.play.keymap import Keymap
+from diamond_wm.play.keymap import keymap_for_config
 from diamond_wm.play.recording import EpisodeRecorder
 from diamond_wm.play.session import NamedEnv, PlaySession
 from diamond_wm.runtime.compile import compile_world_model
@@ -130,7 +131,8 @@ def build_play_session(
     test_env = make_env(loaded.env.test, loaded.env.type, 1, device, asynchronous=False)
     try:  # before anything is collected with it
         check_action_spec(agent.action_spec, loaded.checkpoint, test_env.action_spec, loaded.env.test.id)
-    except LoadError:
+        keymap = keymap_for_config(loaded.env.keymap, test_env.action_names, loaded.env.train.id)
+    except (LoadError, ConfigError):
         test_env.close()
         raise
     init = initial_conditions_dataset(loaded, base, num_steps_initial_collect, seed)
@@ -148,7 +150,6 @@ def build_play_session(
         wm_env.generator.manual_seed(seed)
     train_env = make_env(loaded.env.train, loaded.env.type, 1, device, asynchronous=False)
     envs = [NamedEnv("wm", wm_env, True), NamedEnv("test", test_env), NamedEnv("train", train_env)]
-    keymap = Keymap.from_action_names(test_env.action_names)
     recorder = EpisodeRecorder(base, store_denoising_trajectory, store_original_obs) if record else None
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     return PlaySession(
