@@ -150,7 +150,9 @@ def build_play_session(
         wm_env.generator.manual_seed(seed)
     train_env = make_env(loaded.env.train, loaded.env.type, 1, device, asynchronous=False)
     envs = [NamedEnv("wm", wm_env, True), NamedEnv("test", test_env), NamedEnv("train", train_env)]
-    recorder = EpisodeRecorder(base, store_denoising_trajectory, store_original_obs) if record else None
+    recorder = None
+    if record:
+        recorder = EpisodeRecorder(base, store_denoising_trajectory, store_original_obs, test_env.action_spec)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     return PlaySession(
         agent.actor_critic,
