@@ -50,14 +50,9 @@ class Episode:
         if n == 0:
             raise ValueError("an episode needs at least one step, got 0")
         act = self.act
-        if not (
-            act.dtype == torch.int64
-            and tuple(act.shape) == (n,)
-            or act.dtype == torch.float32
-            and act.ndim == 2
-            and act.size(0) == n
-            and act.size(1) >= 1
-        ):
+        indices = act.dtype == torch.int64 and tuple(act.shape) == (n,)
+        vectors = act.dtype == torch.float32 and act.ndim == 2 and act.size(0) == n and act.size(1) >= 1
+        if not (indices or vectors):
             raise ValueError(
                 f"act must be int64 of shape ({n},) or float32 of shape ({n}, D), got {act.dtype} {tuple(act.shape)}"
             )
