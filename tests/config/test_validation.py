@@ -38,6 +38,12 @@ from diamond_wm.config.errors import ConfigError
         ("collection.train.epsilon=1.5", "collection.train.epsilon", "[0, 1]"),
         ("wandb.mode=sometimes", "wandb.mode", "online | offline | disabled"),
         ("env.type=snes", "env.type", "atari | gym"),
+        ("env.keymap=csgo", "env.keymap", "the CS:GO keymap is not available yet"),
+        (
+            "env.keymap=atari/PongNoFrameskip-v4",
+            "env.keymap",
+            "or atari/BreakoutNoFrameskip-v4 (the Atari keymap",
+        ),
         (
             "agent.denoiser.inner_model.cond_channels=255",
             "agent.denoiser.inner_model.cond_channels",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from diamond_wm.config.actions import ActionSpec
 from diamond_wm.data import to_uint8_frames
 from diamond_wm.envs import GymVectorTorchEnv, TorchEnv
 from tests.envs.counting_env import counting_env_fns, decode, episode_length
@@ -20,6 +21,7 @@ def test_same_step_autoreset_no_leakage():
     n = 3
     env = GymVectorTorchEnv(counting_env_fns(n))
     assert isinstance(env, TorchEnv) and env.action_names == ["A", "B"] and env.num_actions == 2
+    assert env.action_spec == ActionSpec.discrete(2, ["A", "B"])
     obs, _ = env.reset(seed=0)
     assert _decode_all(obs) == [(0, 0, k) for k in range(n)]
     episode, t = [0] * n, [0] * n

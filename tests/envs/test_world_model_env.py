@@ -131,3 +131,51 @@ def test_state_round_trip_continues_the_same_episodes():
     for a, b in zip(expected[:4], got[:4], strict=True):
         torch.testing.assert_close(a, b)
     torch.testing.assert_close(other.t, env.t)
+
+
+def test_multi_hot_actions_drive_the_world_model():
+    from diamond_wm.config.actions import ActionGroup, ActionSpec
+
+    spec = ActionSpec.multi_hot(
+        [ActionGroup("keys", ("w", "a")), ActionGroup("mouse", ("l", "r"), one_hot=True)]
+    )
+    cfg = tiny_agent_config()
+    cfg.actor_critic = None
+    torch.manual_seed(0)
+    agent = Agent(cfg, spec).eval()
+    with torch.no_grad():  # the termination head always says "continue": no restart hides the action buffer
+        head = agent.rew_end_model.head
+        head[0].weight.zero_(), head[0].bias.fill_(1.0)
+        head[-1].weight[3].fill_(10.0), head[-1].weight[4].fill_(-10.0)
+    g = torch.Generator().manual_seed(0)
+    frames = torch.rand(4, 2, 3, 16, 16, generator=g) * 2 - 1
+    actions = torch.tensor([[0.0, 1, 1, 0], [1, 1, 0, 1]]).expand(4, 2, 4)
+
+    def source(count, generator):
+        return frames[:count], actions[:count]
+
+    env = WorldModelEnv(
+        DiffusionSampler(agent.denoiser, DiffusionSamplerConfig()),
+        agent.rew_end_model,
+        source,
+        2,
+        horizon=3,
+        action_spec=spec,
+    )
+    assert env.action_names == ["keys:w", "keys:a", "mouse:l", "mouse:r"]
+    env.reset(seed=0)
+    act = torch.tensor([[1.0, 0, 0, 1], [0, 0, 1, 0]])
+    obs, _, _, _, info = env.step(act)
+    assert obs.shape == (2, 3, 16, 16) and env.act_buffer.shape == (2, 2, 4)
+    assert env.act_buffer.dtype == torch.float32
+    assert not info["reset_mask"].any()
+    assert torch.equal(env.act_buffer[:, 0], act)
+    assert not env.act_buffer[:, -1].any()  # the next step's slot
+    with pytest.raises(ValueError, match="^actions: 2 hot entries in the one-hot group 'mouse'"):
+        env.step(torch.tensor([[1.0, 0, 1, 1], [0, 0, 1, 0]]))
+    with pytest.raises(ValueError, match=r"^actions of dtype torch.int64: expected float vectors of 4-dim"):
+        env.step(torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(
+        ValueError, match="^WorldModelGymEnv takes discrete actions, not 4-dim multi-hot actions"
+    ):
+        WorldModelGymEnv(env)

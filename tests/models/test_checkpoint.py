@@ -71,7 +71,7 @@ def test_num_actions_conflict() -> None:
     cfg.num_actions = 5
     with pytest.raises(ValueError, match="num_actions=3 conflicts"):
         Agent(cfg, 3)
-    with pytest.raises(ValueError, match="num_actions must be"):
+    with pytest.raises(ValueError, match="actions=0: expected an ActionSpec or a number of discrete actions"):
         Agent(tiny_agent_config(), 0)
 
 

@@ -43,3 +43,29 @@ def test_catch_and_unnamed_actions():
     assert km.action([pygame.K_a]) == 1 and km.action([pygame.K_d]) == 2
     km = Keymap.from_action_names(["0", "1", "2"])  # no meanings: digit keys
     assert km.action([pygame.K_2]) == 2 and km.action([]) == 0
+
+
+def test_env_keymap_selects_the_keys_or_is_refused_in_one_line():
+    import pytest
+
+    from diamond_wm.config.errors import ConfigError
+    from diamond_wm.play.keymap import keymap_for_config
+
+    breakout = ["NOOP", "FIRE", "RIGHT", "LEFT"]
+    km = keymap_for_config("atari/BreakoutNoFrameskip-v4", breakout, "BreakoutNoFrameskip-v4")
+    assert km.action([pygame.K_SPACE]) == 1 and km.action([pygame.K_a]) == 3
+    assert (
+        keymap_for_config(None, ["0", "1", "2"], "diamond_wm/Foo-v0").action([pygame.K_2]) == 2
+    )  # digit keys
+    with pytest.raises(
+        ConfigError, match=r"^invalid config: env.keymap='csgo': expected null .* not available yet$"
+    ):
+        keymap_for_config("csgo", breakout, "BreakoutNoFrameskip-v4")
+    with pytest.raises(
+        ConfigError, match="env.keymap='atari/PongNoFrameskip-v4': expected null .* or atari/Breakout"
+    ):
+        keymap_for_config("atari/PongNoFrameskip-v4", breakout, "BreakoutNoFrameskip-v4")
+    with pytest.raises(
+        ConfigError, match=r"expected null: the actions of Foo \(0, 1\) are not Atari meanings$"
+    ):
+        keymap_for_config("atari/Foo", ["0", "1"], "Foo")

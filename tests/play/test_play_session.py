@@ -177,6 +177,7 @@ def test_recording_real_and_imagined_episodes(loaded, tiny_run, tmp_path):
 
     wm = EpisodeDataset(tmp_path / "dataset" / "rec_wm_policy", read_only=True)
     assert wm.num_episodes == 1
+    assert wm.action_spec.names == ("NOOP", "LEFT", "RIGHT")  # recordings record the game's actions
     ep = wm.load_episode(0)
     assert len(ep) == length and ep.is_finished
     traj = ep.info["denoising_trajectory"]  # (T, denoising steps + 1, C, H, W)

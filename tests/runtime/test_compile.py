@@ -15,7 +15,7 @@ from diamond_wm.runtime.compile import compile_world_model
 
 def _agent() -> Agent:
     torch.manual_seed(0)
-    agent = Agent(tiny_agent_config(), num_actions=4)
+    agent = Agent(tiny_agent_config(), 4)
     randomize_zero_layers(agent)
     return agent.eval()
 
@@ -25,7 +25,7 @@ def test_compiling_keeps_the_state_dict_keys():
     keys = list(agent.state_dict())
     compile_world_model(agent)  # nothing is compiled before the first call
     assert list(agent.state_dict()) == keys
-    Agent(tiny_agent_config(), num_actions=4).load_state_dict(agent.state_dict())  # strict
+    Agent(tiny_agent_config(), 4).load_state_dict(agent.state_dict())  # strict
 
 
 @pytest.mark.slow

@@ -229,7 +229,7 @@ def test_a_checkpoint_of_another_architecture_is_one_error_line_and_no_run(tmp_p
     from diamond_wm.models.agent import Agent
     from diamond_wm.models.checkpoint import save_agent
 
-    ckpt = save_agent(tmp_path / "paper_sized.pt", Agent(AgentConfig(), num_actions=3))
+    ckpt = save_agent(tmp_path / "paper_sized.pt", Agent(AgentConfig(), 3))
     line, _ = _bad_setup(tmp_path, f"initialization.path_to_ckpt={ckpt}")
     assert line.startswith(f"diamond train: initialization.path_to_ckpt={ckpt} does not fit the configured")
     assert "shape mismatches (first: " in line and "agent=" in line
@@ -242,7 +242,7 @@ def test_initialization_from_another_game_or_an_empty_folder_is_one_error_line(t
     torch.save(tiny_agent_state_dict(4), breakout)
     line, _ = _bad_setup(tmp_path, f"initialization.path_to_ckpt={breakout}")
     assert line == (
-        f"diamond train: initialization.path_to_ckpt={breakout} has 4 actions but diamond_wm/Catch-v0 has 3: "
+        f"diamond train: initialization.path_to_ckpt={breakout} has 4 actions but diamond_wm/Catch-v0 has 3 actions: "
         "a checkpoint of another game?"
     )
     (tmp_path / "empty").mkdir()

@@ -130,7 +130,7 @@ def build_agent(settings: BenchSettings) -> Agent:
     """The paper's Atari networks (or the tiny ones) with random weights, on the bench device."""
     torch.manual_seed(settings.seed)
     cfg = tiny_agent_config() if settings.tiny else AgentConfig()
-    agent = Agent(cfg, num_actions=NUM_ACTIONS)
+    agent = Agent(cfg, NUM_ACTIONS)
     randomize_zero_layers(agent)
     rare_ends(agent)
     agent = agent.to(settings.device)

@@ -91,6 +91,7 @@ def run_train_command(args: Sequence[str]) -> int:
             return 2
         return _resume(Path(known.resume), show_progress=not known.no_progress)
     from diamond_wm.config.compose import compose_trainer_config
+    from diamond_wm.data.errors import DatasetError
 
     try:
         flags, overrides = _split(rest)
@@ -117,7 +118,10 @@ def run_train_command(args: Sequence[str]) -> int:
                 from diamond_wm.training.build import check_initialization
 
                 check_initialization(to_trainer_config(cfg))
-    except ValueError as err:
+    except (
+        ValueError,
+        DatasetError,
+    ) as err:  # DatasetError: a static dataset's actions (see check_initialization)
         if errors.debug_enabled():
             raise
         one_line = getattr(err, "one_line", None)  # a checkpoint that does not fit: counted, in one line

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from diamond_wm.config.errors import ConfigError
+
 ENV_TYPES = ("atari", "gym")
+ATARI_KEYMAP_PREFIX = "atari/"
 
 
 @dataclass
@@ -27,9 +30,23 @@ class GameConfig:
 
 @dataclass
 class EnvConfig:
-    """Train and test environments. The test environment ends episodes on game over only."""
+    """Train and test environments. The test environment ends episodes on game over only.
+
+    `keymap` selects the keys of `diamond play`, as in the published code: `atari/<env.train.id>` (the presets'
+    `atari/${.train.id}`) is the Atari keymap (w/a/s/d + space) of that game's action meanings; null gives the
+    keys the action names allow (the Atari keymap when they are Atari meanings, else the digit keys).
+    """
 
     type: str = "atari"
     train: GameConfig = field(default_factory=GameConfig)
     test: GameConfig = field(default_factory=lambda: GameConfig(done_on_life_loss=False))
     keymap: Optional[str] = None
+
+
+def check_keymap(keymap: Optional[str], env_id: str) -> None:
+    """`ConfigError` (one line naming the value and what is accepted) unless `env.keymap` can be honoured."""
+    if keymap is None or keymap == ATARI_KEYMAP_PREFIX + env_id:
+        return
+    later = "; the CS:GO keymap is not available yet" if keymap == "csgo" else ""
+    accepted = f"null (keys from the action names) or {ATARI_KEYMAP_PREFIX}{env_id} (the Atari keymap of env.train.id)"
+    raise ConfigError("env.keymap", keymap, accepted + later)

@@ -16,7 +16,7 @@ from diamond_wm.config.agent import (
     DiffusionSamplerConfig,
     SigmaDistributionConfig,
 )
-from diamond_wm.config.env import ENV_TYPES, GameConfig
+from diamond_wm.config.env import ENV_TYPES, GameConfig, check_keymap
 from diamond_wm.config.errors import ConfigError
 from diamond_wm.config.trainer import WANDB_MODES, ComponentTrainingConfig, OptimizerConfig, TrainerConfig
 from diamond_wm.runtime.devices import parse_devices
@@ -209,6 +209,7 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
         raise ConfigError("env.type", cfg.env.type, " | ".join(ENV_TYPES))
     check_game("env.train", cfg.env.train)
     check_game("env.test", cfg.env.test)
+    check_keymap(cfg.env.keymap, cfg.env.train.id)
     check_agent("agent", cfg.agent)
     needed = ["actor_critic"] + ([] if cfg.training.model_free else ["denoiser", "rew_end_model"])
     for part in needed:  # the training loop acts with the actor-critic and imagines with the world model

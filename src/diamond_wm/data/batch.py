@@ -12,7 +12,7 @@ import torch
 class Batch:
     """B segments of T steps. Frames are floats in [-1, 1]; padded steps have `mask_padding` False.
 
-    obs (B, T, C, H, W) float32, act (B, T) int64, rew (B, T) float32, end (B, T) uint8, trunc (B, T) uint8,
+    obs (B, T, C, H, W) float32, act (B, T) int64 or (B, T, D) float32 (multi-hot), rew (B, T) float32, end (B, T) uint8, trunc (B, T) uint8,
     mask_padding (B, T) bool, info: one dict per segment (e.g. `final_observation` (C, H, W) of a terminated
     episode whose end lies inside the segment), segment_ids: where each segment came from.
     """

@@ -7,13 +7,15 @@ index wins: episode files beyond it are ignored and an episode that was extended
 indexed length, exactly as it was then.
 
 Frames are uint8 in RAM and on disk (3 x 64 x 64 bytes per step: 1.23 GB for 100k steps, see docs/memory.md).
+
+The action spec (discrete or multi-hot, `diamond_wm.config.actions`) is kept in `action_spec.json` beside `info.pt`
+(the published layout has no place for it; the published code ignores the file). Datasets without it (the
+published code's, older ones) read as before: their spec is unknown until given, or inferred from their episodes
+(`diamond_wm.data.action_specs`). A read-only dataset is never written, the spec file included.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import logging
 import shutil
 from collections import Counter
@@ -24,6 +26,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from diamond_wm.config.actions import ACTION_SPEC_FILENAME, ActionSpec, read_action_spec, write_action_spec
+from diamond_wm.data.action_specs import check_actions
 from diamond_wm.data.episode import Episode
 from diamond_wm.data.errors import DatasetError, EpisodeFileError, ReadOnlyDatasetError
 from diamond_wm.data.published_layout import (
@@ -34,29 +38,12 @@ from diamond_wm.data.published_layout import (
     scan_episode_ids,
     write_index,
 )
+from diamond_wm.runtime.memory import release_freed_memory
 
 log = logging.getLogger(__name__)
 
 REW_SIGNS = (-1, 0, 1)
 END_VALUES = (0, 1)
-
-
-@functools.cache
-def _malloc_trim() -> Optional[ctypes._CFuncPtr]:
-    """glibc's `malloc_trim`, or None on other C libraries."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-def release_freed_memory() -> None:
-    """Give the memory freed by replaced episodes back to the OS (glibc keeps freed heap blocks otherwise,
-    about 10% of a dataset built by extending episodes 100 steps at a time). No-op off glibc."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 def _count(x: torch.Tensor, values: tuple[int, ...]) -> Counter:
@@ -75,6 +62,7 @@ class EpisodeDataset:
         read_only: refuse writes (a static dataset, e.g. one recorded by the published implementation).
         autosave_index: rewrite `info.pt` after each change (else call `save_index()` / `close()`).
         rebuild_index: ignore `info.pt` and rebuild the index and counters from the episode files found.
+        action_spec: the actions of its episodes (see `set_action_spec`); None keeps the recorded one, if any.
     """
 
     def __init__(
@@ -86,6 +74,7 @@ class EpisodeDataset:
         read_only: bool = False,
         autosave_index: bool = True,
         rebuild_index: bool = False,
+        action_spec: Optional[ActionSpec] = None,
     ) -> None:
         if directory is None and not cache_in_ram:
             raise ValueError("a dataset without a directory must have cache_in_ram=True")
@@ -99,10 +88,14 @@ class EpisodeDataset:
         self._lengths_np: Optional[np.ndarray] = None
         self._is_static = False
         self._frame_shape: Optional[tuple[int, int, int]] = None
+        self._action_spec: Optional[ActionSpec] = None
+        self._recorded_spec: Optional[ActionSpec] = None  # what the folder's action_spec.json holds
         self.counter_rew: Counter = Counter({v: 0 for v in REW_SIGNS})
         self.counter_end: Counter = Counter({v: 0 for v in END_VALUES})
         if self.directory is not None:
             self._open(rebuild_index)
+        if action_spec is not None:
+            self.set_action_spec(action_spec)
 
     # ------------------------------------------------------------------ opening and index
 
@@ -115,6 +108,10 @@ class EpisodeDataset:
         assert self.directory is not None and self.index_path is not None
         if self.read_only and not self.directory.is_dir():
             raise FileNotFoundError(f"dataset folder {self.directory} does not exist")
+        try:
+            self._recorded_spec = self._action_spec = read_action_spec(self.directory / ACTION_SPEC_FILENAME)
+        except ValueError as e:
+            raise DatasetError(str(e)) from e
         if self.index_path.is_file() and not rebuild_index:
             index = read_index(self.index_path)
             self._lengths = index.lengths.tolist()
@@ -151,9 +148,13 @@ class EpisodeDataset:
             self.save_index()
 
     def save_index(self) -> None:
-        """Write `info.pt` atomically (no-op for a RAM-only or read-only dataset)."""
+        """Write `info.pt` atomically, and the action spec when it changed (no-op for a RAM-only or read-only
+        dataset)."""
         if self.index_path is None or self.read_only:
             return
+        if self._action_spec is not None and self._action_spec != self._recorded_spec:
+            write_action_spec(self.index_path.parent / ACTION_SPEC_FILENAME, self._action_spec)
+            self._recorded_spec = self._action_spec
         write_index(
             self.index_path,
             DatasetIndex(self.lengths, Counter(self.counter_rew), Counter(self.counter_end), self._is_static),
@@ -182,8 +183,28 @@ class EpisodeDataset:
         self._lengths = []
         self._lengths_np = None
         self._frame_shape = None
+        self._recorded_spec = None  # the spec file went with the folder; the spec is kept and written again
         self.counter_rew = Counter({v: 0 for v in REW_SIGNS})
         self.counter_end = Counter({v: 0 for v in END_VALUES})
+
+    # ------------------------------------------------------------------ action spec
+
+    @property
+    def action_spec(self) -> Optional[ActionSpec]:
+        """The actions of the episodes: recorded in the folder or given; None when unknown (see the module
+        docstring)."""
+        return self._action_spec
+
+    def set_action_spec(self, spec: ActionSpec) -> None:
+        """Declare the actions of the episodes (written with the index). `DatasetError` when the dataset holds
+        episodes of another kind or number of actions (by its recorded spec, else by its first episode)."""
+        where = f"dataset {self.name!r} ({self.directory or 'RAM'})"
+        known = self._action_spec
+        if known is not None and self.num_episodes > 0 and not known.same_layout(spec):
+            raise DatasetError(f"{where} holds {known.describe()}, not the {spec.describe()} given")
+        if known is None and self.num_episodes > 0:
+            check_actions(self.load_episode(0).act, spec, where)
+        self._action_spec = spec
 
     # ------------------------------------------------------------------ sizes and counters
 
@@ -291,6 +312,8 @@ class EpisodeDataset:
         shape = self.frame_shape
         if shape is not None and episode.frame_shape != shape:
             raise ValueError(f"frame shape {episode.frame_shape} differs from the dataset's {shape}")
+        if self._action_spec is not None:
+            check_actions(episode.act, self._action_spec, f"episode for dataset {self.name!r}")
         if episode_id is None:
             episode_id = self.num_episodes
             old = None

@@ -5,8 +5,10 @@ Step t holds the observation `obs[t]` on which action `act[t]` was taken, and wh
 step may have `end` or `trunc` set. The observation that followed the last step of an ended episode is kept
 in `info["final_observation"]` (C, H, W): uint8 in RAM, float32 in [-1, 1] on disk as the published code does.
 
+Actions are int64 indices (T,) or float32 multi-hot vectors (T, D) (`diamond_wm.config.actions`).
+
 File format (`<id>.pt`, read with `torch.load(weights_only=True)`): a dict with `obs` uint8 (T, C, H, W),
-`act` int64 (T,), `rew` float32 (T,), `end` uint8 (T,), `trunc` uint8 (T,), `info` dict.
+`act` int64 (T,) or float32 (T, D), `rew` float32 (T,), `end` uint8 (T,), `trunc` uint8 (T,), `info` dict.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class Episode:
     """One episode (or the part of it collected so far). See the module docstring for the meaning of each step."""
 
     obs: torch.Tensor  # (T, C, H, W) uint8
-    act: torch.Tensor  # (T,) int64
+    act: torch.Tensor  # (T,) int64 indices or (T, D) float32 multi-hot vectors
     rew: torch.Tensor  # (T,) float32
     end: torch.Tensor  # (T,) uint8
     trunc: torch.Tensor  # (T,) uint8
@@ -47,7 +49,14 @@ class Episode:
         n = self.obs.size(0)
         if n == 0:
             raise ValueError("an episode needs at least one step, got 0")
-        expected = {"act": torch.int64, "rew": torch.float32, "end": torch.uint8, "trunc": torch.uint8}
+        act = self.act
+        indices = act.dtype == torch.int64 and tuple(act.shape) == (n,)
+        vectors = act.dtype == torch.float32 and act.ndim == 2 and act.size(0) == n and act.size(1) >= 1
+        if not (indices or vectors):
+            raise ValueError(
+                f"act must be int64 of shape ({n},) or float32 of shape ({n}, D), got {act.dtype} {tuple(act.shape)}"
+            )
+        expected = {"rew": torch.float32, "end": torch.uint8, "trunc": torch.uint8}
         for name, dtype in expected.items():
             x = getattr(self, name)
             if x.dtype != dtype or tuple(x.shape) != (n,):
@@ -89,6 +98,11 @@ class Episode:
             raise ValueError("cannot extend an episode whose last step has end or trunc set")
         if other.frame_shape != self.frame_shape:
             raise ValueError(f"frame shape {other.frame_shape} differs from the episode's {self.frame_shape}")
+        if other.act.dtype != self.act.dtype or other.act.shape[1:] != self.act.shape[1:]:
+            raise ValueError(
+                f"actions {other.act.dtype} {tuple(other.act.shape[1:])} differ from the episode's "
+                f"{self.act.dtype} {tuple(self.act.shape[1:])}"
+            )
         parts = {k: torch.cat((getattr(self, k), getattr(other, k))) for k in FIELDS}
         info = {k: v for k, v in self.info.items() if k != FINAL_OBSERVATION}
         info.update(other.info)
@@ -137,7 +151,7 @@ class Episode:
         try:
             return cls(
                 obs=obs,
-                act=d["act"].long(),
+                act=d["act"].float() if d["act"].is_floating_point() else d["act"].long(),
                 rew=d["rew"].float(),
                 end=d["end"].to(torch.uint8),
                 trunc=d["trunc"].to(torch.uint8),

@@ -2,6 +2,7 @@
 
     <root>/info.pt                      the index (see `DatasetIndex`)
     <root>/<aaa>/<bb>/<c>/<id>.pt       one file per episode (see `diamond_wm.data.episode`)
+    <root>/action_spec.json             diamond-wm only: the actions' spec (see `diamond_wm.data.dataset`)
 
 with aaa = id // 100 * 100 % 1000 (3 digits), bb = id % 100 // 10 * 10 (2 digits), c = id % 10: episode 1234
 lives at `200/30/4/1234.pt`.

@@ -11,7 +11,8 @@ A segment of T steps is placed around a uniformly drawn step t of the episode (L
   negative: the missing steps before the episode start are left padding;
 - `can_sample_beyond_end=True` (reward/termination model): it starts at t - u and ends at start + T, so it may
   also run past the episode's end (right padding).
-Padded steps have zero frames (0.0, mid-grey in [-1, 1]), zero action/reward/end/trunc and `mask_padding` False.
+Padded steps have zero frames (0.0, mid-grey in [-1, 1]), action 0 (or the all-zero multi-hot vector), zero
+reward/end/trunc and `mask_padding` False.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def make_batch(
     shape = dataset.frame_shape
     assert shape is not None
     obs = torch.zeros(b, t, *shape, dtype=torch.uint8)  # (B, T, C, H, W)
-    act = torch.zeros(b, t, dtype=torch.long)
+    act = None  # (B, T) or (B, T, D), as the episodes store their actions
     rew = torch.zeros(b, t, dtype=torch.float32)
     end = torch.zeros(b, t, dtype=torch.uint8)
     trunc = torch.zeros(b, t, dtype=torch.uint8)
@@ -97,6 +98,13 @@ def make_batch(
             )
         a, z = lo - start, hi - start  # where the real steps go in the segment
         obs[i, a:z] = ep.obs[lo:hi]
+        if act is None:
+            act = torch.zeros(b, t, *ep.act.shape[1:], dtype=ep.act.dtype)
+        elif act.shape[2:] != ep.act.shape[1:] or act.dtype != ep.act.dtype:
+            raise ValueError(
+                f"episode {episode_id} stores actions as {ep.act.dtype} {tuple(ep.act.shape[1:])}, other episodes "
+                f"of the batch as {act.dtype} {tuple(act.shape[2:])}"
+            )
         act[i, a:z] = ep.act[lo:hi]
         rew[i, a:z] = ep.rew[lo:hi]
         end[i, a:z] = ep.end[lo:hi]

@@ -3,14 +3,16 @@
 Contract (N environments, frames C x H x W):
 
 - `reset(seed=None) -> (obs, info)`: obs (N, C, H, W) float32 in [-1, 1] on `device`.
-- `step(act) -> (obs, rew, end, trunc, info)`: act (N,) int64 in [0, num_actions); rew (N,) float32,
+- `step(act) -> (obs, rew, end, trunc, info)`: act (N,) int64 in [0, num_actions) (or (N, D) float multi-hot
+  vectors for an environment whose `action_spec` says so, e.g. a world model of CS:GO); rew (N,) float32,
   end (N,) uint8 (the episode terminated), trunc (N,) uint8 (it was cut), all on `device`.
   Environments whose episode ended on this step (end or trunc) have already restarted: their row of `obs` is
   the first frame of their next episode, and `info["final_observation"][i]` is the last frame of the episode
   that ended. `info` always holds:
     - `final_observation` (N, C, H, W) float32: the last frame for rows that ended, `obs[i]` for the others;
     - `reset_mask` (N,) bool: rows that ended (end | trunc).
-- `num_envs`, `num_actions`, `action_names` (one name per action), `device`, and `close()`.
+- `num_envs`, `action_spec` (`diamond_wm.config.actions`), `num_actions` and `action_names` (its number of
+  actions and their names), `device`, and `close()`.
 
 A class implements it by having these members (structural typing); it need not inherit from `TorchEnv`.
 """
@@ -21,6 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from diamond_wm.config.actions import ActionSpec
+
 StepResult = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]
 
 
@@ -29,6 +33,7 @@ class TorchEnv(Protocol):
     """Batched environment with torch tensors in and out (see the module docstring for the contract)."""
 
     num_envs: int
+    action_spec: ActionSpec
     num_actions: int
     action_names: list[str]
     device: torch.device

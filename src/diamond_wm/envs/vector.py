@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
+from diamond_wm.config.actions import ActionSpec
 from diamond_wm.envs.base import StepResult, check_actions
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class GymVectorTorchEnv:
         self.num_envs = len(env_fns)
         self.num_actions = int(self.env.single_action_space.n)
         self.action_names = _action_names(self.env, self.num_actions)
+        self.action_spec = ActionSpec.discrete(self.num_actions, self.action_names)
         self.frame_shape = (space.shape[2], space.shape[0], space.shape[1])  # (C, H, W)
         self.done_on_life_loss = done_on_life_loss
 

@@ -4,6 +4,8 @@ Each environment starts from a real context of `n` frames and actions drawn from
 `num_steps_conditioning`); the reward/termination LSTM is burned in on that context. `step(act)` samples the
 next frame with the diffusion sampler, draws a reward in {-1, 0, 1} and an end from the heads, truncates at the
 horizon, and restarts finished environments from fresh contexts.
+
+Actions are those of the world model's `action_spec`: int64 indices (N,), or float multi-hot vectors (N, D).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from typing import Any
 import torch
 from torch.distributions import Categorical
 
+from diamond_wm.config.actions import ActionSpec
 from diamond_wm.models.diffusion import AnySampler
 from diamond_wm.models.rew_end_model import RewEndModel
 from diamond_wm.runtime.compile import uncompiled
 
-# (num_envs, generator) -> (obs (N, n, C, H, W) float in [-1, 1], act (N, n) int64): real contexts.
+# (num_envs, generator) -> (obs (N, n, C, H, W) float in [-1, 1], act (N, n) int64 or (N, n, D) float): real
+# contexts.
 InitialConditionSource = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -26,7 +30,8 @@ class WorldModelEnv:
     """Batched imagination: the `TorchEnv` interface backed by the denoiser and the reward/termination model.
 
     The caller gives the sampler that draws each next frame (`DiffusionSampler` over an EDM denoiser, `DDPMSampler`
-    over a DDPM one: `models.diffusion.build_sampler` picks it).
+    over a DDPM one: `models.diffusion.build_sampler` picks it), and the action spec (default: as many discrete
+    actions as the denoiser embeds).
 
     `reset()` returns the last context frame of every environment and `info["context_obs"]`,
     `info["context_act"]` (the whole real context, for burning in a policy's LSTM). `step()` returns
@@ -42,6 +47,7 @@ class WorldModelEnv:
         num_envs: int,
         horizon: int,
         return_denoising_trajectory: bool = False,
+        action_spec: ActionSpec | None = None,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -51,16 +57,20 @@ class WorldModelEnv:
         self.rew_end_model = rew_end_model
         self.initial_conditions = initial_conditions
         self.num_envs = num_envs
-        self.num_actions = int(denoiser.cfg.inner_model.num_actions)
+        num_dims = int(denoiser.cfg.inner_model.num_actions)
+        self.action_spec = action_spec or ActionSpec.discrete(num_dims)
+        if self.action_spec.num_action_dims != num_dims:
+            raise ValueError(f"{self.action_spec.describe()} for a denoiser that embeds {num_dims}")
+        self.num_actions = num_dims  # discrete actions; multi-hot dimensions
         self.return_denoising_trajectory = return_denoising_trajectory
         self.device = next(denoiser.parameters()).device
         self.generator = torch.Generator(device=self.device)
         self.generator.seed()
         self.obs_buffer: torch.Tensor | None = None  # (N, n, C, H, W)
-        self.act_buffer: torch.Tensor | None = None  # (N, n)
+        self.act_buffer: torch.Tensor | None = None  # (N, n) or (N, n, D)
         self.hx_cx: tuple[torch.Tensor, torch.Tensor] | None = None
         self.t = torch.zeros(num_envs, dtype=torch.long, device=self.device)
-        self.action_names = [str(a) for a in range(self.num_actions)]
+        self.action_names = self.action_spec.labels
 
     def set_horizon(self, horizon: int) -> None:
         """Imagination steps before truncation (15 in training; changeable at play time)."""
@@ -83,11 +93,10 @@ class WorldModelEnv:
     def _draw_contexts(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         obs, act = self.initial_conditions(count, self.generator)
         n = self.denoiser.num_steps_conditioning
-        if obs.shape[:2] != (count, n) or act.shape != (count, n):
-            raise ValueError(
-                f"initial conditions must be ({count}, {n}, C, H, W) frames and ({count}, {n}) actions"
-            )
-        return obs.to(self.device, torch.float32), act.to(self.device, torch.long)
+        want = tuple(self.action_spec.zeros(count, n).shape)
+        if obs.shape[:2] != (count, n) or tuple(act.shape) != want:
+            raise ValueError(f"initial conditions must be ({count}, {n}, C, H, W) frames and {want} actions")
+        return obs.to(self.device, torch.float32), act.to(self.device, self.action_spec.dtype)
 
     @torch.no_grad()
     def reset(self, seed: int | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -111,10 +120,15 @@ class WorldModelEnv:
         """
         if self.obs_buffer is None:
             raise RuntimeError("call reset() before step()")
-        act = torch.as_tensor(act, device=self.device).long().reshape(self.num_envs)
-        if ((act < 0) | (act >= self.num_actions)).any():
-            raise ValueError(f"actions must be in [0, {self.num_actions}), got {act.tolist()}")
-        self.act_buffer[:, -1] = act
+        act = torch.as_tensor(act, device=self.device)
+        spec = self.action_spec
+        act = (
+            act.reshape(self.num_envs)
+            if spec.is_discrete
+            else act.reshape(self.num_envs, spec.num_action_dims)
+        )
+        spec.validate(act)
+        self.act_buffer[:, -1] = act.to(spec.dtype)
         x_init = torch.randn(self.obs_buffer[:, -1].shape, generator=self.generator, device=self.device)
         next_obs, trajectory = self.sampler.sample(
             self.obs_buffer,
@@ -131,7 +145,8 @@ class WorldModelEnv:
         trunc = ((self.t >= self.horizon) & (end == 0)).to(torch.uint8)
 
         self.obs_buffer = torch.cat((self.obs_buffer[:, 1:], next_obs.unsqueeze(1)), dim=1)
-        self.act_buffer = torch.cat((self.act_buffer[:, 1:], torch.zeros_like(act).unsqueeze(1)), dim=1)
+        padding = spec.zeros(self.num_envs, 1, device=self.device)  # overwritten by the next step's action
+        self.act_buffer = torch.cat((self.act_buffer[:, 1:], padding), dim=1)
         info: dict[str, Any] = {"final_observation": next_obs}  # fresh tensor, never written to
         if trajectory is not None:
             info["denoising_trajectory"] = torch.stack(trajectory, dim=1)  # (N, steps + 1, C, H, W)

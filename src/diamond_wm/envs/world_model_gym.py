@@ -1,4 +1,4 @@
-"""A single-environment Gymnasium view of `WorldModelEnv` (uint8 HWC frames, discrete actions)."""
+"""A single-environment Gymnasium view of `WorldModelEnv` (uint8 HWC frames, discrete actions only)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class WorldModelGymEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
 
     def __init__(self, wm_env: WorldModelEnv, render_mode: str | None = None) -> None:
+        if not wm_env.action_spec.is_discrete:
+            raise ValueError(f"WorldModelGymEnv takes discrete actions, not {wm_env.action_spec.describe()}")
         if wm_env.num_envs != 1:
             raise ValueError(f"WorldModelGymEnv needs a WorldModelEnv with num_envs=1, got {wm_env.num_envs}")
         if render_mode not in (None, "rgb_array"):

@@ -21,7 +21,7 @@ import torch
 
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.factory import make_env
-from diamond_wm.evaluation.loading import LoadedAgent, check_num_actions
+from diamond_wm.evaluation.loading import LoadedAgent, check_action_spec
 from diamond_wm.runtime.safe_load import safe_torch_load
 from diamond_wm.training.collector import Collector
 from diamond_wm.training.run_dir import RunDir
@@ -166,7 +166,7 @@ def evaluate(
     agent = loaded.agent
     env = make_env(loaded.env.test, loaded.env.type, plan.num_envs, agent.device)
     try:
-        check_num_actions(agent.num_actions, loaded.checkpoint, env.num_actions, loaded.env.test.id)
+        check_action_spec(agent.action_spec, loaded.checkpoint, env.action_spec, loaded.env.test.id)
     except Exception:
         env.close()
         raise

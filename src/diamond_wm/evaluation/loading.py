@@ -10,7 +10,8 @@ published model, together with the environments it was trained on.
 - Published model (`--pretrained`): see `diamond_wm.hub`.
 
 Nothing is written into the folders read. Every problem a user can fix is raised as `LoadError` with a one-line
-message, among them a checkpoint whose number of actions differs from its environment's (`check_num_actions`).
+message, among them a checkpoint whose actions differ from its environment's (`check_action_spec`). The actions are
+those the run folder recorded (`config/action_spec.json`), else as many discrete actions as the weights tell.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Optional
 
 import torch
 
+from diamond_wm.config.actions import ActionSpec, action_mismatch, read_action_spec
 from diamond_wm.config.agent import AgentConfig, DiffusionSamplerConfig
 from diamond_wm.config.env import EnvConfig, GameConfig
 from diamond_wm.config.trainer import TrainerConfig
@@ -98,13 +100,23 @@ def read_run_config(run: Path) -> TrainerConfig:
         raise LoadError(f"cannot read the run config {path}: {str(e).splitlines()[0]}") from e
 
 
-def check_num_actions(num_actions: int, checkpoint: Path | str, num_env_actions: int, env_id: str) -> None:
-    """LoadError naming both when a checkpoint is used with an environment of another action count."""
-    if num_actions != num_env_actions:
-        raise LoadError(
-            f"checkpoint {checkpoint} has {num_actions} actions but {env_id} has {num_env_actions}: "
-            "a checkpoint of another game? (--env-id)"
-        )
+def check_action_spec(
+    actions: ActionSpec, checkpoint: Path | str, env_actions: ActionSpec, env_id: str
+) -> None:
+    """LoadError naming both when a checkpoint is used with an environment of other actions (kind or number)."""
+    mismatch = action_mismatch(actions, f"checkpoint {checkpoint}", env_actions, env_id)
+    if mismatch is not None:
+        raise LoadError(f"{mismatch}: a checkpoint of another game? (--env-id)")
+
+
+def run_actions(run: Optional[Path], num_actions: int) -> ActionSpec | int:
+    """The actions a run folder recorded, else the number of discrete actions the checkpoint's weights tell."""
+    if run is None:
+        return num_actions
+    try:
+        return read_action_spec(RunDir(run).action_spec_file) or num_actions
+    except ValueError as e:
+        raise LoadError(str(e).splitlines()[0]) from e
 
 
 def _epoch_of(path: Path) -> Optional[int]:
@@ -139,12 +151,12 @@ def env_config_for_id(env_id: str, size: int) -> EnvConfig:
 def _build(
     state_dict: dict[str, torch.Tensor],
     cfg: AgentConfig,
-    num_actions: int,
+    actions: ActionSpec | int,
     source: Path,
     device: torch.device,
 ) -> Agent:
     try:
-        agent = Agent(cfg, num_actions)
+        agent = Agent(cfg, actions)
         load_into(agent, state_dict)
     except CheckpointMismatchError as e:
         kinds = (
@@ -198,7 +210,7 @@ def load_run(
         except (CheckpointError, FileNotFoundError) as e:
             raise LoadError(str(e).splitlines()[0]) from e
         agent_cfg = _agent_config(agent_request, state_dict, saved_cfg or cfg.agent)
-        agent = _build(state_dict, agent_cfg, num_actions, path, device)
+        agent = _build(state_dict, agent_cfg, run_actions(run, num_actions), path, device)
         epoch = _epoch_of(path)
     elif rd.state_file.is_file():
         path = rd.state_file
@@ -213,7 +225,7 @@ def load_run(
         except Exception as e:
             raise LoadError(f"cannot read the agent in {path}: {str(e).splitlines()[0]}") from e
         agent_cfg = _agent_config(agent_request, state_dict, cfg.agent)
-        agent = _build(state_dict, agent_cfg, infer_num_actions(state_dict), path, device)
+        agent = _build(state_dict, agent_cfg, run_actions(run, infer_num_actions(state_dict)), path, device)
         epoch = int(state.get("epoch", 0))
     else:
         raise LoadError(
@@ -272,7 +284,7 @@ def load_checkpoint(
     else:
         assert run_cfg is not None
         env = run_cfg.env
-    agent = _build(state_dict, cfg, num_actions, path, torch.device(device))
+    agent = _build(state_dict, cfg, run_actions(run, num_actions), path, torch.device(device))
     sampler = run_cfg.world_model_env.diffusion_sampler if run_cfg is not None else DiffusionSamplerConfig()
     return LoadedAgent(agent, env, sampler, path, run, run_cfg, _epoch_of(path))
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from diamond_wm.config.actions import ActionSpec
 from diamond_wm.config.agent import (
     ActorCriticConfig,
     AgentConfig,
@@ -74,17 +75,35 @@ def agent_config_to_dict(cfg: AgentConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
+def as_action_spec(actions: ActionSpec | int) -> ActionSpec:
+    """`actions` as a spec: an integer n means n discrete actions."""
+    if isinstance(actions, ActionSpec):
+        return actions
+    if isinstance(actions, bool) or not isinstance(actions, int) or actions < 1:
+        raise ValueError(f"actions={actions!r}: expected an ActionSpec or a number of discrete actions >= 1")
+    return ActionSpec.discrete(actions)
+
+
 class Agent(nn.Module):
-    """Holds `denoiser`, `rew_end_model` and `actor_critic`, built from an AgentConfig and the number of actions.
+    """Holds `denoiser`, `rew_end_model` and `actor_critic`, built from an AgentConfig and the action spec (or the
+    number of discrete actions).
 
     A part whose config is None is absent: its attribute is None and its keys are not in the state_dict, which
     holds the present parts under the published prefixes (`denoiser.`, `rew_end_model.`, `actor_critic.`).
+    The world model embeds discrete or multi-hot actions (`num_actions` of its configs is then the number of
+    dimensions); the actor-critic chooses among discrete actions only.
     """
 
-    def __init__(self, cfg: AgentConfig, num_actions: int) -> None:
+    def __init__(self, cfg: AgentConfig, actions: ActionSpec | int) -> None:
         super().__init__()
-        self.cfg = with_num_actions(cfg, num_actions)
-        self.num_actions = num_actions
+        self.action_spec = as_action_spec(actions)
+        if cfg.actor_critic is not None and not self.action_spec.is_discrete:
+            raise ValueError(
+                f"the actor-critic chooses among discrete actions, not {self.action_spec.describe()}: "
+                "set agent.actor_critic=null for a world model of multi-hot actions"
+            )
+        self.num_actions = self.action_spec.num_action_dims
+        self.cfg = with_num_actions(cfg, self.num_actions)
         c = self.cfg
         self.denoiser = build_denoiser(c.denoiser) if c.denoiser is not None else None  # EDM or DDPM
         self.rew_end_model = RewEndModel(c.rew_end_model) if c.rew_end_model is not None else None

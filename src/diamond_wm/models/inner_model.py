@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from diamond_wm.config.agent import InnerModelConfig
+from diamond_wm.models.action_embedding import ActionEmbedding
 from diamond_wm.models.blocks import Conv3x3, FourierFeatures, GroupNorm, to_channels_last
 from diamond_wm.models.unet import UNet
 
@@ -25,9 +26,10 @@ class InnerModel(nn.Module):
             )
         self.cfg = cfg
         self.noise_emb = FourierFeatures(cfg.cond_channels)
-        # One embedding per conditioning step, flattened: (N, n) -> (N, n * cond_channels / n).
+        # One embedding per conditioning step, flattened: (N, n) indices or (N, n, D) multi-hot vectors
+        # -> (N, n * cond_channels / n).
         self.act_emb = nn.Sequential(
-            nn.Embedding(cfg.num_actions, cfg.cond_channels // cfg.num_steps_conditioning),
+            ActionEmbedding(cfg.num_actions, cfg.cond_channels // cfg.num_steps_conditioning),
             nn.Flatten(),
         )
         self.cond_proj = nn.Sequential(
@@ -44,7 +46,8 @@ class InnerModel(nn.Module):
     def forward(
         self, noisy_next_obs: torch.Tensor, c_noise: torch.Tensor, obs: torch.Tensor, act: torch.Tensor
     ) -> torch.Tensor:
-        """noisy_next_obs (N, C, H, W), c_noise (N,), obs (N, n * C, H, W), act (N, n) -> (N, C, H, W)."""
+        """noisy_next_obs (N, C, H, W), c_noise (N,), obs (N, n * C, H, W), act (N, n) int64 or (N, n, D) float
+        -> (N, C, H, W)."""
         cond = self.cond_proj(self.noise_emb(c_noise) + self.act_emb(act))  # (N, cond_channels)
         x = self.conv_in(to_channels_last(torch.cat((obs, noisy_next_obs), dim=1)))  # (N, channels[0], H, W)
         x = self.unet(x, cond)  # (N, channels[0], H, W)

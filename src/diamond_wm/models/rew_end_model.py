@@ -10,6 +10,7 @@ from torch import nn
 
 from diamond_wm.config.agent import RewEndModelConfig
 from diamond_wm.data.batch import Batch
+from diamond_wm.models.action_embedding import ActionEmbedding
 from diamond_wm.models.blocks import Conv3x3, Downsample, ResBlocks, to_channels_last
 from diamond_wm.models.classification_metrics import per_class_metrics
 from diamond_wm.models.init import init_lstm
@@ -87,7 +88,7 @@ class RewEndModel(nn.Module):
         self.encoder = RewEndEncoder(
             2 * cfg.img_channels, cfg.cond_channels, cfg.depths, cfg.channels, cfg.attn_depths
         )
-        self.act_emb = nn.Embedding(cfg.num_actions, cfg.cond_channels)
+        self.act_emb = ActionEmbedding(cfg.num_actions, cfg.cond_channels)
         side = cfg.img_size // 2 ** (len(cfg.depths) - 1)
         self.lstm = nn.LSTM(cfg.channels[-1] * side * side, cfg.lstm_dim, batch_first=True)
         self.head = nn.Sequential(
@@ -104,17 +105,20 @@ class RewEndModel(nn.Module):
         next_obs: torch.Tensor,
         hx_cx: Optional[HxCx] = None,
     ) -> tuple[torch.Tensor, torch.Tensor, HxCx]:
-        """obs, next_obs (B, T, C, H, W), act (B, T) -> logits_rew (B, T, 3), logits_end (B, T, 2), (hx, cx)."""
+        """obs, next_obs (B, T, C, H, W), act (B, T) int64 or (B, T, D) float -> logits_rew (B, T, 3),
+        logits_end (B, T, 2), (hx, cx)."""
         if obs.ndim != 5 or obs.shape != next_obs.shape:
             raise ValueError(
                 f"obs and next_obs must be (B, T, C, H, W) of one shape, got {tuple(obs.shape)} "
                 f"and {tuple(next_obs.shape)}"
             )
         b, t, c, h, w = obs.shape
-        if act.shape != (b, t):
-            raise ValueError(f"act must be (B, T) = {(b, t)}, got shape {tuple(act.shape)}")
+        if act.shape[:2] != (b, t) or act.ndim != (3 if act.is_floating_point() else 2):
+            raise ValueError(
+                f"act must be (B, T) = {(b, t)} or (B, T, D) vectors, got shape {tuple(act.shape)}"
+            )
         frames = torch.cat((obs, next_obs), dim=2).reshape(b * t, 2 * c, h, w)  # (B*T, 2C, H, W)
-        x = self.encoder(frames, self.act_emb(act.reshape(b * t)))  # (B*T, C', H', W')
+        x = self.encoder(frames, self.act_emb(act.reshape(b * t, *act.shape[2:])))  # (B*T, C', H', W')
         # The LSTM in its parameters' dtype, autocast or not (CPU autocast would run nn.LSTM in bf16): its state
         # keeps one dtype whether it comes from a burn-in or from single steps.
         x = x.reshape(b, t, -1).to(self.lstm.weight_ih_l0.dtype)  # (B, T, D)
@@ -128,7 +132,7 @@ class RewEndModel(nn.Module):
     def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Cross-entropy of both heads on the unpadded transitions; terminal next frames are the true final frames."""
         obs = batch.obs[:, :-1]  # (B, T-1, C, H, W)
-        act = batch.act[:, :-1]  # (B, T-1)
+        act = batch.act[:, :-1]  # (B, T-1) or (B, T-1, D)
         next_obs = batch.obs[:, 1:].clone()  # (B, T-1, C, H, W)
         rew = batch.rew[:, :-1]  # (B, T-1)
         end = batch.end[:, :-1].long()  # (B, T-1)

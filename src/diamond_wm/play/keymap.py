@@ -5,6 +5,9 @@ each direction has a key (w = UP, a = LEFT, s = DOWN, d = RIGHT) and FIRE is the
 its keys held together, e.g. UPRIGHTFIRE = w + d + space. This is the published implementation's Atari keymap
 (the arrow keys are taken by the play controls: horizon and environment). Games whose actions have no such names
 get the digit keys 1, 2, ... for actions 1, 2, ... (action 0 when nothing is pressed).
+
+`keymap_for_config` honours `env.keymap` (see `diamond_wm.config.env.EnvConfig`): `atari/<game id>` asks for the
+Atari keymap, and refuses a game whose action names are not Atari meanings.
 """
 
 from __future__ import annotations
@@ -12,9 +15,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Optional
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
+
+from diamond_wm.config.env import check_keymap
+from diamond_wm.config.errors import ConfigError
 
 TOKEN_KEYS = {
     "UP": pygame.K_w,
@@ -96,3 +103,15 @@ class Keymap:
         if self.default_action < len(self.action_names):
             lines.append(f"{'(no key)':>13} : {self.action_names[self.default_action]}")
         return lines
+
+
+def keymap_for_config(keymap: Optional[str], action_names: Sequence[str], env_id: str) -> Keymap:
+    """The keys `env.keymap` selects for a game with these action names (`ConfigError` in one line otherwise)."""
+    check_keymap(keymap, env_id)
+    if keymap is not None and any(parse_meaning(str(n)) is None for n in action_names):
+        raise ConfigError(
+            "env.keymap",
+            keymap,
+            f"null: the actions of {env_id} ({', '.join(map(str, action_names))}) are not Atari meanings",
+        )
+    return Keymap.from_action_names(action_names)

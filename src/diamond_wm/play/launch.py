@@ -13,16 +13,17 @@ from typing import Optional
 
 import torch
 
+from diamond_wm.config.errors import ConfigError
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.published_layout import INDEX_FILENAME, episode_relpath
 from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
-from diamond_wm.evaluation.loading import LoadedAgent, LoadError, check_num_actions
+from diamond_wm.evaluation.loading import LoadedAgent, LoadError, check_action_spec
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import build_sampler
 from diamond_wm.play.browser import DatasetBrowser
-from diamond_wm.play.keymap import Keymap
+from diamond_wm.play.keymap import keymap_for_config
 from diamond_wm.play.recording import EpisodeRecorder
 from diamond_wm.play.session import NamedEnv, PlaySession
 from diamond_wm.runtime.compile import compile_world_model
@@ -33,18 +34,27 @@ log = logging.getLogger(__name__)
 
 
 def dataset_misfit(dataset: EpisodeDataset, agent: Agent) -> Optional[str]:
-    """Why `dataset` cannot start `agent`'s world model (frame shape, an action beyond its actions), or None.
-    Looks at the first and last episodes only (a dataset holds one game)."""
+    """Why `dataset` cannot start `agent`'s world model (frame shape, other actions), or None. Looks at its
+    recorded action spec and its first and last episodes only (a dataset holds one game)."""
     if dataset.num_episodes == 0:
         return None
     size = agent.cfg.actor_critic.img_size
     want = (agent.cfg.denoiser.inner_model.img_channels, size, size)
+    where, spec = f"dataset {dataset.directory}", agent.action_spec
     if dataset.frame_shape != want:
-        return f"dataset {dataset.directory} holds {dataset.frame_shape} frames but the agent's are {want}"
+        return f"{where} holds {dataset.frame_shape} frames but the agent's are {want}"
+    recorded = dataset.action_spec
+    if recorded is not None and not recorded.same_layout(spec):
+        return f"{where} holds {recorded.describe()} but the agent has {spec.describe()}"
     for i in sorted({0, dataset.num_episodes - 1}):
-        top = int(dataset.load_episode(i).act.max())
-        if top >= agent.num_actions:
-            return f"dataset {dataset.directory} holds action {top} but the agent has {agent.num_actions} actions"
+        act = dataset.load_episode(i).act
+        if act.is_floating_point() or not spec.is_discrete:
+            try:
+                spec.validate(act, what="its actions")
+            except ValueError as e:
+                return f"{where}: {e}"
+        elif int(act.max()) >= spec.num_action_dims:
+            return f"{where} holds action {int(act.max())} but the agent has {spec.describe()}"
     return None
 
 
@@ -70,6 +80,7 @@ def initial_conditions_dataset(
         return dataset
     dataset.clear()
     agent = loaded.agent
+    dataset.set_action_spec(agent.action_spec)
     log.info(
         "collecting %d steps in the real environment for the world model's initial conditions", num_steps
     )
@@ -119,8 +130,9 @@ def build_play_session(
     device = agent.device
     test_env = make_env(loaded.env.test, loaded.env.type, 1, device, asynchronous=False)
     try:  # before anything is collected with it
-        check_num_actions(agent.num_actions, loaded.checkpoint, test_env.num_actions, loaded.env.test.id)
-    except LoadError:
+        check_action_spec(agent.action_spec, loaded.checkpoint, test_env.action_spec, loaded.env.test.id)
+        keymap = keymap_for_config(loaded.env.keymap, test_env.action_names, loaded.env.train.id)
+    except (LoadError, ConfigError):
         test_env.close()
         raise
     init = initial_conditions_dataset(loaded, base, num_steps_initial_collect, seed)
@@ -132,14 +144,16 @@ def build_play_session(
         num_envs=1,
         horizon=max(1, horizon),
         return_denoising_trajectory=store_denoising_trajectory,
+        action_spec=agent.action_spec,
     )
     if seed is not None:
         wm_env.generator.manual_seed(seed)
     train_env = make_env(loaded.env.train, loaded.env.type, 1, device, asynchronous=False)
     envs = [NamedEnv("wm", wm_env, True), NamedEnv("test", test_env), NamedEnv("train", train_env)]
-    recorder = EpisodeRecorder(base, store_denoising_trajectory, store_original_obs) if record else None
+    recorder = None
+    if record:
+        recorder = EpisodeRecorder(base, store_denoising_trajectory, store_original_obs, test_env.action_spec)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    keymap = Keymap.from_action_names(test_env.action_names)
     return PlaySession(
         agent.actor_critic,
         envs,
@@ -160,7 +174,7 @@ def compile_for_play(session: PlaySession, agent: Agent) -> None:
     state = wm.generator.get_state()
     with autocast(session.device, session.precision):
         wm.reset()
-        wm.step(torch.zeros(wm.num_envs, dtype=torch.long))
+        wm.step(wm.action_spec.zeros(wm.num_envs))
     wm.generator.set_state(state)
     session.request_reset()
 

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from diamond_wm.config.actions import ActionSpec
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.episode import FINAL_OBSERVATION, Episode
 from diamond_wm.data.frames import to_uint8_frames
@@ -67,9 +68,14 @@ class EpisodeRecorder:
     """Buffers the steps of the episode being played and stores it when it ends."""
 
     def __init__(
-        self, base: str | Path, store_denoising_trajectory: bool = False, store_original_obs: bool = False
+        self,
+        base: str | Path,
+        store_denoising_trajectory: bool = False,
+        store_original_obs: bool = False,
+        action_spec: Optional[ActionSpec] = None,
     ) -> None:
         self.base = Path(base)
+        self.action_spec = action_spec  # recorded with the datasets (the actions of the session's games)
         self.store_denoising_trajectory = store_denoising_trajectory
         self.store_original_obs = store_original_obs
         self.directory: Optional[Path] = None
@@ -131,7 +137,9 @@ class EpisodeRecorder:
             trunc[-1] = 1
         dataset = self._datasets.get(self.directory)
         if dataset is None:
-            dataset = EpisodeDataset(self.directory, name=self.directory.name, cache_in_ram=False)
+            dataset = EpisodeDataset(
+                self.directory, name=self.directory.name, cache_in_ram=False, action_spec=self.action_spec
+            )
             self._datasets[self.directory] = dataset
         episode_id = dataset.add_episode(Episode(obs, act, rew, end, trunc, info))  # file, then index
         log.debug(

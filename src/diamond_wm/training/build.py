@@ -13,11 +13,13 @@ from typing import Any, Optional
 
 import torch
 
+from diamond_wm.config.actions import ActionSpec, action_mismatch, read_action_spec
 from diamond_wm.config.derived import actor_critic_burn_in_length, denoiser_seq_length, rew_end_seq_length
 from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.data.action_specs import dataset_action_spec
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.sampling import SegmentSampler
-from diamond_wm.data.static import StaticDatasetPaths
+from diamond_wm.data.static import StaticDatasetPaths, resolve_static_dataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import InitialConditionSource, WorldModelEnv
 from diamond_wm.models.agent import Agent
@@ -35,16 +37,29 @@ MODEL_FREE_ENV_SEED_OFFSET = 10_000  # the model-free rollout environments start
 
 
 def build_datasets(
-    run_dir: RunDir, static: Optional[StaticDatasetPaths], cache_in_ram: bool = True
+    run_dir: RunDir,
+    static: Optional[StaticDatasetPaths],
+    cache_in_ram: bool = True,
+    action_spec: Optional[ActionSpec] = None,
 ) -> tuple[EpisodeDataset, EpisodeDataset]:
-    """(train, test) datasets: the run folder's, or a static dataset's (read-only; test may be absent). The
-    training set keeps its episodes in RAM with `cache_in_ram` (`training.cache_in_ram`), else reads them from
-    their files at each draw; the test set is always cached, as in the published trainer."""
-    if static is None:
-        return (
-            EpisodeDataset(run_dir.train_dataset, name="train", cache_in_ram=cache_in_ram),
-            EpisodeDataset(run_dir.test_dataset, name="test"),
-        )
+    """(train, test) datasets: the run folder's, collected with actions of `action_spec` (recorded with them), or a
+    static dataset's (`build_static_datasets`). The training set keeps its episodes in RAM with `cache_in_ram`
+    (`training.cache_in_ram`), else reads them from their files at each draw; the test set is always cached, as
+    in the published trainer."""
+    if static is not None:
+        return build_static_datasets(static, cache_in_ram)
+    return (
+        EpisodeDataset(
+            run_dir.train_dataset, name="train", cache_in_ram=cache_in_ram, action_spec=action_spec
+        ),
+        EpisodeDataset(run_dir.test_dataset, name="test", action_spec=action_spec),
+    )
+
+
+def build_static_datasets(
+    static: StaticDatasetPaths, cache_in_ram: bool = True
+) -> tuple[EpisodeDataset, EpisodeDataset]:
+    """A static dataset's (train, test), read-only; the test set may be absent (an empty dataset in RAM)."""
     if static.notice:
         log.info("%s", static.notice)
     train = EpisodeDataset(static.train, name="static train", read_only=True, cache_in_ram=cache_in_ram)
@@ -127,6 +142,7 @@ def build_rollout(
         initial_conditions(cfg, dataset, device),
         batch,
         cfg.world_model_env.horizon,
+        action_spec=agent.action_spec,
     )
     env.generator = generator
     return env, ActorCriticRollout(env, agent.actor_critic, steps)
@@ -159,9 +175,12 @@ def build_components(
     return components
 
 
-def _initialization_checkpoint(cfg: TrainerConfig) -> tuple[str, dict[str, torch.Tensor], int, list[str]]:
-    """(file, state_dict, num_actions, parts to load) of `initialization.path_to_ckpt` (a checkpoint file, or a
-    run folder: its newest agent version)."""
+def _initialization_checkpoint(
+    cfg: TrainerConfig,
+) -> tuple[str, dict[str, torch.Tensor], ActionSpec | int, list[str]]:
+    """(file, state_dict, actions, parts to load) of `initialization.path_to_ckpt` (a checkpoint file, or a run
+    folder: its newest agent version). `actions` is the run folder's recorded spec, else the number of actions
+    its weights tell."""
     init = cfg.initialization
     path = init.path_to_ckpt
     assert path is not None
@@ -174,8 +193,10 @@ def _initialization_checkpoint(cfg: TrainerConfig) -> tuple[str, dict[str, torch
         )
         if on and getattr(cfg.agent, p) is not None
     ]
+    recorded = None
     if Path(path).is_dir():  # a run folder (ours or the published code's): its newest agent version
         newest = RunDir(Path(path)).newest_agent_version()
+        recorded = read_action_spec(RunDir(Path(path)).action_spec_file)
         if newest is None:
             raise ValueError(
                 f"initialization.path_to_ckpt={path}: a folder without checkpoints/agent_versions/"
@@ -184,7 +205,7 @@ def _initialization_checkpoint(cfg: TrainerConfig) -> tuple[str, dict[str, torch
         log.info("initialization.path_to_ckpt=%s: its newest agent version, %s", path, newest.name)
         path = str(newest)
     state_dict, _, num_actions = load_agent_state(path)  # read-only, weights_only=True
-    return path, state_dict, num_actions, parts
+    return path, state_dict, recorded or num_actions, parts
 
 
 def _load_parts(agent: Agent, state_dict: dict[str, torch.Tensor], parts: list[str], path: str) -> None:
@@ -198,29 +219,38 @@ def _load_parts(agent: Agent, state_dict: dict[str, torch.Tensor], parts: list[s
 def check_initialization(cfg: TrainerConfig) -> None:
     """Raise (one line) when `initialization.path_to_ckpt` cannot initialize the configured networks, before
     anything runs: checked on the meta device, no memory used."""
-    path, state_dict, num_actions, parts = _initialization_checkpoint(cfg)
-    env = make_env(cfg.env.test, cfg.env.type, 1, "cpu")  # its number of actions (no files are written)
-    try:
-        _check_num_actions(path, num_actions, env.num_actions, cfg.env.test.id)
-    finally:
+    path, state_dict, actions, parts = _initialization_checkpoint(cfg)
+    if cfg.static_dataset.path is not None:  # the static dataset's actions (read-only)
+        train, test = build_static_datasets(
+            resolve_static_dataset(cfg.static_dataset.path), cache_in_ram=False
+        )
+        spec = dataset_action_spec(train, test)
+    else:  # the environment's (no files are written)
+        env = make_env(cfg.env.test, cfg.env.type, 1, "cpu")
+        spec = env.action_spec
         env.close()
+    _check_actions(path, actions, spec, cfg)
     with torch.device("meta"):
-        agent = Agent(cfg.agent, num_actions)
+        agent = Agent(cfg.agent, spec)
     _load_parts(agent, state_dict, parts, path)
 
 
-def _check_num_actions(path: str, num_actions: int, env_num_actions: int, env_id: str) -> None:
-    if num_actions != env_num_actions:
-        raise ValueError(
-            f"initialization.path_to_ckpt={path} has {num_actions} actions but {env_id} has "
-            f"{env_num_actions}: a checkpoint of another game?"
-        )
+def actions_source(cfg: TrainerConfig) -> str:
+    """Where a run's actions come from, for error lines: the static dataset, or the game."""
+    path = cfg.static_dataset.path
+    return f"static_dataset.path={path}" if path is not None else cfg.env.test.id
+
+
+def _check_actions(path: str, actions: ActionSpec | int, spec: ActionSpec, cfg: TrainerConfig) -> None:
+    mismatch = action_mismatch(actions, f"initialization.path_to_ckpt={path}", spec, actions_source(cfg))
+    if mismatch is not None:
+        raise ValueError(f"{mismatch}: a checkpoint of another game?")
 
 
 def initialize_agent(agent: Agent, cfg: TrainerConfig) -> None:
     """Load the parts chosen by `initialization.load_*` from `initialization.path_to_ckpt`, strictly; errors
     name the path."""
-    path, state_dict, num_actions, parts = _initialization_checkpoint(cfg)
-    _check_num_actions(path, num_actions, agent.num_actions, cfg.env.test.id)
+    path, state_dict, actions, parts = _initialization_checkpoint(cfg)
+    _check_actions(path, actions, agent.action_spec, cfg)
     _load_parts(agent, state_dict, parts, path)
     log.info("initialized %s from %s", ", ".join(parts) or "nothing", path)

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from omegaconf import OmegaConf
 
+from diamond_wm.config.actions import ActionSpec, write_action_spec
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import save_agent
@@ -37,13 +38,18 @@ class RunOutputs:
             self.run_dir.root.mkdir(parents=True, exist_ok=True)
             self._log_handler = add_file_handler(self.run_dir.log_file)
 
-    def create(self, cfg: TrainerConfig, write_config: bool) -> None:
-        """Make the folders and the resume script; write the configuration of a new run."""
+    def create(
+        self, cfg: TrainerConfig, write_config: bool, action_spec: Optional[ActionSpec] = None
+    ) -> None:
+        """Make the folders and the resume script; write the configuration of a new run, and the action spec
+        unless the run folder has it (older runs get it on resume)."""
         if not self.enabled:
             return
         self.run_dir.create()
         if write_config:
             atomic_write_text(self.run_dir.config_file, OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+        if action_spec is not None and not self.run_dir.action_spec_file.exists():
+            write_action_spec(self.run_dir.action_spec_file, action_spec)
 
     def open_metrics(self, cfg: TrainerConfig) -> None:
         """Start the metrics writers (jsonl, TensorBoard, W&B as configured)."""

@@ -2,6 +2,7 @@
 
 ```
 config/trainer.yaml          resolved configuration (with the seed actually used)
+config/action_spec.json      the actions the agent was built for (diamond-wm runs; see `diamond_wm.config.actions`)
 checkpoints/state.pt         full training state, written atomically at the end of every epoch
 checkpoints/agent_versions/  agent_epoch_XXXXX.pt every `save_agent_every` epochs, `num_to_keep` kept
 dataset/{train,test}/        the collected episodes
@@ -23,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from diamond_wm.config.actions import ACTION_SPEC_FILENAME
 from diamond_wm.runtime.atomic import atomic_write_text, current_umask
 
 AGENT_VERSION_RE = re.compile(r"^agent_epoch_(\d{5,})\.pt$")
@@ -38,6 +40,11 @@ class RunDir:
     @property
     def config_file(self) -> Path:
         return self.root / "config" / "trainer.yaml"
+
+    @property
+    def action_spec_file(self) -> Path:
+        """The run's action spec; absent from published run folders and older diamond-wm ones (discrete)."""
+        return self.root / "config" / ACTION_SPEC_FILENAME
 
     @property
     def checkpoints(self) -> Path:

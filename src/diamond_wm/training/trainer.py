@@ -21,6 +21,7 @@ from typing import Any, Optional
 from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length
 from diamond_wm.config.errors import ConfigError
 from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.data.action_specs import dataset_action_spec
 from diamond_wm.data.static import resolve_static_dataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.models.agent import Agent
@@ -86,13 +87,20 @@ class Trainer:
         cfg.common.seed = self.seed
         self.model_free = cfg.training.model_free
 
-        # Environments. Sub-env i of the train env is seeded seed + i; test episodes get their own seeds.
-        self.test_env = make_env(cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, self.device)
-        self.train_env = None
-        if not self.static:
+        # Environments (none for a static dataset: it gives the actions, and no episode is played, as published).
+        # Sub-env i of the train env is seeded seed + i; test episodes get their own seeds.
+        self.train_env = self.test_env = None
+        if self.static:
+            self.train_dataset, self.test_dataset = build.build_static_datasets(
+                static_paths, cfg.training.cache_in_ram
+            )
+            action_spec = dataset_action_spec(self.train_dataset, self.test_dataset)
+        else:
+            self.test_env = make_env(cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, self.device)
             self.train_env = make_env(cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, self.device)
+            action_spec = self.test_env.action_spec
 
-        self.agent = Agent(cfg.agent, self.test_env.num_actions).to(self.device)
+        self.agent = Agent(cfg.agent, action_spec).to(self.device)
         if state is None and cfg.initialization.path_to_ckpt is not None:
             build.initialize_agent(self.agent, cfg)
         if cfg.training.compile_wm:
@@ -100,12 +108,13 @@ class Trainer:
 
         # The run folder gets a configuration only now: a bad static dataset or initialization checkpoint failed
         # above, leaving nothing that a later `--resume` would pick up.
-        self.outputs.create(cfg, write_config=state is None)
-        self.train_dataset, self.test_dataset = build.build_datasets(
-            self.run_dir, static_paths, cfg.training.cache_in_ram
-        )
-        if state is None and not self.static:
-            self._discard_interrupted_start()
+        self.outputs.create(cfg, write_config=state is None, action_spec=action_spec)
+        if not self.static:
+            self.train_dataset, self.test_dataset = build.build_datasets(
+                self.run_dir, None, cfg.training.cache_in_ram, action_spec
+            )
+            if state is None:
+                self._discard_interrupted_start()
 
         self.generators = make_generators(self.seed)
         samplers = build.build_segment_samplers(cfg, self.train_dataset, self.generators, self.agent.parts)
@@ -128,15 +137,17 @@ class Trainer:
                 seed=self.seed,
                 generator=self.generators["train_collector"],
             )
-        self.test_collector = Collector(
-            self.test_env,
-            self.test_dataset,
-            self.agent.actor_critic,
-            epsilon=col.test.epsilon,
-            reset_every_collect=True,
-            show_progress=show_progress,
-            generator=self.generators["test_collector"],
-        )
+        self.test_collector = None
+        if self.test_env is not None:
+            self.test_collector = Collector(
+                self.test_env,
+                self.test_dataset,
+                self.agent.actor_critic,
+                epsilon=col.test.epsilon,
+                reset_every_collect=True,
+                show_progress=show_progress,
+                generator=self.generators["test_collector"],
+            )
 
         self.schedule = EpochSchedule(
             col.train.steps_per_epoch, col.train.num_steps_total, cfg.training.num_final_epochs

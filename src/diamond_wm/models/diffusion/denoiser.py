@@ -66,8 +66,11 @@ class Denoiser(nn.Module):
             raise ValueError(f"noisy_next_obs must be (B, C, H, W), got shape {tuple(noisy_next_obs.shape)}")
         if obs.ndim != 5 or obs.shape[1] != n:
             raise ValueError(f"obs must be (B, {n}, C, H, W), got shape {tuple(obs.shape)}")
-        if act.shape != (obs.shape[0], n):
-            raise ValueError(f"act must be (B, {n}) = {(obs.shape[0], n)}, got shape {tuple(act.shape)}")
+        if act.shape[:2] != (obs.shape[0], n) or act.ndim != (3 if act.is_floating_point() else 2):
+            raise ValueError(
+                f"act must be (B, {n}) = {(obs.shape[0], n)} indices or (B, {n}, D) vectors, got shape "
+                f"{tuple(act.shape)}"
+            )
 
     def denoise(
         self, noisy_next_obs: torch.Tensor, sigma: torch.Tensor, obs: torch.Tensor, act: torch.Tensor

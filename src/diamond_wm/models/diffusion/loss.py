@@ -59,7 +59,7 @@ def edm_denoising_loss(
     for i in range(seq_length):
         obs = all_obs[:, i : n + i]  # (B, n, C, H, W)
         next_obs = all_obs[:, n + i]  # (B, C, H, W)
-        act = batch.act[:, i : n + i]  # (B, n)
+        act = batch.act[:, i : n + i]  # (B, n) or (B, n, D)
         mask = batch.mask_padding[:, n + i]  # (B,)
         draw = draws[i] if draws is not None else {}
 

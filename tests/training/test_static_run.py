@@ -1,0 +1,101 @@
+"""A static-dataset run takes its actions from the dataset: it builds no real environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from diamond_wm.config.actions import ActionSpec, read_action_spec
+from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
+from diamond_wm.data import EpisodeDataset
+from diamond_wm.models.agent import Agent
+from diamond_wm.models.checkpoint import save_agent
+from diamond_wm.training import build
+from diamond_wm.training.trainer import Trainer
+from tests.data.helpers import random_episode
+from tests.training.test_train_cli import CATCH
+
+SPEC = ActionSpec.discrete(5, ["A", "B", "C", "D", "E"])  # Catch, the configured game, has 3
+
+
+def static_dataset(root: Path) -> Path:
+    for split, seeds in (("train", range(3)), ("test", [3])):
+        ds = EpisodeDataset(root / split, action_spec=SPEC)
+        for seed in seeds:
+            ds.add_episode(random_episode(12, size=16, end=True, seed=seed, num_actions=5))
+    return root
+
+
+@pytest.fixture
+def no_real_env(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a static-dataset run built a real environment")
+
+    import diamond_wm.envs.factory
+    import diamond_wm.training.trainer
+
+    for module in (diamond_wm.training.trainer, build, diamond_wm.envs.factory):
+        monkeypatch.setattr(module, "make_env", refuse)
+
+
+def tiny_static_config(path: Path, *extra: str):
+    overrides = [
+        *CATCH,
+        f"static_dataset.path={path}",
+        "evaluation.should=false",
+        "training.num_final_epochs=1",
+        *extra,
+    ]
+    return to_trainer_config(compose_trainer_config(overrides))
+
+
+def test_a_static_run_builds_no_env_and_takes_the_datasets_actions(tmp_path, no_real_env):
+    source = static_dataset(tmp_path / "static")
+    before = sorted(p.relative_to(source) for p in source.rglob("*"))
+    trainer = Trainer(tiny_static_config(source), tmp_path / "run", show_progress=False)
+    assert trainer.train_env is None and trainer.test_env is None
+    assert trainer.agent.action_spec == SPEC and trainer.agent.num_actions == 5
+    trainer.run()
+    run = tmp_path / "run"
+    assert read_action_spec(run / "config" / "action_spec.json") == SPEC  # the run folder records it
+    assert json.loads((run / "FINISHED").read_text()) == {}  # no test episodes, as published
+    assert sorted(p.relative_to(source) for p in source.rglob("*")) == before  # read-only
+
+
+@pytest.mark.filterwarnings(
+    "ignore:for .*copying from a non-meta parameter"
+)  # the check runs on the meta device
+def test_initialization_is_checked_against_the_datasets_actions(tmp_path, no_real_env):
+    source = static_dataset(tmp_path / "static")
+    cfg = tiny_static_config(source)
+    three = save_agent(tmp_path / "three.pt", Agent(cfg.agent, 3))
+    cfg.initialization.path_to_ckpt = str(three)
+    with pytest.raises(ValueError) as e:
+        build.check_initialization(cfg)
+    assert str(e.value) == (
+        f"initialization.path_to_ckpt={three} has 3 actions but static_dataset.path={source} has 5 actions: "
+        "a checkpoint of another game?"
+    )
+    five = save_agent(tmp_path / "five.pt", Agent(cfg.agent, 5))
+    cfg.initialization.path_to_ckpt = str(five)
+    build.check_initialization(cfg)  # fits: no error, no env
+
+
+def test_a_dataset_without_a_recorded_spec_gives_the_actions_of_its_episodes(tmp_path, no_real_env):
+    source = static_dataset(tmp_path / "static")
+    for split in ("train", "test"):
+        (source / split / "action_spec.json").unlink()  # as the published code writes datasets
+    top = max(int(EpisodeDataset(source / "train").load_episode(i).act.max()) for i in range(3))
+    trainer = Trainer(tiny_static_config(source), tmp_path / "run", show_progress=False)
+    trainer.close()
+    assert trainer.agent.action_spec == ActionSpec.discrete(top + 1)
+    assert not (source / "train" / "action_spec.json").exists()
+    assert torch.equal(
+        torch.tensor(
+            json.loads((tmp_path / "run" / "config" / "action_spec.json").read_text())["num_actions"]
+        ),
+        torch.tensor(top + 1),
+    )
