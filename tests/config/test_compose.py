@@ -97,6 +97,7 @@ def test_agent_defaults_match_published_checkpoint_config(reference_dir):
         return node
 
     ours = dataclasses.asdict(to_trainer_config(compose_trainer_config()).agent)
+    assert ours.pop("upsampler") is None  # the CS:GO world model's part (published csgo branch)
     ours = {
         k: {kk: vv for kk, vv in v.items() if kk != "num_actions"}
         for k, v in ours.items()
@@ -105,6 +106,13 @@ def test_agent_defaults_match_published_checkpoint_config(reference_dir):
     ours["denoiser"]["inner_model"].pop("num_actions")
     # Ours only (the published DDPM denoiser is on another branch): EDM by default.
     assert ours["denoiser"].pop("parameterisation") == "edm"
+    # The csgo branch's keys, off for the Atari networks.
+    den = ours["denoiser"]
+    assert (den.pop("noise_previous_obs"), den.pop("upsampling_factor"), den.pop("noise_cond_embedding")) == (
+        False,
+        None,
+        None,
+    )
     assert ours == strip_targets(published)
     assert isinstance(AgentConfig().denoiser.inner_model.depths, list)
 

@@ -36,6 +36,21 @@ class DenoiserConfig:
     sigma_data: float = 0.5
     sigma_offset_noise: float = 0.3
     parameterisation: str = "edm"
+    # The CS:GO world model's keys (its published config): noise the past frames at training time, with the noise
+    # level as a second conditioning input; or be an upsampler of low-resolution frames by this factor, conditioned
+    # on the previous full-resolution frame (and no action).
+    noise_previous_obs: bool = False
+    upsampling_factor: Optional[int] = None
+    # Whether the network embeds the conditioning frames' noise level (`noise_cond_emb`): None = as published, the
+    # CS:GO networks (noise_previous_obs or upsampling_factor set) do and the Atari ones do not.
+    noise_cond_embedding: Optional[bool] = None
+
+    @property
+    def embeds_noise_cond(self) -> bool:
+        """Whether the network has a `noise_cond_emb` (see `noise_cond_embedding`)."""
+        if self.noise_cond_embedding is not None:
+            return bool(self.noise_cond_embedding)
+        return bool(self.noise_previous_obs) or self.upsampling_factor is not None
 
 
 @dataclass
@@ -70,6 +85,7 @@ class AgentConfig:
     actor-critic)."""
 
     denoiser: Optional[DenoiserConfig] = field(default_factory=DenoiserConfig)
+    upsampler: Optional[DenoiserConfig] = None  # the CS:GO world model's x5 diffusion upsampler
     rew_end_model: Optional[RewEndModelConfig] = field(default_factory=RewEndModelConfig)
     actor_critic: Optional[ActorCriticConfig] = field(default_factory=ActorCriticConfig)
     num_actions: Optional[int] = None
@@ -98,6 +114,8 @@ class DiffusionSamplerConfig:
     s_tmin: float = 0.0
     s_tmax: float = float("inf")
     s_noise: float = 1.0
+    # Noise added to the conditioning frames at every step (CS:GO), accumulating across steps.
+    s_cond: float = 0.0
 
 
 @dataclass

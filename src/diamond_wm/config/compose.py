@@ -5,6 +5,8 @@ The presets live in the package (`diamond_wm/config/presets`), so composition wo
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,21 @@ def register_configs() -> None:
 
 
 def _known_keys() -> list[str]:
-    return flat_keys(OmegaConf.structured(TrainerConfig))
+    return flat_keys(OmegaConf.structured(_with_optional_parts(TrainerConfig())))
+
+
+def _with_optional_parts(obj: Any) -> Any:
+    """`obj` with every optional section that defaults to None (e.g. `agent.upsampler`) filled with its type's
+    defaults, recursively: the keys a config may hold."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if value is None:
+            kinds = [a for a in typing.get_args(hints[f.name]) if dataclasses.is_dataclass(a)]
+            value = kinds[0]() if kinds else None
+        if dataclasses.is_dataclass(value):
+            setattr(obj, f.name, _with_optional_parts(value))
+    return obj
 
 
 def explain_error(err: BaseException) -> ValueError:

@@ -169,11 +169,29 @@ class ActorCriticComponentConfig:
 
 @dataclass
 class WorldModelEnvConfig:
-    """Imagination: horizon of the rollouts and the sampler that generates each next frame."""
+    """Imagination: horizon of the rollouts and the sampler that generates each next frame.
+
+    The CS:GO world model (an agent with an upsampler) reads the published csgo keys instead:
+    `diffusion_sampler_next_obs` (its low-resolution next frame) and `diffusion_sampler_upsampling` (defaults: the
+    published `fast` preset)."""
 
     horizon: int = 15
     num_batches_to_preload: int = 256
     diffusion_sampler: DiffusionSamplerConfig = field(default_factory=DiffusionSamplerConfig)
+    diffusion_sampler_next_obs: DiffusionSamplerConfig = field(
+        default_factory=lambda: DiffusionSamplerConfig(num_steps_denoising=1, s_cond=0.005)
+    )
+    diffusion_sampler_upsampling: DiffusionSamplerConfig = field(
+        default_factory=lambda: DiffusionSamplerConfig(
+            num_steps_denoising=1,
+            sigma_min=1.0,
+            order=2,
+            s_churn=10.0,
+            s_tmin=1.0,
+            s_tmax=5.0,
+            s_noise=0.9,
+        )
+    )
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
@@ -25,6 +25,9 @@ class Batch:
     mask_padding: torch.Tensor
     info: list[dict[str, Any]] = field(default_factory=list)
     segment_ids: list[Any] = field(default_factory=list)
+    full_res: Optional[torch.Tensor] = (
+        None  # (B, T, C, H', W'): full-resolution frames of each segment (upsampler)
+    )
 
     def to(self, device: torch.device | str) -> Batch:
         """A copy with every tensor on `device`."""
@@ -39,4 +42,5 @@ class Batch:
             move(self.mask_padding),
             info,
             list(self.segment_ids),
+            move(self.full_res) if self.full_res is not None else None,
         )

@@ -1,4 +1,5 @@
-"""The DIAMOND agent: denoiser (world model), reward/termination model and actor-critic in one module."""
+"""The DIAMOND agent: denoiser (world model), upsampler (CS:GO), reward/termination model and actor-critic in one
+module, any of them absent."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from diamond_wm.models.actor_critic import ActorCritic
 from diamond_wm.models.diffusion import build_denoiser
 from diamond_wm.models.rew_end_model import RewEndModel
 
-AGENT_PARTS = ("denoiser", "rew_end_model", "actor_critic")
+AGENT_PARTS = ("denoiser", "upsampler", "rew_end_model", "actor_critic")
 
 
 def with_num_actions(cfg: AgentConfig, num_actions: int) -> AgentConfig:
@@ -34,8 +35,9 @@ def with_num_actions(cfg: AgentConfig, num_actions: int) -> AgentConfig:
         )
     cfg = copy.deepcopy(cfg)
     cfg.num_actions = num_actions
-    if cfg.denoiser is not None:
-        cfg.denoiser.inner_model.num_actions = num_actions
+    for denoiser in (cfg.denoiser, cfg.upsampler):
+        if denoiser is not None:
+            denoiser.inner_model.num_actions = num_actions
     for part in (cfg.rew_end_model, cfg.actor_critic):
         if part is not None:
             part.num_actions = num_actions
@@ -52,6 +54,7 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
         raise ValueError(f"{where}: unknown keys {unknown} (known: {sorted(fields)})")
     nested = {
         "denoiser": DenoiserConfig,
+        "upsampler": DenoiserConfig,
         "inner_model": InnerModelConfig,
         "rew_end_model": RewEndModelConfig,
         "actor_critic": ActorCriticConfig,
@@ -85,11 +88,12 @@ def as_action_spec(actions: ActionSpec | int) -> ActionSpec:
 
 
 class Agent(nn.Module):
-    """Holds `denoiser`, `rew_end_model` and `actor_critic`, built from an AgentConfig and the action spec (or the
+    """Holds `denoiser`, `upsampler`, `rew_end_model` and `actor_critic`, built from an AgentConfig and the action spec (or the
     number of discrete actions).
 
     A part whose config is None is absent: its attribute is None and its keys are not in the state_dict, which
-    holds the present parts under the published prefixes (`denoiser.`, `rew_end_model.`, `actor_critic.`).
+    holds the present parts under the published prefixes (`denoiser.`, `upsampler.`, `rew_end_model.`,
+    `actor_critic.`).
     The world model embeds discrete or multi-hot actions (`num_actions` of its configs is then the number of
     dimensions); the actor-critic chooses among discrete actions only.
     """
@@ -106,6 +110,11 @@ class Agent(nn.Module):
         self.cfg = with_num_actions(cfg, self.num_actions)
         c = self.cfg
         self.denoiser = build_denoiser(c.denoiser) if c.denoiser is not None else None  # EDM or DDPM
+        self.upsampler = build_denoiser(c.upsampler) if c.upsampler is not None else None
+        if self.upsampler is not None and not self.upsampler.is_upsampler:
+            raise ValueError(
+                "agent.upsampler needs an upsampling_factor (the low- to full-resolution factor, e.g. 5)"
+            )
         self.rew_end_model = RewEndModel(c.rew_end_model) if c.rew_end_model is not None else None
         self.actor_critic = ActorCritic(c.actor_critic) if c.actor_critic is not None else None
         if not self.parts:

@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from diamond_wm.config.actions import ActionGroup as SpecGroup
+from diamond_wm.config.actions import ActionSpec
+
 ACTION_SIZE = 51
 KEY_ORDER = ("w", "a", "s", "d", "space", "left ctrl", "left shift", "1", "2", "3", "r")
 ARROW_KEYS = ("up", "right", "left", "down")
@@ -140,6 +143,14 @@ def csgo_action_layout() -> CSGOActionLayout:
         ActionGroup("mouse_y", MOUSE_Y_OFFSET, len(names), one_hot=True),
     )
     return CSGOActionLayout(len(names), names, groups)
+
+
+def csgo_action_spec() -> ActionSpec:
+    """The 51-dim multi-hot action spec of the CS:GO world model (its datasets, checkpoints and play)."""
+    layout = csgo_action_layout()
+    return ActionSpec.multi_hot(
+        [SpecGroup(g.name, layout.names[g.slice], one_hot=g.one_hot) for g in layout.groups]
+    )
 
 
 @dataclass(frozen=True)

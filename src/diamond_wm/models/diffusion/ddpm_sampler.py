@@ -93,12 +93,14 @@ class DDPMSampler:
         x_init: Optional[torch.Tensor] = None,
         return_trajectory: bool = False,
         variance_noise: Optional[Sequence[torch.Tensor]] = None,
+        randn: Optional[Callable[[tuple[int, ...]], torch.Tensor]] = None,
     ) -> tuple[torch.Tensor, Optional[list[torch.Tensor]]]:
         """prev_obs (B, n, C, H, W), prev_act (B, n) -> (sample (B, C, H, W), [x_init, x_1, ...] or None).
 
         The sample is clamped and quantized to 8 bits; so is the last entry of the trajectory with one step, the
         others are the unquantized x of each step. `variance_noise`: the standard normal draws of the posterior
-        steps at t > 0, in order (one (B, C, H, W) tensor each), to reproduce a run."""
+        steps at t > 0, in order (one (B, C, H, W) tensor each), to reproduce a run; else `randn(shape)` draws them
+        (the world model environment's generator), else the sampler's generator."""
         if prev_obs.ndim != 5:
             raise ValueError(f"prev_obs must be (B, n, C, H, W), got shape {tuple(prev_obs.shape)}")
         b, _, c, h, w = prev_obs.shape
@@ -111,6 +113,8 @@ class DDPMSampler:
             x = x_init
         trajectory = [x] if return_trajectory else None
         noise_sampler = self._noise_sampler(x, variance_noise)
+        if variance_noise is None and randn is not None:
+            noise_sampler = lambda: randn(tuple(x.shape))  # noqa: E731
 
         def predict_noise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return self.denoiser.predict_noise(x_t, t, prev_obs, prev_act)

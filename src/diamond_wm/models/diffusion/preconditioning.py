@@ -4,6 +4,7 @@ D(x; sigma) = c_skip x + c_out F(c_in x; c_noise), kept apart from the network a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -16,6 +17,8 @@ class Conditioners:
     c_out: torch.Tensor
     c_skip: torch.Tensor
     c_noise: torch.Tensor
+    # log(sigma_cond) / 4 of noised conditioning frames (CS:GO), or 0.
+    c_noise_cond: Optional[torch.Tensor] = None
 
 
 def bcast(x: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -31,12 +34,14 @@ class EDMPreconditioning:
     sigma_data: float
     sigma_offset_noise: float
 
-    def __call__(self, sigma: torch.Tensor) -> Conditioners:
-        """Coefficients for noise levels sigma (B,)."""
+    def __call__(self, sigma: torch.Tensor, sigma_cond: Optional[torch.Tensor] = None) -> Conditioners:
+        """Coefficients for noise levels sigma (B,) and, of the conditioning frames, sigma_cond (B,) (None: not
+        noised, c_noise_cond = 0). sigma_cond enters as it is, without the offset-noise correction."""
+        c_noise_cond = sigma_cond.log() / 4 if sigma_cond is not None else torch.zeros_like(sigma)
         sigma_data = self.sigma_data
         sigma = (sigma**2 + self.sigma_offset_noise**2).sqrt()  # effective sigma with offset noise
         c_in = 1 / (sigma**2 + sigma_data**2).sqrt()
         c_skip = sigma_data**2 / (sigma**2 + sigma_data**2)
         c_out = sigma * c_skip.sqrt()  # = sigma * sigma_data / sqrt(sigma^2 + sigma_data^2)
         c_noise = sigma.log() / 4
-        return Conditioners(c_in, c_out, c_skip, c_noise)
+        return Conditioners(c_in, c_out, c_skip, c_noise, c_noise_cond)

@@ -85,25 +85,44 @@ class DiffusionSampler:
     def sample(
         self,
         prev_obs: torch.Tensor,
-        prev_act: torch.Tensor,
+        prev_act: Optional[torch.Tensor],
         x_init: Optional[torch.Tensor] = None,
         return_trajectory: bool = False,
+        randn: Optional[Randn] = None,
     ) -> tuple[torch.Tensor, Optional[list[torch.Tensor]]]:
-        """prev_obs (B, n, C, H, W), prev_act (B, n) -> (sample (B, C, H, W), [x_init, x_1, ...] or None)."""
+        """prev_obs (B, n, C, H, W) conditioning frames (an upsampler's: the previous full-resolution frame and the
+        upsampled low-resolution one), prev_act (B, n[, D]) or None (upsampler) -> (sample (B, C, H, W),
+        [x_init, x_1, ...] or None).
+
+        Random draws (x_init if not given, churn, conditioning noise) come from `randn(shape)`, in the published
+        order; by default from torch's global generator. With `s_cond` > 0 (CS:GO), every step adds s_cond * N(0, 1)
+        to the conditioning frames and keeps it (the noise accumulates over the steps) while the network is told
+        sigma_cond = s_cond; each such step also draws a per-channel offset noise that the published sampler
+        multiplies by 0, drawn here too so that the random stream stays the same."""
         if prev_obs.ndim != 5:
             raise ValueError(f"prev_obs must be (B, n, C, H, W), got shape {tuple(prev_obs.shape)}")
         b, _, c, h, w = prev_obs.shape
         device, dtype = prev_obs.device, prev_obs.dtype
+        randn = randn or (lambda shape: torch.randn(shape, device=device, dtype=dtype))
         if x_init is None:
-            x = torch.randn(b, c, h, w, device=device, dtype=dtype)  # (B, C, H, W)
+            x = randn((b, c, h, w))  # (B, C, H, W)
         else:
             if x_init.shape != (b, c, h, w):
                 raise ValueError(f"x_init must have shape {(b, c, h, w)}, got {tuple(x_init.shape)}")
             x = x_init
         trajectory = [x] if return_trajectory else None
         cfg = self.cfg
+        s_cond = float(cfg.s_cond)
+        sigma_cond = x.new_full((b,), s_cond) if s_cond > 0 else None
+        cond = {"obs": prev_obs}
+
+        def noise_conditioning(_step: int) -> None:
+            flat = cond["obs"].flatten(1, 2)  # (B, n * C, H, W)
+            randn((*flat.shape[:2], 1, 1))  # the published offset noise of the conditioning, times 0
+            cond["obs"] = (flat + s_cond * randn(tuple(flat.shape))).view_as(prev_obs)
+
         x = sample_euler_heun(
-            lambda x_, sigma: self.denoiser.denoise(x_, sigma, prev_obs, prev_act),
+            lambda x_, sigma: self.denoiser.denoise(x_, sigma, cond["obs"], prev_act, sigma_cond),
             x,
             self.sigmas.to(device=device, dtype=dtype),
             order=cfg.order,
@@ -112,5 +131,7 @@ class DiffusionSampler:
             s_tmax=cfg.s_tmax,
             s_noise=cfg.s_noise,
             trajectory=trajectory,
+            randn=randn,
+            before_step=noise_conditioning if s_cond > 0 else None,
         )
         return x, trajectory
