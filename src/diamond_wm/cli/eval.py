@@ -21,6 +21,9 @@ world model's imagined rollout from the same start (--video FILE.mp4|FILE.gif).
 
 For a run folder, the defaults are the run's own final evaluation: as many episodes, the same seed and, for its
 last agent, the same action draws (the JSON says "reproduces_run_final": true).
+
+`--pretrained GAME` evaluates a published Atari 100k model (downloaded from the Hugging Face Hub, cached) in its
+game, e.g. `diamond eval --pretrained Breakout -n 100` to check it against the paper's table.
 """
 
 
@@ -30,7 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target",
         metavar="CHECKPOINT_OR_RUN_DIR",
+        nargs="?",
         help="an agent checkpoint file or a run folder (ours or the published code's)",
+    )
+    parser.add_argument(
+        "--pretrained",
+        metavar="GAME",
+        default=None,
+        help="a published Atari 100k model from the Hugging Face Hub (eloialonso/diamond) instead",
     )
     parser.add_argument(
         "-n",
@@ -64,9 +74,17 @@ def _error(msg: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from diamond_wm.evaluation.evaluate import evaluate, plan_evaluation
-    from diamond_wm.evaluation.loading import LoadError, is_run_dir, load_checkpoint, load_run
+    from diamond_wm.evaluation.loading import (
+        LoadError,
+        is_run_dir,
+        load_checkpoint,
+        load_pretrained,
+        load_run,
+    )
     from diamond_wm.runtime.devices import resolve_devices
 
+    if (args.target is None) == (args.pretrained is None):
+        return _error("give a checkpoint or run folder, or --pretrained GAME (one of the two)")
     if args.episodes is not None and args.episodes < 1:
         return _error(f"--episodes must be >= 1, got {args.episodes}")
     if args.epsilon is not None and not 0.0 <= args.epsilon <= 1.0:
@@ -80,11 +98,13 @@ def run(args: argparse.Namespace) -> int:
             check_video_path(args.video)
         except VideoError as e:
             return _error(str(e))
-    target = Path(args.target)
+    target = Path(args.target) if args.target is not None else None
     try:
         device = resolve_devices(args.device, key="--device")[0]
         request = agent_request(args)
-        if target.is_dir():
+        if target is None:
+            loaded = load_pretrained(args.pretrained, device=device)
+        elif target.is_dir():
             if not is_run_dir(target):
                 return _error(
                     f"no agent checkpoint: {target.resolve()} is not a training run folder (no config/trainer.yaml, "
