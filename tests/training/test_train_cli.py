@@ -258,12 +258,17 @@ def test_common_resume_is_refused_with_the_way_to_resume(tmp_path):
     )
 
 
-def test_worker_processes_are_refused_until_they_exist(tmp_path):
-    line, _ = _bad_setup(tmp_path, "training.num_workers_data_loaders=2")
-    assert line == (
-        "diamond train: training.num_workers_data_loaders=2: data-loader worker processes are not available yet "
-        "(segments are drawn in the training process); use 0"
+def test_data_loader_workers_train_exactly_as_without(tmp_path):
+    # training.num_workers_data_loaders=2 (the published CS:GO setting, disk-backed): the workers read the segments
+    # the training process draws, so the run ends with the same weights as the in-process path.
+    _, with_workers = train(
+        tmp_path, *CATCH, "training.cache_in_ram=false", "training.num_workers_data_loaders=2", name="workers"
     )
+    _, without = train(tmp_path, *CATCH, name="ram")
+    a, b = final_state(with_workers)["agent"], final_state(without)["agent"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
 
 
 def test_training_segments_read_from_disk(tmp_path):

@@ -104,11 +104,6 @@ def run_train_command(args: Sequence[str]) -> int:
                     "common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
                     "(or RUN_DIR/scripts/resume.sh)"
                 )
-            if cfg.training.num_workers_data_loaders > 0:
-                raise ValueError(
-                    f"training.num_workers_data_loaders={cfg.training.num_workers_data_loaders}: data-loader "
-                    "worker processes are not available yet (segments are drawn in the training process); use 0"
-                )
             if cfg.static_dataset.path is not None:
                 from diamond_wm.data.static import resolve_static_dataset
 

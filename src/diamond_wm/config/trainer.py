@@ -107,7 +107,7 @@ class TrainingConfig:
     should: bool = True
     num_final_epochs: int = 50
     cache_in_ram: bool = True  # the published default; False reads segments from the episode files
-    num_workers_data_loaders: int = 0  # worker processes are not available yet: `diamond train` refuses > 0
+    num_workers_data_loaders: int = 0  # > 0: DataLoader workers read the segments from the episode files
     model_free: bool = False
     compile_wm: bool = False
 

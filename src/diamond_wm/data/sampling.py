@@ -64,9 +64,15 @@ def check_sample_weights(sample_weights: Optional[Sequence[float]]) -> Optional[
 
 
 def make_batch(
-    dataset: EpisodeDataset, segment_ids: Sequence[SegmentId], device: torch.device | str | None = None
+    dataset: EpisodeDataset,
+    segment_ids: Sequence[SegmentId],
+    device: torch.device | str | None = None,
+    full_res_dataset: Optional[EpisodeDataset] = None,
 ) -> Batch:
     """Gather the segments into a `Batch` (frames converted to float in [-1, 1] once, for the whole batch).
+
+    With `full_res_dataset` (the same episodes at full resolution, for an upsampler), `Batch.full_res` holds each
+    segment's own full-resolution frames (attached per segment: two segments of one episode never share them).
 
     With `device`, the gathered uint8 frames are moved there before the conversion (4x less to transfer than
     floats) and the whole batch is returned on `device`.
@@ -115,12 +121,27 @@ def make_batch(
             info[FINAL_OBSERVATION] = to_float_frames(ep.final_observation)
         infos.append(info)
     ids = [SegmentId(*s) for s in segment_ids]
+    full = _full_res_frames(full_res_dataset, ids, t) if full_res_dataset is not None else None
     if device is not None and torch.device(device) != obs.device:
-        batch = Batch(obs, act, rew, end, trunc, mask, infos, ids).to(device)
-        obs, mask = batch.obs, batch.mask_padding
+        batch = Batch(obs, act, rew, end, trunc, mask, infos, ids, full).to(device)
+        obs, mask, full = batch.obs, batch.mask_padding, batch.full_res
         act, rew, end, trunc, infos = batch.act, batch.rew, batch.end, batch.trunc, batch.info
     obs_f = to_float_frames(obs).mul_(mask[:, :, None, None, None])  # padding -> 0.0
-    return Batch(obs_f, act, rew, end, trunc, mask, infos, ids)
+    full_f = to_float_frames(full).mul_(mask[:, :, None, None, None]) if full is not None else None
+    return Batch(obs_f, act, rew, end, trunc, mask, infos, ids, full_f)
+
+
+def _full_res_frames(full_res: EpisodeDataset, ids: Sequence[SegmentId], t: int) -> torch.Tensor:
+    """uint8 (B, T, C, H', W') full-resolution frames of the segments (zeros where padded)."""
+    shape = full_res.frame_shape
+    if shape is None:
+        raise ValueError(f"the full-resolution dataset {full_res.directory} holds no episode")
+    out = torch.zeros(len(ids), t, *shape, dtype=torch.uint8)
+    for i, (episode_id, start, stop) in enumerate(ids):
+        ep = full_res.load_episode(episode_id)
+        lo, hi = max(0, start), min(len(ep), stop)
+        out[i, lo - start : hi - start] = ep.obs[lo:hi]
+    return out
 
 
 class SegmentSampler:

@@ -18,6 +18,7 @@ from diamond_wm.config.derived import actor_critic_burn_in_length, denoiser_seq_
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.action_specs import dataset_action_spec
 from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.data.loader import SegmentLoader
 from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.data.static import StaticDatasetPaths, resolve_static_dataset
 from diamond_wm.envs.factory import make_env
@@ -99,6 +100,17 @@ def build_segment_samplers(
             generator=generators["rew_end_model"],
         )
     return samplers
+
+
+def batch_sources(
+    cfg: TrainerConfig, samplers: dict[str, SegmentSampler], device: torch.device
+) -> dict[str, Callable[[], Any]]:
+    """The training batches of each sampled component: drawn and read in this process, or, with
+    `training.num_workers_data_loaders` > 0, read from the episode files by DataLoader workers (`SegmentLoader`)."""
+    workers = cfg.training.num_workers_data_loaders
+    if workers > 0:
+        return {name: SegmentLoader(s, workers, device) for name, s in samplers.items()}
+    return {name: (lambda s=s: s.sample().to(device)) for name, s in samplers.items()}
 
 
 def initial_conditions(

@@ -59,6 +59,11 @@ def train_component(
     advances.
     """
     comp.objective.train()
+    prepare = getattr(
+        comp.batches, "prepare", None
+    )  # a disk-backed loader reads exactly this phase's batches
+    if prepare is not None:
+        prepare(steps * comp.grad_acc_steps)
     sums: dict[str, float] = defaultdict(float)
     start = time.perf_counter()
     for _ in tqdm(

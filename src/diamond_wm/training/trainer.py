@@ -121,7 +121,7 @@ class Trainer:
         self.rl_env, self.rollout = build.build_rollout(
             cfg, self.agent, self.train_dataset, self.device, self.seed, self.generators["wm_env"]
         )
-        batches = {name: (lambda s=s: s.sample().to(self.device)) for name, s in samplers.items()}
+        batches = build.batch_sources(cfg, samplers, self.device)
         self.components = build.build_components(cfg, self.agent, self.rollout, batches)
 
         col = cfg.collection
