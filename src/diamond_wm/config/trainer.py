@@ -41,6 +41,7 @@ class InitializationConfig:
 
     path_to_ckpt: Optional[str] = None
     load_denoiser: bool = True
+    load_upsampler: bool = True
     load_rew_end_model: bool = True
     load_actor_critic: bool = True
 
@@ -100,6 +101,8 @@ class StaticDatasetConfig:
 
     path: Optional[str] = None
     ignore_sample_weights: bool = True
+    # The same episodes at full resolution (same layout: train/, test/), for an upsampler (agent.upsampler).
+    full_res_path: Optional[str] = None
 
 
 @dataclass
@@ -207,6 +210,9 @@ class TrainerConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     denoiser: DenoiserComponentConfig = field(default_factory=DenoiserComponentConfig)
+    upsampler: DenoiserComponentConfig = field(
+        default_factory=DenoiserComponentConfig
+    )  # CS:GO's second stage
     rew_end_model: RewEndComponentConfig = field(default_factory=RewEndComponentConfig)
     actor_critic: ActorCriticComponentConfig = field(default_factory=ActorCriticComponentConfig)
     env: EnvConfig = field(default_factory=EnvConfig)

@@ -88,23 +88,65 @@ def check_sampler(key: str, cfg: DiffusionSamplerConfig) -> None:
         raise ConfigError(f"{key}.s_tmax", cfg.s_tmax, f"a number >= s_tmin ({cfg.s_tmin})")
 
 
+def check_trained_parts(cfg: TrainerConfig) -> None:
+    """The parts `diamond train` needs: an agent collects with its actor-critic and imagines with the world model;
+    without an actor-critic (a world model alone, e.g. CS:GO's) it trains on a static dataset."""
+    agent = cfg.agent
+    if agent.actor_critic is None:
+        if cfg.training.model_free:
+            raise ConfigError(
+                "agent.actor_critic", None, "its network config: training.model_free=true trains it"
+            )
+        if cfg.static_dataset.path is None:
+            raise ConfigError(
+                "agent.actor_critic",
+                None,
+                "its network config: `diamond train` collects with it (a world model alone, without actor-critic, "
+                "trains on recorded play: set static_dataset.path)",
+            )
+    elif not cfg.training.model_free:
+        for part in ("denoiser", "rew_end_model"):  # imagination
+            if getattr(agent, part) is None:
+                raise ConfigError(
+                    f"agent.{part}",
+                    None,
+                    "its network config: the actor-critic learns in the world model (training.model_free=true "
+                    "needs only the actor-critic)",
+                )
+    if agent.upsampler is not None and cfg.static_dataset.full_res_path is None:
+        raise ConfigError(
+            "static_dataset.full_res_path",
+            None,
+            "the folder of the full-resolution episodes (train/, test/) the upsampler learns from",
+        )
+
+
 def check_agent(key: str, cfg: AgentConfig) -> None:
     """Network shapes of the parts present (a null part is absent): matching list lengths, positive widths,
     divisible conditioning channels."""
-    if cfg.denoiser is None and cfg.rew_end_model is None and cfg.actor_critic is None:
-        raise ConfigError(key, None, "at least one of denoiser, rew_end_model, actor_critic")
+    if all(getattr(cfg, p) is None for p in ("denoiser", "upsampler", "rew_end_model", "actor_critic")):
+        raise ConfigError(key, None, "at least one of denoiser, upsampler, rew_end_model, actor_critic")
     unets = []
-    if cfg.denoiser is not None:
-        inner = cfg.denoiser.inner_model
-        k = f"{key}.denoiser.inner_model"
-        _positive(f"{key}.denoiser.sigma_data", cfg.denoiser.sigma_data)
-        _non_negative(f"{key}.denoiser.sigma_offset_noise", cfg.denoiser.sigma_offset_noise)
-        if cfg.denoiser.parameterisation not in DENOISER_PARAMETERISATIONS:
+    for part in ("denoiser", "upsampler"):
+        den = getattr(cfg, part)
+        if den is None:
+            continue
+        inner = den.inner_model
+        k = f"{key}.{part}.inner_model"
+        _positive(f"{key}.{part}.sigma_data", den.sigma_data)
+        _non_negative(f"{key}.{part}.sigma_offset_noise", den.sigma_offset_noise)
+        if den.parameterisation not in DENOISER_PARAMETERISATIONS:
             raise ConfigError(
-                f"{key}.denoiser.parameterisation",
-                cfg.denoiser.parameterisation,
-                " | ".join(DENOISER_PARAMETERISATIONS),
+                f"{key}.{part}.parameterisation", den.parameterisation, " | ".join(DENOISER_PARAMETERISATIONS)
             )
+        if part == "upsampler" and (den.upsampling_factor is None or den.parameterisation != "edm"):
+            raise ConfigError(
+                f"{key}.upsampler.upsampling_factor",
+                den.upsampling_factor,
+                "an integer >= 1 (the low- to full-resolution factor, e.g. 5), with the edm parameterisation",
+            )
+        if den.upsampling_factor is not None:
+            _int_at_least(f"{key}.{part}.upsampling_factor", den.upsampling_factor, 1)
         _int_at_least(f"{k}.num_steps_conditioning", inner.num_steps_conditioning, 1)
         _int_at_least(f"{k}.img_channels", inner.img_channels, 1)
         _int_at_least(f"{k}.cond_channels", inner.cond_channels, 1)
@@ -211,11 +253,7 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
     check_game("env.test", cfg.env.test)
     check_keymap(cfg.env.keymap, cfg.env.train.id)
     check_agent("agent", cfg.agent)
-    needed = ["actor_critic"] + ([] if cfg.training.model_free else ["denoiser", "rew_end_model"])
-    for part in needed:  # the training loop acts with the actor-critic and imagines with the world model
-        if getattr(cfg.agent, part) is None:
-            why = "" if part == "actor_critic" else " (training.model_free=true needs only the actor-critic)"
-            raise ConfigError(f"agent.{part}", None, f"its network config: `diamond train` trains it{why}")
+    check_trained_parts(cfg)
 
     wm = cfg.world_model_env
     _int_at_least("world_model_env.horizon", wm.horizon, 1)

@@ -202,9 +202,14 @@ class SegmentSampler:
             start = stop - t
         return [SegmentId(*x) for x in zip(episode_ids.tolist(), start.tolist(), stop.tolist(), strict=True)]
 
-    def sample(self, batch_size: Optional[int] = None, device: torch.device | str | None = None) -> Batch:
-        """One batch of segments (on `device` when given, see `make_batch`)."""
-        return make_batch(self.dataset, self.sample_ids(batch_size), device)
+    def sample(
+        self,
+        batch_size: Optional[int] = None,
+        device: torch.device | str | None = None,
+        full_res_dataset: Optional[EpisodeDataset] = None,
+    ) -> Batch:
+        """One batch of segments (on `device` when given, with full-resolution frames: see `make_batch`)."""
+        return make_batch(self.dataset, self.sample_ids(batch_size), device, full_res_dataset)
 
     def __iter__(self) -> Iterator[Batch]:
         while True:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Optional
 
 from diamond_wm.data.batch import Batch
 from diamond_wm.data.dataset import EpisodeDataset
@@ -18,13 +19,22 @@ from diamond_wm.data.sampling import SegmentId, make_batch
 class DatasetTraverser:
     """Deterministic pass over `dataset` in chunks of `chunk_size` steps, `batch_size` chunks per batch."""
 
-    def __init__(self, dataset: EpisodeDataset, batch_size: int, chunk_size: int) -> None:
+    def __init__(
+        self,
+        dataset: EpisodeDataset,
+        batch_size: int,
+        chunk_size: int,
+        full_res_dataset: Optional[EpisodeDataset] = None,
+    ) -> None:
         for name, v in (("batch_size", batch_size), ("chunk_size", chunk_size)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         self.dataset = dataset
         self.batch_size = batch_size
         self.chunk_size = chunk_size
+        self.full_res_dataset = (
+            full_res_dataset  # the same episodes at full resolution (an upsampler's targets)
+        )
 
     def segment_ids(self) -> list[SegmentId]:
         """Every chunk, in order."""
@@ -43,4 +53,6 @@ class DatasetTraverser:
     def __iter__(self) -> Iterator[Batch]:
         ids = self.segment_ids()
         for i in range(0, len(ids), self.batch_size):
-            yield make_batch(self.dataset, ids[i : i + self.batch_size])
+            yield make_batch(
+                self.dataset, ids[i : i + self.batch_size], full_res_dataset=self.full_res_dataset
+            )

@@ -11,10 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import torch
 
 from diamond_wm.config.actions import ActionSpec, action_mismatch, read_action_spec
-from diamond_wm.config.derived import actor_critic_burn_in_length, denoiser_seq_length, rew_end_seq_length
+from diamond_wm.config.derived import (
+    actor_critic_burn_in_length,
+    denoiser_seq_length,
+    rew_end_seq_length,
+    upsampler_seq_length,
+)
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.action_specs import dataset_action_spec
 from diamond_wm.data.dataset import EpisodeDataset
@@ -69,6 +75,34 @@ def build_static_datasets(
     return train, EpisodeDataset(static.test, name="static test", read_only=True)
 
 
+def full_res_datasets(
+    path: str, train: EpisodeDataset, test: EpisodeDataset
+) -> tuple[EpisodeDataset, Optional[EpisodeDataset]]:
+    """`static_dataset.full_res_path`'s (train, test) datasets, read-only and not cached (full-resolution frames
+    are large), checked against the low-resolution ones: the same episodes, of the same lengths."""
+    key = f"static_dataset.full_res_path={path}"
+    try:
+        paths = resolve_static_dataset(path)
+    except ValueError as e:
+        raise ValueError(str(e).replace(f"static_dataset.path={path}", key)) from e
+    full_train = EpisodeDataset(paths.train, name="full-res train", read_only=True, cache_in_ram=False)
+    full_test = (
+        EpisodeDataset(paths.test, name="full-res test", read_only=True, cache_in_ram=False)
+        if paths.test is not None
+        else None
+    )
+    for low, full in ((train, full_train), (test, full_test)):
+        if full is None or low.num_episodes == 0:
+            continue
+        if not np.array_equal(low.lengths, full.lengths):
+            raise ValueError(
+                f"{key}: {full.directory} holds {full.num_episodes} episodes ({full.num_steps} steps), the "
+                f"low-resolution {low.directory} {low.num_episodes} ({low.num_steps} steps): expected the same "
+                "episodes at full resolution"
+            )
+    return full_train, full_test
+
+
 def build_segment_samplers(
     cfg: TrainerConfig,
     dataset: EpisodeDataset,
@@ -88,6 +122,16 @@ def build_segment_samplers(
             ignore_weights_if_static=ignore,
             generator=generators["denoiser"],
         )
+    if "upsampler" in parts:
+        up = cfg.upsampler.training
+        samplers["upsampler"] = SegmentSampler(
+            dataset,
+            up.batch_size,
+            upsampler_seq_length(cfg),
+            up.sample_weights,
+            ignore_weights_if_static=ignore,
+            generator=generators["upsampler"],
+        )
     if "rew_end_model" in parts:
         rew = cfg.rew_end_model.training
         samplers["rew_end_model"] = SegmentSampler(
@@ -103,14 +147,23 @@ def build_segment_samplers(
 
 
 def batch_sources(
-    cfg: TrainerConfig, samplers: dict[str, SegmentSampler], device: torch.device
+    cfg: TrainerConfig,
+    samplers: dict[str, SegmentSampler],
+    device: torch.device,
+    full_res: Optional[EpisodeDataset] = None,
 ) -> dict[str, Callable[[], Any]]:
     """The training batches of each sampled component: drawn and read in this process, or, with
-    `training.num_workers_data_loaders` > 0, read from the episode files by DataLoader workers (`SegmentLoader`)."""
+    `training.num_workers_data_loaders` > 0, read from the episode files by DataLoader workers (`SegmentLoader`).
+    The upsampler's batches carry the full-resolution frames of `full_res` (the same episodes)."""
     workers = cfg.training.num_workers_data_loaders
-    if workers > 0:
-        return {name: SegmentLoader(s, workers, device) for name, s in samplers.items()}
-    return {name: (lambda s=s: s.sample().to(device)) for name, s in samplers.items()}
+    sources: dict[str, Callable[[], Any]] = {}
+    for name, s in samplers.items():
+        full = full_res if name == "upsampler" else None
+        if workers > 0:
+            sources[name] = SegmentLoader(s, workers, device, full_res_dataset=full)
+        else:
+            sources[name] = lambda s=s, full=full: s.sample(device=device, full_res_dataset=full)
+    return sources
 
 
 def initial_conditions(
@@ -141,7 +194,10 @@ def build_rollout(
     seed: int,
     generator: torch.Generator,
 ) -> tuple[Any, ActorCriticRollout]:
-    """(environment, rollout) where the actor-critic learns: imagination, or real games in model-free mode."""
+    """(environment, rollout) where the actor-critic learns: imagination, or real games in model-free mode; (None,
+    None) for a world model without an actor-critic."""
+    if agent.actor_critic is None:
+        return None, None
     batch = cfg.actor_critic.training.batch_size
     steps = cfg.actor_critic.actor_critic_loss.backup_every  # imagined (or real) steps per update
     if cfg.training.model_free:
@@ -170,6 +226,7 @@ def build_components(
     rollout draws its own starts), its optimizer and LR warm-up."""
     objectives = {
         "denoiser": lambda: DenoiserObjective(agent.denoiser, cfg.denoiser.sigma_distribution),
+        "upsampler": lambda: DenoiserObjective(agent.upsampler, cfg.upsampler.sigma_distribution),
         "rew_end_model": lambda: RewEndObjective(agent.rew_end_model),
         "actor_critic": lambda: ActorCriticObjective(
             agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss
@@ -200,6 +257,7 @@ def _initialization_checkpoint(
         p
         for p, on in (
             ("denoiser", init.load_denoiser),
+            ("upsampler", init.load_upsampler),
             ("rew_end_model", init.load_rew_end_model),
             ("actor_critic", init.load_actor_critic),
         )

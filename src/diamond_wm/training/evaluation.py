@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Optional
 
 import torch
 from torch import nn
@@ -18,9 +19,11 @@ def world_model_test_losses(
     batch_size: int,
     device: torch.device,
     seed: int = 0,
+    full_res: Optional[EpisodeDataset] = None,
 ) -> dict[str, float]:
     """Mean losses of each objective (name -> (objective, segment length)) over every chunk of `dataset`, with
-    fixed noise (the same seed at every evaluation: losses comparable across epochs)."""
+    fixed noise (the same seed at every evaluation: losses comparable across epochs). The upsampler's batches
+    carry the full-resolution frames of `full_res`."""
     if dataset.num_episodes == 0:
         return {}
     metrics: dict[str, float] = defaultdict(float)
@@ -30,7 +33,8 @@ def world_model_test_losses(
     try:
         for name, (objective, seq_length) in objectives.items():
             objective.eval()
-            for batch in DatasetTraverser(dataset, batch_size, seq_length):
+            full = full_res if name == "upsampler" else None
+            for batch in DatasetTraverser(dataset, batch_size, seq_length, full):
                 _, m = objective(batch.to(device))
                 for k, v in m.items():
                     metrics[f"test/{name}/{k}"] += float(v)

@@ -23,7 +23,8 @@ STATE_FORMAT = "diamond-wm/training-state"
 STATE_VERSION = 2  # 2: the published epoch schedule (`num_epochs_collect`); version 1 states are converted
 TEST_SEED_OFFSET = 100_000  # test episodes of epoch e start from seed + TEST_SEED_OFFSET + e
 FINAL_EVAL_SEED_OFFSET = 200_000  # the final test episodes start from seed + FINAL_EVAL_SEED_OFFSET
-GENERATORS = ("denoiser", "rew_end_model", "wm_env", "train_collector", "test_collector")  # seeded seed + i
+# Seeded seed + i (new streams go last: the earlier ones keep their seeds).
+GENERATORS = ("denoiser", "rew_end_model", "wm_env", "train_collector", "test_collector", "upsampler")
 
 
 def make_generators(seed: int) -> dict[str, torch.Generator]:

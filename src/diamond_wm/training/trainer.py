@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length
+from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length, upsampler_seq_length
 from diamond_wm.config.errors import ConfigError
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.action_specs import dataset_action_spec
@@ -90,11 +90,16 @@ class Trainer:
         # Environments (none for a static dataset: it gives the actions, and no episode is played, as published).
         # Sub-env i of the train env is seeded seed + i; test episodes get their own seeds.
         self.train_env = self.test_env = None
+        self.full_res_train = self.full_res_test = None  # an upsampler's full-resolution episodes
         if self.static:
             self.train_dataset, self.test_dataset = build.build_static_datasets(
                 static_paths, cfg.training.cache_in_ram
             )
             action_spec = dataset_action_spec(self.train_dataset, self.test_dataset)
+            if cfg.static_dataset.full_res_path is not None:
+                self.full_res_train, self.full_res_test = build.full_res_datasets(
+                    cfg.static_dataset.full_res_path, self.train_dataset, self.test_dataset
+                )
         else:
             self.test_env = make_env(cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, self.device)
             self.train_env = make_env(cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, self.device)
@@ -121,7 +126,7 @@ class Trainer:
         self.rl_env, self.rollout = build.build_rollout(
             cfg, self.agent, self.train_dataset, self.device, self.seed, self.generators["wm_env"]
         )
-        batches = build.batch_sources(cfg, samplers, self.device)
+        batches = build.batch_sources(cfg, samplers, self.device, self.full_res_train)
         self.components = build.build_components(cfg, self.agent, self.rollout, batches)
 
         col = cfg.collection
@@ -279,12 +284,20 @@ class Trainer:
             metrics[f"{prefix}/lengths"] = report.lengths[:num_episodes]
         if not self.model_free and self.test_dataset.num_episodes > 0:
             cfg = self.cfg
-            seq_lengths = {"denoiser": denoiser_seq_length(cfg), "rew_end_model": rew_end_seq_length(cfg)}
+            seq_lengths = {
+                "denoiser": lambda: denoiser_seq_length(cfg),
+                "upsampler": lambda: upsampler_seq_length(cfg),
+                "rew_end_model": lambda: rew_end_seq_length(cfg),
+            }
+            parts = [p for p in seq_lengths if p in self.components]
+            if "upsampler" in parts and self.full_res_test is None:
+                parts.remove("upsampler")  # no full-resolution test episodes
             metrics |= world_model_test_losses(
-                {name: (self.components[name].objective, n) for name, n in seq_lengths.items()},
+                {name: (self.components[name].objective, seq_lengths[name]()) for name in parts},
                 self.test_dataset,
                 cfg.denoiser.training.batch_size,
                 self.device,
+                full_res=self.full_res_test,
             )
         return metrics
 
@@ -343,7 +356,7 @@ class Trainer:
             "agent": self.agent.state_dict(),
             "components": {k: c.state_dict() for k, c in self.components.items()},
             "train_collector": None if self.train_collector is None else self.train_collector.state_dict(),
-            "rollout": self.rollout.state_dict(),
+            "rollout": self.rollout.state_dict() if self.rollout is not None else None,
             "datasets": {
                 "train": self.train_dataset.lengths.tolist(),
                 "test": self.test_dataset.lengths.tolist(),
@@ -367,7 +380,8 @@ class Trainer:
             self.test_dataset.rollback(state["datasets"]["test"])
         if self.train_collector is not None:
             self.train_collector.load_state_dict(state["train_collector"])
-        self.rollout.load_state_dict(state["rollout"])
+        if self.rollout is not None and state.get("rollout") is not None:
+            self.rollout.load_state_dict(state["rollout"])
         restore_rng_state(state["rng"], self.generators)
         log.info(
             "resumed %s at the end of %s (%d env steps)",
