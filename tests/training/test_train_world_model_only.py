@@ -102,3 +102,31 @@ def test_world_model_only_runs_need_recorded_play(tmp_path):
         assert res.returncode == 2
         assert expected in res.stderr and res.stderr.count("\n") == 1, res.stderr
         assert not (tmp_path / "refused").exists()
+
+
+def test_the_csgo_preset_trains_from_the_published_keys_with_data_loader_workers(tmp_path):
+    # --config-name csgo: env.path_data_low_res / env.path_data_full_res, 2 DataLoader workers reading from disk.
+    write_recorded_play(tmp_path / "low", (6, 10), seed=1)
+    write_recorded_play(tmp_path / "full", (30, 50), seed=2)
+    run_dir = tmp_path / "run"
+    tiny = [o for o in TINY_CSGO if o != "agent=csgo"] + [
+        f"{part}.training.grad_acc_steps=1" for part in ("denoiser", "upsampler")
+    ]
+    res = run_cli(
+        "train",
+        "--config-name",
+        "csgo",
+        *tiny,
+        "training.num_workers_data_loaders=2",
+        f"env.path_data_low_res={tmp_path / 'low'}",
+        f"env.path_data_full_res={tmp_path / 'full'}",
+        f"hydra.run.dir={run_dir}",
+        "--no-progress",
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    state = torch.load(run_dir / "checkpoints" / "state.pt", weights_only=True)
+    assert state["epoch"] == 2
+    assert {k.split(".", 1)[0] for k in state["agent"]} == {"denoiser", "upsampler"}
+    assert (run_dir / "FINISHED").is_file()

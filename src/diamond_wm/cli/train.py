@@ -36,8 +36,9 @@ options:
   -h, --help          show this help and exit
   --resume RUN_DIR    continue an interrupted run from its last checkpoint (also RUN_DIR/scripts/resume.sh)
   --no-progress       no progress bars (the one-line summary of every epoch stays)
-  --config-name NAME  start from another packaged preset: trainer (default) or demo (the CPU demo: Catch,
-                      small networks); also -cn NAME
+  --config-name NAME  start from another packaged preset: trainer (default), demo (the CPU demo: Catch,
+                      small networks) or csgo (the CS:GO world model on recorded play: env.path_data_low_res=DIR
+                      env.path_data_full_res=DIR); also -cn NAME
   --debug             show the full traceback of an error (otherwise errors you can fix are one line)
   --cfg job           print the composed configuration and exit (Hydra; also --cfg hydra|all, --resolve)
   --info              print Hydra's information about the composition and exit

@@ -7,7 +7,8 @@ from typing import Optional
 
 from diamond_wm.config.errors import ConfigError
 
-ENV_TYPES = ("atari", "gym")
+ENV_TYPES = ("atari", "gym", "csgo")  # csgo: recorded play only (no real environment)
+CSGO_KEYMAP = "csgo"
 ATARI_KEYMAP_PREFIX = "atari/"
 
 
@@ -41,12 +42,18 @@ class EnvConfig:
     train: GameConfig = field(default_factory=GameConfig)
     test: GameConfig = field(default_factory=lambda: GameConfig(done_on_life_loss=False))
     keymap: Optional[str] = None
+    # The published csgo keys (`env=csgo`): the low-resolution dataset (train/, test/) and the same episodes at full
+    # resolution; `--config-name csgo` trains on them (static_dataset.path and .full_res_path).
+    path_data_low_res: Optional[str] = None
+    path_data_full_res: Optional[str] = None
 
 
 def check_keymap(keymap: Optional[str], env_id: str) -> None:
     """`ConfigError` (one line naming the value and what is accepted) unless `env.keymap` can be honoured."""
-    if keymap is None or keymap == ATARI_KEYMAP_PREFIX + env_id:
+    if keymap is None or keymap == ATARI_KEYMAP_PREFIX + env_id or keymap == CSGO_KEYMAP:
         return
-    later = "; the CS:GO keymap is not available yet" if keymap == "csgo" else ""
-    accepted = f"null (keys from the action names) or {ATARI_KEYMAP_PREFIX}{env_id} (the Atari keymap of env.train.id)"
-    raise ConfigError("env.keymap", keymap, accepted + later)
+    accepted = (
+        f"null (keys from the action names), {ATARI_KEYMAP_PREFIX}{env_id} (the Atari keymap of env.train.id) or "
+        f"{CSGO_KEYMAP} (keyboard and mouse, the CS:GO world model)"
+    )
+    raise ConfigError("env.keymap", keymap, accepted)

@@ -92,6 +92,16 @@ def check_trained_parts(cfg: TrainerConfig) -> None:
     """The parts `diamond train` needs: an agent collects with its actor-critic and imagines with the world model;
     without an actor-critic (a world model alone, e.g. CS:GO's) it trains on a static dataset."""
     agent = cfg.agent
+    if cfg.env.type == "csgo" and cfg.static_dataset.path is None:
+        raise ConfigError(
+            "env.path_data_low_res",
+            cfg.env.path_data_low_res,
+            "the folder of the low-resolution CS:GO dataset (train/, test/; see `diamond dataset csgo --help`)",
+        )
+    if cfg.env.type == "csgo" and agent.actor_critic is not None:
+        raise ConfigError(
+            "agent.actor_critic", "a network config", "null: CS:GO is recorded play, no game to act in"
+        )
     if agent.actor_critic is None:
         if cfg.training.model_free:
             raise ConfigError(
