@@ -37,8 +37,8 @@ from diamond_wm.config.errors import ConfigError
         ),
         ("collection.train.epsilon=1.5", "collection.train.epsilon", "[0, 1]"),
         ("wandb.mode=sometimes", "wandb.mode", "online | offline | disabled"),
-        ("env.type=snes", "env.type", "atari | gym"),
-        ("env.keymap=csgo", "env.keymap", "the CS:GO keymap is not available yet"),
+        ("env.type=snes", "env.type", "atari | gym | csgo"),
+        ("env.keymap=csgo", "env.keymap", "csgo (keyboard and mouse) goes with env.type=csgo"),
         (
             "env.keymap=atari/PongNoFrameskip-v4",
             "env.keymap",

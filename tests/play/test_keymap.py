@@ -58,7 +58,7 @@ def test_env_keymap_selects_the_keys_or_is_refused_in_one_line():
         keymap_for_config(None, ["0", "1", "2"], "diamond_wm/Foo-v0").action([pygame.K_2]) == 2
     )  # digit keys
     with pytest.raises(
-        ConfigError, match=r"^invalid config: env.keymap='csgo': expected null .* not available yet$"
+        ConfigError, match=r"^invalid config: env.keymap='csgo': expected null .* goes with env.type=csgo$"
     ):
         keymap_for_config("csgo", breakout, "BreakoutNoFrameskip-v4")
     with pytest.raises(

@@ -48,12 +48,14 @@ class EnvConfig:
     path_data_full_res: Optional[str] = None
 
 
-def check_keymap(keymap: Optional[str], env_id: str) -> None:
+def check_keymap(keymap: Optional[str], env_id: str, env_type: str = "atari") -> None:
     """`ConfigError` (one line naming the value and what is accepted) unless `env.keymap` can be honoured."""
-    if keymap is None or keymap == ATARI_KEYMAP_PREFIX + env_id or keymap == CSGO_KEYMAP:
+    if keymap is None or keymap == ATARI_KEYMAP_PREFIX + env_id:
+        return
+    if keymap == CSGO_KEYMAP and env_type == "csgo":
         return
     accepted = (
-        f"null (keys from the action names), {ATARI_KEYMAP_PREFIX}{env_id} (the Atari keymap of env.train.id) or "
-        f"{CSGO_KEYMAP} (keyboard and mouse, the CS:GO world model)"
+        f"null (keys from the action names) or {ATARI_KEYMAP_PREFIX}{env_id} (the Atari keymap of env.train.id); "
+        f"{CSGO_KEYMAP} (keyboard and mouse) goes with env.type=csgo"
     )
     raise ConfigError("env.keymap", keymap, accepted)

@@ -261,7 +261,7 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
         raise ConfigError("env.type", cfg.env.type, " | ".join(ENV_TYPES))
     check_game("env.train", cfg.env.train)
     check_game("env.test", cfg.env.test)
-    check_keymap(cfg.env.keymap, cfg.env.train.id)
+    check_keymap(cfg.env.keymap, cfg.env.train.id, cfg.env.type)
     check_agent("agent", cfg.agent)
     check_trained_parts(cfg)
 
