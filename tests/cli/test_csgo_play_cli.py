@@ -110,3 +110,18 @@ def test_spawn_without_a_model_and_a_model_without_spawn_points(tiny, capsys):
     )
     assert main(["-q", "play", "--checkpoint", str(tiny.checkpoint)]) == 2
     assert "--spawn DIR" in error_line(capsys.readouterr().err)
+
+
+def test_csgo_options_elsewhere_are_ignored_with_a_warning(tiny, capsys, restore_logging):
+    argv = [
+        "play",
+        "--checkpoint",
+        str(tiny.checkpoint),
+        "--env-id",
+        "BreakoutNoFrameskip-v4",
+        "--preset",
+        "fast",
+    ]
+    assert main([*argv, "--mouse-multiplier", "3"]) == 2  # then refused: a CS:GO model for Breakout
+    err = capsys.readouterr().err
+    assert "--preset, --mouse-multiplier: options of the CS:GO world model, ignored here" in err

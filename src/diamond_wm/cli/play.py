@@ -13,6 +13,9 @@ from diamond_wm.cli.agent_args import add_agent_arguments, agent_request
 log = logging.getLogger(__name__)
 
 USAGE_ERROR = 2
+DEFAULT_HORIZON = 50  # imagination horizon of Atari play (the CS:GO world model's is 1000)
+CSGO_PRESET = "fast"  # the CS:GO world model's samplers by default
+CSGO_SIZE_MULTIPLIER = 2  # its window shows frames twice as large by default
 
 DESCRIPTION = """Play, or watch the policy, inside the world model or the real game (pygame window).
 
@@ -61,8 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         choices=WORLD_MODEL_ENV_PRESETS,
-        default="fast",
-        help="CS:GO samplers, the world_model_env preset: fast (default) or higher_quality",
+        default=None,
+        help=f"CS:GO samplers, the world_model_env preset: {' or '.join(WORLD_MODEL_ENV_PRESETS)} "
+        f"(default {CSGO_PRESET})",
     )
     parser.add_argument(
         "-d", "--dataset-mode", action="store_true", help="browse the datasets under dataset/"
@@ -85,13 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size-multiplier",
         type=int,
-        default=2,
-        help="CS:GO: the window shows frames at this multiple of their size (default 2)",
+        default=None,
+        help=f"CS:GO: the window shows frames at this multiple of their size (default {CSGO_SIZE_MULTIPLIER})",
     )
     parser.add_argument(
         "--mouse-multiplier",
         type=float,
-        default=DEFAULT_MOUSE_MULTIPLIER,
+        default=None,
         help=f"CS:GO: relative mouse motion is multiplied by this (default {DEFAULT_MOUSE_MULTIPLIER:g})",
     )
     parser.add_argument("--no-header", action="store_true", help="hide the header")
@@ -183,6 +187,7 @@ def _csgo_session(args: argparse.Namespace, device, base: Path):
     csgo`); LoadError for options that do not go with it."""
     from diamond_wm.evaluation.csgo_loading import CSGO_HORIZON, load_csgo, load_pretrained_csgo
     from diamond_wm.evaluation.loading import LoadError
+    from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
     from diamond_wm.play.launch import build_csgo_play_session
 
     if args.env_id is not None:
@@ -195,14 +200,15 @@ def _csgo_session(args: argparse.Namespace, device, base: Path):
             raise LoadError(
                 f"--spawn {args.spawn} goes with --checkpoint FILE: --pretrained csgo comes with its spawn points"
             )
-        loaded = load_pretrained_csgo(device, args.preset)
+        loaded = load_pretrained_csgo(device, args.preset or CSGO_PRESET)
     elif args.checkpoint is None:
         raise LoadError(
             f"--spawn {args.spawn} needs the CS:GO world model that starts from it: --checkpoint FILE "
             "(e.g. csgo.pt), or play --pretrained csgo"
         )
     else:
-        loaded = load_csgo(args.checkpoint, args.spawn, device, agent_request(args), args.preset)
+        preset = args.preset or CSGO_PRESET
+        loaded = load_csgo(args.checkpoint, args.spawn, device, agent_request(args), preset)
     session = build_csgo_play_session(
         loaded,
         base,
@@ -210,20 +216,25 @@ def _csgo_session(args: argparse.Namespace, device, base: Path):
         record=args.record,
         store_denoising_trajectory=args.store_denoising_trajectory,
         store_original_obs=args.store_original_obs,
-        mouse_multiplier=args.mouse_multiplier,
+        mouse_multiplier=args.mouse_multiplier or DEFAULT_MOUSE_MULTIPLIER,
         seed=args.seed,
         precision=args.precision,
     )
     _, h, w = session.frame_shape
-    size = (w * args.size_multiplier, h * args.size_multiplier)
+    multiplier = args.size_multiplier or CSGO_SIZE_MULTIPLIER
+    size = (w * multiplier, h * multiplier)
     return session, loaded.agent, f"diamond play: CS:GO world model ({loaded.name}, {loaded.preset})", size
 
 
 def _agent_session(args: argparse.Namespace, device, base: Path):
     """(session, agent, window title, base folder) of an agent in its game (run folder, checkpoint, Atari model)."""
     from diamond_wm.evaluation.loading import load_checkpoint, load_pretrained, load_run
-    from diamond_wm.hub import PRETRAINED_HORIZON
     from diamond_wm.play.launch import build_play_session
+
+    csgo_only = ("preset", "size_multiplier", "mouse_multiplier")
+    ignored = ["--" + k.replace("_", "-") for k in csgo_only if getattr(args, k) is not None]
+    if ignored:
+        log.warning("%s: options of the CS:GO world model, ignored here", ", ".join(ignored))
 
     if args.pretrained is not None:
         game = args.pretrained
@@ -250,7 +261,7 @@ def _agent_session(args: argparse.Namespace, device, base: Path):
         loaded,
         base_out,
         num_steps_initial_collect=args.num_steps_initial_collect,
-        horizon=args.horizon or PRETRAINED_HORIZON,
+        horizon=args.horizon or DEFAULT_HORIZON,
         record=args.record,
         store_denoising_trajectory=args.store_denoising_trajectory,
         store_original_obs=args.store_original_obs,
@@ -284,7 +295,10 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint, base = base, Path(".")
     if args.size < 16 or args.fps < 1 or (args.horizon is not None and args.horizon < 1):
         return _error("--size must be >= 16, --fps and --horizon >= 1")
-    if args.num_steps_initial_collect < 1 or args.size_multiplier < 1 or not args.mouse_multiplier > 0:
+    bad_multiplier = (args.size_multiplier is not None and args.size_multiplier < 1) or (
+        args.mouse_multiplier is not None and not args.mouse_multiplier > 0
+    )
+    if args.num_steps_initial_collect < 1 or bad_multiplier:
         return _error("-n and --size-multiplier must be >= 1, --mouse-multiplier > 0")
     base_out, size = base, args.size
     try:
