@@ -1,4 +1,5 @@
-"""The published Atari 100k models on the Hugging Face Hub (`eloialonso/diamond`) and their configs.
+"""The published models on the Hugging Face Hub (`eloialonso/diamond`): the Atari 100k agents with their configs,
+and the CS:GO world model with its spawn points.
 
 Layout of the Hub repository (facts of the published release):
 
@@ -6,14 +7,18 @@ Layout of the Hub repository (facts of the published release):
 atari_100k/models/<Game>.pt             bare agent state_dict (prefixes denoiser., rew_end_model., actor_critic.)
 atari_100k/config/agent/default.yaml    the agent's networks (the paper's sizes)
 atari_100k/config/env/atari.yaml        the Atari environments
+csgo/model/csgo.pt                      bare state_dict of the CS:GO world model (prefixes denoiser., upsampler.)
+csgo/config/agent/csgo.yaml             its networks
+csgo/spawn/<n>/{low_res,full_res,act,next_act}.npy   where imagined episodes start (`envs.csgo.spawn`)
 ```
 
 The YAML files name the reference's classes in `_target_` keys: only their values are read here. Their
 interpolations (`${env.train.size}`, `${agent.denoiser.inner_model.img_channels}`, `${..train.id}`) are resolved
 against a root holding both files, as the reference's Hydra composition does.
 
-Downloads go through `huggingface_hub.hf_hub_download` (cached in the usual Hugging Face cache; `HF_ENDPOINT`,
-`HF_HUB_CACHE` and `HF_HUB_OFFLINE` are honoured by huggingface_hub itself).
+Downloads go through `huggingface_hub.hf_hub_download` (files) and `snapshot_download` (the spawn folder), cached
+in the usual Hugging Face cache; `HF_ENDPOINT`, `HF_HUB_CACHE` and `HF_HUB_OFFLINE` are honoured by huggingface_hub
+itself.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ ATARI_MODEL_PATH = "atari_100k/models/{game}.pt"
 ATARI_AGENT_CONFIG_PATH = "atari_100k/config/agent/default.yaml"
 ATARI_ENV_CONFIG_PATH = "atari_100k/config/env/atari.yaml"
 PRETRAINED_HORIZON = 50  # imagination horizon when playing a published model
+CSGO = "csgo"  # `--pretrained csgo`
+CSGO_MODEL_PATH = "csgo/model/csgo.pt"
+CSGO_AGENT_CONFIG_PATH = "csgo/config/agent/csgo.yaml"
+CSGO_SPAWN_DIR = "csgo/spawn"
 
 
 class HubDownloadError(RuntimeError):
@@ -138,6 +147,59 @@ def download_pretrained(
     return PretrainedFiles(game, model, agent_cfg, env_cfg)
 
 
+@dataclass(frozen=True)
+class PretrainedCSGOFiles:
+    """Local paths (in the Hugging Face cache) of the published CS:GO world model's files."""
+
+    model: Path
+    agent_config: Path
+    spawn: Path
+
+
+def hub_download_folder(
+    folder: str,
+    *,
+    repo_id: str = HUB_REPO_ID,
+    revision: Optional[str] = None,
+    cache_dir: Optional[str | Path] = None,
+    endpoint: Optional[str] = None,
+) -> Path:
+    """Download (or find in the cache) every file under `folder` of the Hub repository -> its local copy;
+    HubDownloadError on failure. Without network, a folder downloaded before is used as is."""
+    from huggingface_hub import snapshot_download
+
+    log.info("fetching %s/ from the Hugging Face Hub (%s)", folder, repo_id)
+    try:
+        root = snapshot_download(
+            repo_id=repo_id,
+            allow_patterns=f"{folder}/*",
+            revision=revision,
+            cache_dir=None if cache_dir is None else str(cache_dir),
+            endpoint=endpoint,
+        )
+    except Exception as e:  # no network and nothing cached, unknown repo or revision: reported alike
+        raise HubDownloadError(f"cannot download {folder}/ from {repo_id}: {_one_line(e)}") from e
+    path = Path(root) / folder
+    if not path.is_dir():
+        raise HubDownloadError(f"cannot download {folder}/ from {repo_id}: it holds no file there")
+    return path
+
+
+def download_csgo(
+    *,
+    repo_id: str = HUB_REPO_ID,
+    revision: Optional[str] = None,
+    cache_dir: Optional[str | Path] = None,
+    endpoint: Optional[str] = None,
+) -> PretrainedCSGOFiles:
+    """The published CS:GO world model, its agent config and its spawn points, downloaded once and cached."""
+    kwargs: dict[str, Any] = dict(repo_id=repo_id, revision=revision, cache_dir=cache_dir, endpoint=endpoint)
+    spawn = hub_download_folder(CSGO_SPAWN_DIR, **kwargs)  # small: a missing network shows before the 1.5 GB
+    agent_cfg = hub_download(CSGO_AGENT_CONFIG_PATH, **kwargs)
+    model = hub_download(CSGO_MODEL_PATH, **kwargs)
+    return PretrainedCSGOFiles(model, agent_cfg, spawn)
+
+
 def _known_only(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
     """Keep the keys of `data` that `cls` knows (recursively for nested configs); log the others."""
     fields = {f.name for f in dataclasses.fields(cls)}
@@ -155,16 +217,18 @@ def known_agent_keys(data: dict[str, Any], where: str) -> dict[str, Any]:
     out = _known_only(AgentConfig, data, where)
     for key, cls in (
         ("denoiser", DenoiserConfig),
+        ("upsampler", DenoiserConfig),
         ("rew_end_model", RewEndModelConfig),
         ("actor_critic", ActorCriticConfig),
     ):
         if isinstance(out.get(key), dict):
             out[key] = _known_only(cls, out[key], f"{where}.{key}")
-    den = out.get("denoiser")
-    if isinstance(den, dict) and isinstance(den.get("inner_model"), dict):
-        den["inner_model"] = _known_only(
-            InnerModelConfig, den["inner_model"], f"{where}.denoiser.inner_model"
-        )
+    for key in ("denoiser", "upsampler"):
+        den = out.get(key)
+        if isinstance(den, dict) and isinstance(den.get("inner_model"), dict):
+            den["inner_model"] = _known_only(
+                InnerModelConfig, den["inner_model"], f"{where}.{key}.inner_model"
+            )
     return out
 
 

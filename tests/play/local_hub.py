@@ -1,13 +1,18 @@
 """A local stand-in for the Hugging Face Hub: files in the published layout of `eloialonso/diamond`, served over
 HTTP on 127.0.0.1 the way the Hub serves `/{repo}/resolve/{revision}/{path}` (HEAD with X-Repo-Commit, ETag and
-Content-Length, then GET), so that the real `hf_hub_download` code path runs against it."""
+Content-Length, then GET), so that the real `hf_hub_download` code path runs against it; and the two API routes
+`snapshot_download` lists a repository with (`/api/models/{repo}/revision/{revision}`, with its `siblings`, and
+`/api/models/{repo}/tree/{revision}`, recursive)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import torch
 
@@ -15,6 +20,7 @@ from diamond_wm.config.agent import AgentConfig
 from diamond_wm.hub import ATARI_AGENT_CONFIG_PATH, ATARI_ENV_CONFIG_PATH, ATARI_MODEL_PATH, HUB_REPO_ID
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.agent import agent_config_from_dict as _from_dict
+from tests.play.tiny_csgo import TinyCSGO, write_tiny_csgo
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -135,7 +141,41 @@ class LocalHub:
             def do_HEAD(self) -> None:
                 self._headers(self._file())
 
+            def _api(self) -> bytes | None:
+                """The JSON of an API route, None for other paths."""
+                prefix = f"/api/models/{hub.repo_id}/"
+                route = self.path.split("?", 1)[0]
+                if not route.startswith(prefix):
+                    return None
+                files = sorted(p for p in hub.root.rglob("*") if p.is_file())
+                rel = [p.relative_to(hub.root).as_posix() for p in files]
+                if route[len(prefix) :].startswith("revision/"):
+                    info = {"id": hub.repo_id, "sha": COMMIT, "siblings": [{"rfilename": r} for r in rel]}
+                    return json.dumps(info).encode()
+                _, _, under = route[len(prefix) :].removeprefix("tree/").partition("/")  # after the revision
+                keep = [i for i, r in enumerate(rel) if not under or r.startswith(unquote(under) + "/")]
+                rel, files = [rel[i] for i in keep], [files[i] for i in keep]
+                entries = [
+                    {
+                        "type": "file",
+                        "path": r,
+                        "size": p.stat().st_size,
+                        "oid": hashlib.sha1(p.read_bytes()).hexdigest(),
+                    }
+                    for r, p in zip(rel, files, strict=True)
+                ]
+                return json.dumps(entries).encode()
+
             def do_GET(self) -> None:
+                api = self._api()
+                if api is not None:
+                    hub.requests.append((self.command, self.path))
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(api)))
+                    self.end_headers()
+                    self.wfile.write(api)
+                    return
                 data = self._headers(self._file())
                 if data is not None:
                     self.wfile.write(data)
@@ -165,3 +205,16 @@ def closed_port_url() -> str:
     port = s.getsockname()[1]
     s.close()
     return f"http://127.0.0.1:{port}"
+
+
+def write_csgo_layout(root: Path) -> TinyCSGO:
+    """The published CS:GO files under `root` (`csgo/model/csgo.pt`, `csgo/config/agent/csgo.yaml`,
+    `csgo/spawn/<n>/`), with a tiny world model; returns where its originals are (`root/../csgo_src`)."""
+    from diamond_wm.hub import CSGO_AGENT_CONFIG_PATH, CSGO_MODEL_PATH, CSGO_SPAWN_DIR
+
+    tiny = write_tiny_csgo(root.parent / "csgo_src")
+    for src, rel in ((tiny.checkpoint, CSGO_MODEL_PATH), (tiny.agent_config, CSGO_AGENT_CONFIG_PATH)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, root / rel)
+    shutil.copytree(tiny.spawn, root / CSGO_SPAWN_DIR)
+    return tiny

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from diamond_wm.evaluation.agent_config import AGENT_PRESETS, AgentRequest
+from diamond_wm.evaluation.agent_config import AGENT_PRESETS, CSGO_AGENT_PRESET, AgentRequest
 
 AGENT_HELP = f"""Networks of a checkpoint file (bare state_dicts hold weights only). By default: the file's run folder
-config, else the packaged agent preset ({", ".join(AGENT_PRESETS)}) the weights load into. Otherwise:
+config, else the packaged agent preset ({", ".join(AGENT_PRESETS)}) the weights load into; a CS:GO world model
+(--spawn, --pretrained csgo) gets the `{CSGO_AGENT_PRESET}` preset. Otherwise:
   --agent-config FILE     a run's config/trainer.yaml (ours or the published code's), a published
                           config/agent/*.yaml, an agent preset YAML, or a run folder
   -o agent=NAME           a packaged agent preset (as `diamond train agent=NAME`)

@@ -8,7 +8,8 @@ Where the agent config comes from, first that applies (see `evaluation.loading`)
    of our run configs, an agent preset YAML, or a run folder (its config);
 2. an older diamond-wm file's own config; 3. the config of the run folder the file lies in;
 4. the packaged presets (`default` = the paper's, `small`, `demo`, `tiny`, `ddpm`): the one the checkpoint loads into
-   strictly (`detect_preset`).
+   strictly (`detect_preset`). A CS:GO world model (`diamond play --spawn`) gets the `csgo` preset instead
+   (`diamond_wm.evaluation.csgo_loading`).
 
 Frame size: agent YAMLs and presets take it from `${env.train.size}`. Unless an `img_size` is given, it is the size
 the checkpoint's actor-critic was built for, read off the width of its LSTM input (`fitted_img_size`).
@@ -29,6 +30,7 @@ import torch
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from diamond_wm.config.actions import ActionSpec
 from diamond_wm.config.agent import ActorCriticConfig, AgentConfig
 from diamond_wm.config.errors import UnknownKeyError, flat_keys
 from diamond_wm.config.published import (
@@ -43,9 +45,11 @@ from diamond_wm.models.checkpoint import CheckpointMismatchError, check_state_di
 
 log = logging.getLogger(__name__)
 
-AGENT_PRESETS = ("default", "small", "demo", "tiny", "ddpm")
+AGENT_PRESETS = ("default", "small", "demo", "tiny", "ddpm")  # Atari agents: the ones `detect_preset` tries
+CSGO_AGENT_PRESET = "csgo"  # the CS:GO world model (denoiser + upsampler): asked for, never guessed
+PACKAGED_AGENT_PRESETS = AGENT_PRESETS + (CSGO_AGENT_PRESET,)
 DEFAULT_IMG_SIZE = 64
-AGENT_PARTS_KEYS = ("denoiser", "rew_end_model", "actor_critic")
+AGENT_PARTS_KEYS = ("denoiser", "upsampler", "rew_end_model", "actor_critic")
 HOW_TO_GIVE = (
     "give its networks with --agent-config FILE (its run's config/trainer.yaml, a published config/agent/*.yaml) "
     "or -o agent=NAME -o agent.KEY=VALUE (the keys of diamond train)"
@@ -64,11 +68,14 @@ class AgentRequest:
         return self.config_file is not None or bool(self.overrides)
 
 
-def fitted_img_size(state_dict: Mapping[str, torch.Tensor], actor_critic: ActorCriticConfig) -> Optional[int]:
+def fitted_img_size(
+    state_dict: Mapping[str, torch.Tensor], actor_critic: Optional[ActorCriticConfig]
+) -> Optional[int]:
     """The frame size an actor-critic of this config was built for in `state_dict` (its LSTM input is
-    channels[-1] x side x side, side = img_size / 2^poolings), or None when the state_dict does not tell."""
+    channels[-1] x side x side, side = img_size / 2^poolings), or None when the state_dict does not tell (or the
+    config has no actor-critic: the CS:GO world model's U-Nets take any frame size)."""
     w = state_dict.get("actor_critic.lstm.weight_ih")
-    if not isinstance(w, torch.Tensor) or w.ndim != 2 or not actor_critic.channels:
+    if actor_critic is None or not isinstance(w, torch.Tensor) or w.ndim != 2 or not actor_critic.channels:
         return None
     per_channel, rest = divmod(int(w.shape[1]), int(actor_critic.channels[-1]))
     side = math.isqrt(per_channel)
@@ -79,8 +86,9 @@ def fitted_img_size(state_dict: Mapping[str, torch.Tensor], actor_critic: ActorC
 
 def _with_img_size(cfg: AgentConfig, size: int) -> AgentConfig:
     cfg = copy.deepcopy(cfg)
-    cfg.rew_end_model.img_size = size
-    cfg.actor_critic.img_size = size
+    for part in (cfg.rew_end_model, cfg.actor_critic):
+        if part is not None:
+            part.img_size = size
     return cfg
 
 
@@ -103,8 +111,10 @@ def agent_yaml_config(
 
 def preset_path(name: str) -> Path:
     """The packaged agent preset `name` (config/presets/agent/NAME.yaml)."""
-    if name not in AGENT_PRESETS:
-        raise ValueError(f"unknown agent preset {name!r}: expected one of {', '.join(AGENT_PRESETS)}")
+    if name not in PACKAGED_AGENT_PRESETS:
+        raise ValueError(
+            f"unknown agent preset {name!r}: expected one of {', '.join(PACKAGED_AGENT_PRESETS)}"
+        )
     return Path(str(resources.files("diamond_wm.config.presets") / "agent" / f"{name}.yaml"))
 
 
@@ -162,7 +172,7 @@ def _split_overrides(overrides: tuple[str, ...]) -> tuple[Optional[str], list[st
         key, eq, value = o.partition("=")
         if not eq or not (key == "agent" or key.startswith("agent.")):
             raise ValueError(
-                f"-o {o}: expected agent=NAME ({', '.join(AGENT_PRESETS)}) or agent.KEY=VALUE, e.g. "
+                f"-o {o}: expected agent=NAME ({', '.join(PACKAGED_AGENT_PRESETS)}) or agent.KEY=VALUE, e.g. "
                 "agent.actor_critic.lstm_dim=128"
             )
         if key == "agent":
@@ -201,11 +211,12 @@ def resolve_agent_request(
     return cfg
 
 
-def fits(cfg: AgentConfig, state_dict: Mapping[str, torch.Tensor], num_actions: int) -> bool:
-    """True when `state_dict` loads strictly into an agent of this config (checked on the meta device: no memory)."""
+def fits(cfg: AgentConfig, state_dict: Mapping[str, torch.Tensor], actions: ActionSpec | int) -> bool:
+    """True when `state_dict` loads strictly into an agent of this config and these actions (checked on the meta
+    device: no memory)."""
     try:
         with torch.device("meta"):
-            agent = Agent(cfg, num_actions)
+            agent = Agent(cfg, actions)
         check_state_dict(agent, state_dict)
     except (CheckpointMismatchError, ValueError):
         return False

@@ -8,6 +8,8 @@ published model, together with the environments it was trained on.
   networks of `diamond_wm.evaluation.agent_config` (command line, the file's own config, its run folder's, a
   packaged preset). The environment comes from `env_id`, else from the run folder's config.
 - Published model (`--pretrained`): see `diamond_wm.hub`.
+- The CS:GO world model (no policy, keyboard and mouse actions) is loaded by `diamond_wm.evaluation.csgo_loading`;
+  its weights given here are refused in one line that says how to play them (`refuse_csgo`).
 
 Nothing is written into the folders read. Every problem a user can fix is raised as `LoadError` with a one-line
 message, among them a checkpoint whose actions differ from its environment's (`check_action_spec`). The actions are
@@ -98,6 +100,25 @@ def read_run_config(run: Path) -> TrainerConfig:
         return load_run_config(path)
     except (ValueError, OSError) as e:
         raise LoadError(f"cannot read the run config {path}: {str(e).splitlines()[0]}") from e
+
+
+CSGO_WORLD_MODEL = "a CS:GO world model (denoiser + upsampler, 51-dim multi-hot keyboard and mouse actions)"
+CSGO_PLAY = "diamond play --checkpoint {path} --spawn DIR (or diamond play --pretrained csgo)"
+
+
+def is_csgo_state_dict(state_dict: dict[str, torch.Tensor]) -> bool:
+    """Whether these are the weights of the CS:GO world model: it alone has an upsampler."""
+    return any(k.startswith("upsampler.") for k in state_dict)
+
+
+def refuse_csgo(state_dict: dict[str, torch.Tensor], path: Path, target: str) -> None:
+    """LoadError naming both when the weights of the CS:GO world model are given where an agent that plays
+    `target` (a game with a policy and discrete actions) is expected."""
+    if is_csgo_state_dict(state_dict):
+        raise LoadError(
+            f"checkpoint {path} is {CSGO_WORLD_MODEL}, not an agent for {target}: play it with "
+            + CSGO_PLAY.format(path=path)
+        )
 
 
 def check_action_spec(
@@ -209,6 +230,7 @@ def load_run(
             state_dict, saved_cfg, num_actions = load_agent_state(path)
         except (CheckpointError, FileNotFoundError) as e:
             raise LoadError(str(e).splitlines()[0]) from e
+        refuse_csgo(state_dict, path, cfg.env.test.id)
         agent_cfg = _agent_config(agent_request, state_dict, saved_cfg or cfg.agent)
         agent = _build(state_dict, agent_cfg, run_actions(run, num_actions), path, device)
         epoch = _epoch_of(path)
@@ -261,6 +283,7 @@ def load_checkpoint(
         state_dict, saved_cfg, num_actions = load_agent_state(path)
     except CheckpointError as e:
         raise LoadError(str(e).splitlines()[0]) from e
+    refuse_csgo(state_dict, path, env_id or "an Atari or Gymnasium game")
     run = find_run_root(path)
     run_cfg = read_run_config(run) if run is not None else None
     if env_id is None and run_cfg is None:

@@ -16,6 +16,8 @@ from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.episode import Episode
 from diamond_wm.data.errors import DatasetError
 from diamond_wm.data.frames import to_float_frames
+from diamond_wm.envs.csgo import ACTION_SIZE, decode
+from diamond_wm.play.csgo_controls import describe_action
 from diamond_wm.play.keymap import pygame
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,20 @@ class DatasetBrowser:
             return self.action_names[a]
         return str(a)
 
+    def _action_lines(self, act: torch.Tensor) -> list[str]:
+        """The header lines of one step's action: its name, or for a multi-hot vector the CS:GO keys, mouse and
+        clicks (51 dimensions) or the indices of its hot dimensions."""
+        if act.ndim == 0:
+            return [f"Action: {self._action_name(int(act))}"]
+        if act.numel() == ACTION_SIZE:
+            try:
+                keys, mouse, clicks = describe_action(decode(act))
+                return [f"Keys  : {keys}", f"Mouse : {mouse}", f"Clicks: {clicks}"]
+            except ValueError:  # not finite: shown as its hot dimensions
+                pass
+        hot = [str(i) for i in act.nonzero().flatten().tolist()]
+        return [f"Action: dims {', '.join(hot) or '-'}"]
+
     def header(self) -> list[list[str]]:
         ep = self.episode
         where = [f"Dataset: {self.name}", f"Episode: {self.episode_id} / {self.dataset.num_episodes}"]
@@ -120,6 +136,10 @@ class DatasetBrowser:
             return [where + ["UNREADABLE (see below)", "left/right: other episodes"], [], []]
         rew = ep.rew
         t = self.t
+        action = self._action_lines(ep.act[t])
+        step = [f"Reward: {float(rew[t]):.2f}", f"Done  : {bool(ep.end[t])}", f"Trunc : {bool(ep.trunc[t])}"]
+        if len(action) > 1:  # keys, mouse and clicks: done and truncated share a line
+            step = [step[0], f"Done  : {bool(ep.end[t])}, trunc {bool(ep.trunc[t])}"]
         return [
             where
             + [
@@ -127,12 +147,7 @@ class DatasetBrowser:
                 f"Return (-): -{float(rew[rew < 0].sum().abs()):.1f}",
                 f"Total     :  {float(rew.sum()):.1f}",
             ],
-            [
-                f"Action: {self._action_name(int(ep.act[t]))}",
-                f"Reward: {float(rew[t]):.2f}",
-                f"Done  : {bool(ep.end[t])}",
-                f"Trunc : {bool(ep.trunc[t])}",
-            ],
+            action + step,
             [
                 f"Timestep: {t}",
                 f"Length  : {len(ep)}",

@@ -3,6 +3,7 @@
 Play mode needs real contexts to start imagination from: the run's training dataset when playing a run folder,
 otherwise `num_steps` steps collected once with the policy in the real test environment and kept in
 `<base>/dataset/<checkpoint>_<num_steps>/` (reused by later sessions, as the published implementation does).
+The CS:GO world model starts from its spawn points instead (`build_csgo_play_session`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from diamond_wm.data.published_layout import INDEX_FILENAME, episode_relpath
 from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
+from diamond_wm.evaluation.csgo_loading import CSGO_HORIZON, LoadedCSGO
 from diamond_wm.evaluation.loading import LoadedAgent, LoadError, check_action_spec
 from diamond_wm.models.agent import Agent
-from diamond_wm.models.diffusion import build_sampler
+from diamond_wm.models.diffusion import DiffusionSampler, build_sampler
 from diamond_wm.play.browser import DatasetBrowser
+from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER, CSGOControls
+from diamond_wm.play.csgo_session import CSGOPlaySession
 from diamond_wm.play.keymap import keymap_for_config
 from diamond_wm.play.recording import EpisodeRecorder
 from diamond_wm.play.session import NamedEnv, PlaySession
@@ -165,6 +169,44 @@ def build_play_session(
     )
 
 
+def build_csgo_play_session(
+    loaded: LoadedCSGO,
+    base: str | Path,
+    *,
+    horizon: int = CSGO_HORIZON,
+    record: bool = False,
+    store_denoising_trajectory: bool = False,
+    store_original_obs: bool = False,
+    mouse_multiplier: float = DEFAULT_MOUSE_MULTIPLIER,
+    seed: Optional[int] = None,
+    precision: str = "fp32",
+) -> CSGOPlaySession:
+    """The play session of the CS:GO world model: its spawn points, its preset's two samplers, the replay first in
+    control. Recordings go to `<base>/dataset/rec_wm_<controller>/`."""
+    agent, wm = loaded.agent, loaded.world_model_env
+    if store_original_obs:
+        log.warning(
+            "--store-original-obs: the CS:GO world model has no real game whose frames to keep (ignored)"
+        )
+    loaded.spawns.next_index = 0
+    wm_env = WorldModelEnv(
+        build_sampler(agent.denoiser, wm.diffusion_sampler_next_obs),
+        None,
+        loaded.spawns,
+        num_envs=1,
+        horizon=max(1, horizon),
+        return_denoising_trajectory=store_denoising_trajectory,
+        action_spec=agent.action_spec,
+        upsampler=DiffusionSampler(agent.upsampler, wm.diffusion_sampler_upsampling),
+    )
+    if seed is not None:
+        wm_env.generator.manual_seed(seed)
+    recorder = None
+    if record:
+        recorder = EpisodeRecorder(base, store_denoising_trajectory, False, agent.action_spec)
+    return CSGOPlaySession(wm_env, loaded.spawns, CSGOControls(mouse_multiplier), recorder, precision)
+
+
 def compile_for_play(session: PlaySession, agent: Agent) -> None:
     """`torch.compile` the world model (with freezing: the weights are constants in play) and compile it now, on
     one imagined step, rather than on the window's first frames. The world model env's random state is put back,
@@ -174,7 +216,7 @@ def compile_for_play(session: PlaySession, agent: Agent) -> None:
     state = wm.generator.get_state()
     with autocast(session.device, session.precision):
         wm.reset()
-        wm.step(wm.action_spec.zeros(wm.num_envs))
+        wm.step(session.idle_action())  # play has one environment
     wm.generator.set_state(state)
     session.request_reset()
 

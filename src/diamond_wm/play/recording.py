@@ -5,7 +5,11 @@ Every finished episode is appended to `<base>/dataset/rec_<env>_<controller>/` (
 - `denoising_trajectory` (T, steps + 1, C, H, W) uint8: the sampler's successive estimates of each imagined frame
   (world model only);
 - `original_obs` (T, C, H', W') uint8: the full-resolution frame of the real game at each step (real envs that
-  can render it, e.g. Atari's 210 x 160 screen).
+  can render it, e.g. Atari's 210 x 160 screen);
+- whatever frames the session adds per step (`extra_frames`), e.g. the CS:GO world model's `obs_low_res`
+  (T, C, h, w) and `denoising_trajectory_upsampling` (T, steps + 1, C, H, W), uint8.
+
+Actions are recorded as the game has them: int64 indices, or float32 multi-hot vectors (T, D) (CS:GO).
 """
 
 from __future__ import annotations
@@ -98,18 +102,22 @@ class EpisodeRecorder:
     def add(
         self,
         obs: torch.Tensor,
-        act: int,
+        act: int | torch.Tensor,
         rew: float,
         end: bool,
         trunc: bool,
         denoising_trajectory: Optional[torch.Tensor] = None,
         original_obs: Optional[np.ndarray] = None,
+        extra_frames: Optional[dict[str, torch.Tensor]] = None,
     ) -> None:
-        """One step: obs (C, H, W) float in [-1, 1] on which `act` was taken, and what it produced."""
+        """One step: obs (C, H, W) float in [-1, 1] on which `act` (an index, or a (D,) multi-hot vector) was
+        taken, and what it produced; `extra_frames`: more frames of this step (float in [-1, 1]) for `info`."""
+        a = torch.as_tensor(act).detach().cpu()
+        a = a.to(torch.float32) if a.is_floating_point() else a.to(torch.int64)
         self._steps.append(
             (
                 to_uint8_frames(obs.detach().cpu()),
-                torch.tensor(int(act), dtype=torch.int64),
+                a,
                 torch.tensor(float(rew), dtype=torch.float32),
                 torch.tensor(int(bool(end)), dtype=torch.uint8),
                 torch.tensor(int(bool(trunc)), dtype=torch.uint8),
@@ -121,6 +129,8 @@ class EpisodeRecorder:
         if self.store_original_obs and original_obs is not None:
             frame = torch.from_numpy(np.ascontiguousarray(original_obs)).permute(2, 0, 1).contiguous()
             self._extras.setdefault(ORIGINAL_OBS, []).append(frame)
+        for k, frames in (extra_frames or {}).items():
+            self._extras.setdefault(k, []).append(to_uint8_frames(frames.detach().cpu().float().clamp(-1, 1)))
 
     def finish(self, final_obs: Optional[torch.Tensor]) -> Optional[tuple[Path, int]]:
         """Store the buffered episode (its last step ended it) -> (dataset folder, episode id)."""

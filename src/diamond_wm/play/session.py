@@ -53,7 +53,7 @@ class NamedEnv:
 class LastStep:
     """What the last step did, for the header."""
 
-    action: int
+    action: Any  # int (discrete actions) or (D,) float tensor (multi-hot)
     reward: float
     end: bool
     trunc: bool
@@ -61,11 +61,33 @@ class LastStep:
     value: Optional[float] = None
 
 
+@dataclass
+class Choice:
+    """What the controller chose for the next step."""
+
+    act: torch.Tensor  # (1,) int64 index or (1, D) float multi-hot vector: what the env is stepped with
+    hx_cx: Optional[tuple[torch.Tensor, torch.Tensor]] = None  # the policy's state after choosing
+    entropy: Optional[float] = None  # bits
+    value: Optional[float] = None
+    last: bool = False  # the controller has no action after this one: the episode is truncated after it
+
+    @property
+    def action(self) -> Any:
+        """The action as `LastStep` and the recorder keep it: an int, or a (D,) float tensor on the CPU."""
+        a = self.act[0].detach().cpu()
+        return int(a) if a.ndim == 0 else a
+
+
 class PlaySession:
     """Play mode (see the module docstring).
 
+    Games of other controls subclass it (`csgo_session.CSGOPlaySession`): `controllers` names the controllers
+    that `m` cycles through (the first is in control at start), `choose` gives the next action, `recorded_frames`
+    what the recorder keeps beside each frame.
+
     Args:
-        actor_critic: the policy (`forward(obs (1, C, H, W), hx_cx) -> logits_act, val, hx_cx`).
+        actor_critic: the policy (`forward(obs (1, C, H, W), hx_cx) -> logits_act, val, hx_cx`), or None for a
+            subclass whose controllers need none.
         envs: the environments to cycle through, each with `num_envs == 1`; the first is played first.
         keymap: the human player's keys.
         horizon: imagination horizon of the world model envs (their truncation step).
@@ -75,11 +97,13 @@ class PlaySession:
             the PSNR measured in docs/benchmarks.md.
     """
 
+    controllers: tuple[str, ...] = CONTROLLERS
+
     def __init__(
         self,
-        actor_critic: torch.nn.Module,
+        actor_critic: Optional[torch.nn.Module],
         envs: Sequence[NamedEnv],
-        keymap: Keymap,
+        keymap: Optional[Keymap],
         horizon: int = 50,
         recorder: Optional[EpisodeRecorder] = None,
         generator: Optional[torch.Generator] = None,
@@ -88,14 +112,14 @@ class PlaySession:
         if not envs:
             raise ValueError("a play session needs at least one environment")
         self.actor_critic = actor_critic
+        self.envs = list(envs)
         check_precision(precision, self.device)
         self.precision = precision
-        self.envs = list(envs)
         self.keymap = keymap
         self.recorder = recorder
         self.generator = generator
         self.env_index = 0
-        self.controller = CONTROLLERS[0]
+        self.controller = self.controllers[0]
         self.paused = False
         self.pressed: set[int] = set()
         self.horizon = 1
@@ -128,8 +152,9 @@ class PlaySession:
 
     @property
     def device(self) -> torch.device:
-        p = next(self.actor_critic.parameters(), None)
-        return p.device if p is not None else torch.device("cpu")
+        """Where the networks run: the policy's device, else the first environment's."""
+        p = next(self.actor_critic.parameters(), None) if self.actor_critic is not None else None
+        return p.device if p is not None else torch.device(getattr(self.envs[0].env, "device", "cpu"))
 
     def set_horizon(self, horizon: int) -> None:
         """Imagination horizon (>= 1) of every world model env."""
@@ -145,7 +170,8 @@ class PlaySession:
         if key == K_RESET:
             self.request_reset()
         elif key == K_CONTROLLER:
-            self.controller = CONTROLLERS[(CONTROLLERS.index(self.controller) + 1) % len(CONTROLLERS)]
+            i = self.controllers.index(self.controller)
+            self.controller = self.controllers[(i + 1) % len(self.controllers)]
             log.info("controller: %s", self.controller)
             self.request_reset()
         elif key == K_HORIZON_UP:
@@ -169,6 +195,10 @@ class PlaySession:
 
     def handle_key_up(self, key: int) -> None:
         self.pressed.discard(key)
+
+    def idle_action(self) -> torch.Tensor:
+        """An action of the current environment that does nothing in particular (compiling steps with it)."""
+        return self.current.env.action_spec.zeros(1)
 
     def request_reset(self) -> None:
         """Start a new episode at the next update."""
@@ -238,13 +268,8 @@ class PlaySession:
         with autocast(self.device, self.precision):
             return self._step()
 
-    @torch.no_grad()
-    def _step(self) -> LastStep:
-        if self.obs is None:
-            self.reset()
-        assert self.obs is not None
-        obs = self.obs
-        driver = self._driver()
+    def choose(self, driver: PolicyDriver) -> Choice:
+        """The next action: sampled from the policy, or the human's keys; the policy's entropy and value."""
         out = driver.forward()
         probs = torch.softmax(out.logits_act.float(), dim=-1)  # (1, A)
         entropy = float(-(probs * probs.clamp_min(1e-12).log()).sum()) / math.log(2)
@@ -252,18 +277,41 @@ class PlaySession:
             act = self.keymap.action(self.pressed)
         else:
             act = int(torch.multinomial(probs.cpu(), 1, generator=self.generator).item())
+        return Choice(torch.tensor([act], dtype=torch.long), out.hx_cx, entropy, float(out.val[0]))
+
+    def recorded_frames(self) -> dict[str, torch.Tensor]:
+        """Frames (float in [-1, 1]) the recorder keeps in the episode's `info` beside the current frame."""
+        return {}
+
+    @torch.no_grad()
+    def _step(self) -> LastStep:
+        if self.obs is None:
+            self.reset()
+        assert self.obs is not None
+        obs = self.obs
+        driver = self._driver()
+        choice = self.choose(driver)
+        extra = self.recorded_frames() if self.recorder is not None else {}
         env = self.current.env
-        act_t = torch.tensor([act], dtype=torch.long, device=getattr(env, "device", obs.device))
-        step = driver.step(act_t, out.hx_cx)
+        step = driver.step(choice.act.to(getattr(env, "device", obs.device)), choice.hx_cx)
         next_obs, rew, end, trunc, info = step.next_obs, step.rew, step.end, step.trunc, step.info
-        r, e, tr = float(rew[0]), bool(end[0]), bool(trunc[0])
+        r, e, tr = float(rew[0]), bool(end[0]), bool(trunc[0]) or choice.last
         done = e or tr
         self.episode_return += r
         self.t += 1
-        self.last = LastStep(act, r, e, tr, entropy, float(out.val[0]))
+        self.last = LastStep(choice.action, r, e, tr, choice.entropy, choice.value)
         if self.recorder is not None:
             traj = info.get("denoising_trajectory")
-            self.recorder.add(obs[0], act, r, e, tr, traj[0] if traj is not None else None, self._original)
+            self.recorder.add(
+                obs[0],
+                choice.action,
+                r,
+                e,
+                tr,
+                traj[0] if traj is not None else None,
+                self._original,
+                self._step_extras(info, extra),
+            )
         final = info.get("final_observation", next_obs)[:1]
         if done:
             kind = "Dead" if e else ("Horizon" if self.current.is_world_model else "Timed out")
@@ -280,6 +328,14 @@ class PlaySession:
             if self._wants_original():
                 self._original = original_frame(env)
         return self.last
+
+    def _step_extras(self, info: dict[str, Any], frames: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Extra frames of this step for the recorder: `recorded_frames()`, and the upsampler's denoising
+        trajectory when the denoising trajectories are recorded."""
+        up = info.get("denoising_trajectory_upsampling")
+        if up is not None and self.recorder is not None and self.recorder.store_denoising_trajectory:
+            frames = {**frames, "denoising_trajectory_upsampling": up[0]}
+        return frames
 
     # ------------------------------------------------------------------ display
 

@@ -1,7 +1,9 @@
 """The pygame window of `diamond play`: event polling and drawing around an app of `session.py`.
 
 Layout: a header (columns of text, white frame on black) on top, unless hidden, and the current frame below it,
-scaled to `size` x `size` pixels with nearest-neighbour interpolation (game pixels stay crisp).
+scaled to `size` pixels (square, or width x height) with nearest-neighbour interpolation (game pixels stay crisp).
+An app that plays with the mouse (`uses_mouse`: the CS:GO world model) gets it hidden and grabbed, its relative
+motion (`handle_mouse_motion(rel)`) and its buttons (`handle_mouse_button(button, down)`).
 Headless use (tests, screenshots): set `SDL_VIDEODRIVER=dummy` before opening the window.
 When the app has no frame to show but an `error` (an unreadable episode), the error is written in the frame's place.
 SIGTERM closes the window at the end of the current frame, as Esc does.
@@ -32,15 +34,17 @@ FRAME_BORDER = (90, 90, 90)  # grey outline: the frame stays visible on a black 
 ERROR_COLOR = (255, 120, 120)
 
 
-def frame_to_surface_array(frame: torch.Tensor, size: int) -> np.ndarray:
-    """(C, H, W) float in [-1, 1] -> (size, size, 3) uint8 image (nearest-neighbour upscaling)."""
+def frame_to_surface_array(frame: torch.Tensor, size: int | tuple[int, int]) -> np.ndarray:
+    """(C, H, W) float in [-1, 1] -> (height, width, 3) uint8 image (nearest-neighbour scaling); `size` is the
+    side of a square or (width, height)."""
+    width, height = (size, size) if isinstance(size, int) else size
     img = to_uint8_frames(frame.detach().cpu().float())
     if img.size(0) == 1:
         img = img.expand(3, -1, -1)
     img = img.permute(1, 2, 0).numpy()  # (H, W, 3)
     h, w = img.shape[:2]
-    rows = np.arange(size) * h // size
-    cols = np.arange(size) * w // size
+    rows = np.arange(height) * h // height
+    cols = np.arange(width) * w // width
     return np.ascontiguousarray(img[rows][:, cols])
 
 
@@ -48,10 +52,15 @@ class PlayWindow:
     """Drives `app` (a `PlaySession` or `DatasetBrowser`) in a pygame window at `fps` frames per second."""
 
     def __init__(
-        self, app: Any, size: int = 640, fps: int = 15, show_header: bool = True, title: str = "diamond play"
+        self,
+        app: Any,
+        size: int | tuple[int, int] = 640,
+        fps: int = 15,
+        show_header: bool = True,
+        title: str = "diamond play",
     ):
         self.app = app
-        self.size = int(size)
+        self.frame_width, self.frame_height = (size, size) if isinstance(size, int) else size
         self.fps = int(fps)
         self.show_header = show_header
         self.title = title
@@ -61,8 +70,9 @@ class PlayWindow:
         self.frames_drawn = 0
         self.should_stop = False
         self.header_height = HEADER_LINES * LINE_HEIGHT + 2 * MARGIN if show_header else 0
-        self.width = max(self.size, MIN_HEADER_WIDTH) + 2 * MARGIN
-        self.height = self.header_height + self.size + 2 * MARGIN
+        self.width = max(self.frame_width, MIN_HEADER_WIDTH) + 2 * MARGIN
+        self.height = self.header_height + self.frame_height + 2 * MARGIN
+        self.uses_mouse = bool(getattr(app, "uses_mouse", False))
 
     @property
     def header_rect(self) -> tuple[int, int, int, int]:
@@ -72,7 +82,12 @@ class PlayWindow:
     @property
     def frame_rect(self) -> tuple[int, int, int, int]:
         """(x, y, w, h) where the frame is drawn."""
-        return ((self.width - self.size) // 2, self.header_height + MARGIN, self.size, self.size)
+        return (
+            (self.width - self.frame_width) // 2,
+            self.header_height + MARGIN,
+            self.frame_width,
+            self.frame_height,
+        )
 
     def open(self) -> None:
         pygame.display.init()
@@ -81,9 +96,15 @@ class PlayWindow:
         self.screen = pygame.display.set_mode((self.width, self.height))
         self.font = pygame.font.SysFont("mono", FONT_SIZE) or pygame.font.Font(None, FONT_SIZE)
         self.clock = pygame.time.Clock()
+        if self.uses_mouse:  # relative motion without a cursor leaving the window
+            pygame.mouse.set_visible(False)
+            pygame.event.set_grab(True)
         log.debug("window open (%dx%d)", self.width, self.height)
 
     def close(self) -> None:
+        if self.uses_mouse and self.screen is not None:
+            pygame.event.set_grab(False)
+            pygame.mouse.set_visible(True)
         pygame.display.quit()
         pygame.font.quit()
         self.screen = None
@@ -100,6 +121,12 @@ class PlayWindow:
                 self.app.handle_key_down(event.key)
         elif event.type == pygame.KEYUP:
             self.app.handle_key_up(event.key)
+        elif not self.uses_mouse:
+            return
+        elif event.type == pygame.MOUSEMOTION:
+            self.app.handle_mouse_motion(event.rel)
+        elif event.type in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP):
+            self.app.handle_mouse_button(event.button, event.type == pygame.MOUSEBUTTONDOWN)
 
     def poll_events(self) -> None:
         for event in pygame.event.get():
@@ -123,7 +150,7 @@ class PlayWindow:
         frame = self.app.frame
         fx, fy, fw, fh = self.frame_rect
         if frame is not None:
-            img = frame_to_surface_array(frame, self.size)
+            img = frame_to_surface_array(frame, (fw, fh))
             surface = pygame.surfarray.make_surface(img.transpose(1, 0, 2))
             self.screen.blit(surface, (fx, fy))
         else:
@@ -140,7 +167,7 @@ class PlayWindow:
         char_width = self.font.size("M")[0] if self.font is not None else FONT_SIZE // 2
         width = max(8, (self.width - 2 * MARGIN - 8) // max(1, char_width))
         lines = textwrap.wrap(error, width, break_long_words=True, break_on_hyphens=False)
-        max_lines = max(1, (self.size - 8) // LINE_HEIGHT)
+        max_lines = max(1, (self.frame_height - 8) // LINE_HEIGHT)
         if len(lines) > max_lines:
             lines = lines[: max_lines - 1] + [lines[max_lines - 1][: width - 3] + "..."]
         return lines

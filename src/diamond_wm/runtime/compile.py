@@ -22,15 +22,20 @@ log = logging.getLogger(__name__)
 
 
 def compile_world_model(agent: nn.Module, freeze: bool = False) -> None:
-    """Compile `agent.denoiser.inner_model` and `agent.rew_end_model` in place (`nn.Module.compile`)."""
+    """Compile `agent.denoiser.inner_model`, `agent.upsampler.inner_model` (CS:GO) and `agent.rew_end_model` in
+    place (`nn.Module.compile`), those the agent has."""
     if freeze:
         import torch._inductor.config as inductor_config
 
         inductor_config.freezing = True
+    upsampler = getattr(agent, "upsampler", None)
     for name, module in (
         ("denoiser.inner_model", agent.denoiser.inner_model),
+        ("upsampler.inner_model", upsampler.inner_model if upsampler is not None else None),
         ("rew_end_model", agent.rew_end_model),
     ):
+        if module is None:
+            continue
         module.compile(dynamic=False)
         log.info("torch.compile: %s (compiled on first call; freezing=%s)", name, freeze)
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 16)

@@ -12,7 +12,15 @@ def upsample_bicubic(low_res: torch.Tensor, factor: int) -> torch.Tensor:
     clamped, as the published upsampler's input."""
     if low_res.ndim != 4:
         raise ValueError(f"low-resolution frames must be (B, C, h, w), got shape {tuple(low_res.shape)}")
-    return F.interpolate(low_res, scale_factor=factor, mode="bicubic", align_corners=False)
+    try:
+        return F.interpolate(low_res, scale_factor=factor, mode="bicubic", align_corners=False)
+    except NotImplementedError:
+        if low_res.device.type != "mps":
+            raise
+    # Apple's MPS lacks bicubic interpolation in several PyTorch releases (`aten::upsample_bicubic2d.out`): these
+    # few pixels are interpolated on the CPU instead, so that no PYTORCH_ENABLE_MPS_FALLBACK is needed.
+    up = F.interpolate(low_res.cpu(), scale_factor=factor, mode="bicubic", align_corners=False)
+    return up.to(low_res.device)
 
 
 def upsampler_conditioning(prev_full_res: torch.Tensor, low_res: torch.Tensor, factor: int) -> torch.Tensor:
