@@ -52,6 +52,8 @@ def make_env(
 
     Raises ValueError naming the bad value for an unknown `env_type`, an unknown id, or bad sizes.
     """
+    if env_type == "csgo":
+        raise ValueError("env type 'csgo' is recorded play: there is no real CS:GO environment to run")
     if env_type not in ENV_TYPES:
         raise ValueError(f"unknown env type {env_type!r}: expected one of {list(ENV_TYPES)}")
     if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
