@@ -59,6 +59,8 @@ def test_report_plot_and_video(drift_runs, tmp_path, capsys):
             assert run["wall_s"] > 0
     png = (out / "drift.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    grid = iio.imread(out / "drift_frames.png")
+    assert grid.shape[0] > grid.shape[1] / 3 and report["frames"] == str(out / "drift_frames.png")  # 5 rows
     frames = iio.imread(out / "drift.mp4", index=None)
     assert frames.shape[0] == 4 + 6  # the real context, then the imagined frames
     assert frames.shape[2] >= 5 * 128  # real | edm x1 | edm x2 | ddpm x1 | ddpm x2

@@ -24,8 +24,9 @@ with each number of denoising steps; the imagined frames are compared with the r
 (mean squared error and PSNR, mean and std over the contexts). One context per test episode long enough for the
 model's conditioning frames + HORIZON (a shorter horizon when no episode is that long, said in the report).
 
-Writes OUT/drift.json, OUT/drift.png (error against imagination step, one line per model x steps) and
-OUT/drift.mp4 (the first context: real | each model at each number of steps), and prints a summary table.
+Writes OUT/drift.json, OUT/drift.png (error against imagination step, one line per model x steps),
+OUT/drift.mp4 (the first context: real | each model at each number of steps) and OUT/drift_frames.png (the first
+context's frames at imagination steps 1, 5, 10, 25, 50), and prints a summary table.
 Models: run folders (their latest agent) or agent checkpoint files, EDM or DDPM (agent=ddpm).
 
 A checkpoint or run folder named `drift` is evaluated by `diamond eval ./drift`."""
@@ -85,7 +86,7 @@ def run(argv: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace, steps: list[int]) -> int:
-    from diamond_wm.evaluation.drift_outputs import drift_video, plot_drift, summary_table
+    from diamond_wm.evaluation.drift_outputs import drift_video, frames_grid, plot_drift, summary_table
     from diamond_wm.evaluation.drift_run import (
         DriftModel,
         load_world_model,
@@ -114,6 +115,7 @@ def _run(args: argparse.Namespace, steps: list[int]) -> int:
     )
     out = args.out
     report["plot"] = str(plot_drift(report, out / "drift.png"))
+    report["frames"] = str(frames_grid(report, contexts, firsts, out / "drift_frames.png"))
     if not args.no_video:
         report["video"] = str(drift_video(report, contexts, firsts, out / "drift.mp4", args.fps))
     report["report"] = str(out / "drift.json")

@@ -1,5 +1,6 @@
 """What `diamond eval drift` writes: the plot of error against imagination step, the side-by-side video
-(real | each model at each number of denoising steps) and the summary table it prints."""
+(real | each model at each number of denoising steps), a grid of the first context's frames at a few imagination
+steps, and the summary table it prints."""
 
 from __future__ import annotations
 
@@ -70,6 +71,47 @@ def drift_video(
             labels.append(f"{model['label'].split(' ')[0][:12]} x{s}")
     side = real.shape[-1]
     return write_video(panels(columns, max(1, 128 // side), labels), path, fps)
+
+
+def frames_grid(
+    report: dict[str, Any],
+    contexts: DriftContexts,
+    firsts: list[dict[int, torch.Tensor]],
+    path: str | Path,
+    at: tuple[int, ...] = TABLE_STEPS,
+) -> Path:
+    """PNG of the first context: the last real context frame, then rows real | each model x steps at a few
+    imagination steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, horizon = contexts.num_conditioning, contexts.horizon
+    shown = [k for k in at if k <= horizon] or [horizon]
+    rows = [("real", contexts.obs[0, n:])]
+    for model, first in zip(report["models"], firsts, strict=True):
+        rows += [(f"{model['label']} x{s}", imagined) for s, imagined in first.items()]
+    fig, axes = plt.subplots(
+        len(rows), len(shown) + 1, figsize=(1.1 * (len(shown) + 1) + 1.2, 1.1 * len(rows))
+    )
+    axes = axes.reshape(len(rows), len(shown) + 1)
+    for r, (label, frames) in enumerate(rows):
+        images = [contexts.obs[0, n - 1]] + [frames[k - 1] for k in shown]
+        for c, image in enumerate(images):
+            ax = axes[r, c]
+            ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title("context" if c == 0 else f"step {shown[c - 1]}", fontsize=8)
+        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
 
 
 def summary_table(report: dict[str, Any], at: tuple[int, ...] = TABLE_STEPS) -> str:

@@ -8,6 +8,7 @@ import importlib.util
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -28,6 +29,7 @@ from diamond_wm.evaluation.drift import (
     with_steps,
 )
 from diamond_wm.evaluation.loading import LoadedAgent, LoadError, is_run_dir, load_checkpoint, load_run
+from diamond_wm.runtime.threads import ThreadGovernor
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +128,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def evaluate_model(
-    model: DriftModel, contexts: DriftContexts, steps: list[int], seed: int, batch_size: int
+    model: DriftModel,
+    contexts: DriftContexts,
+    steps: list[int],
+    seed: int,
+    batch_size: int,
+    adapt_threads: Optional[Callable[[], int]] = None,
 ) -> tuple[dict[str, Any], dict[int, torch.Tensor]]:
-    """The model's report entry, and its imagined frames of the first context per number of steps."""
+    """The model's report entry, and its imagined frames of the first context per number of steps;
+    `adapt_threads()` runs before each batch (the CPU's `ThreadGovernor.adapt`)."""
     agent = model.loaded.agent
     results, first = {}, {}
     real = contexts.obs[:, contexts.num_conditioning :]  # (N, H, C, H, W)
@@ -137,13 +145,16 @@ def evaluate_model(
         start = time.perf_counter()
         chunks = []
         for i, b in enumerate(range(0, contexts.num_contexts, batch_size)):
+            if adapt_threads is not None:
+                adapt_threads()
             obs, act = contexts.obs[b : b + batch_size], contexts.act[b : b + batch_size]
             chunks.append(imagine(agent.denoiser, cfg, obs, act, contexts.horizon, seed + i))
         imagined = torch.cat(chunks)
         wall = time.perf_counter() - start
         first[s] = imagined[0]
         frames = contexts.num_contexts * contexts.horizon
-        results[str(s)] = {"wall_s": wall, "s_per_frame": wall / frames, **step_errors(real, imagined)}
+        timing = {"wall_s": wall, "s_per_frame": wall / frames, "torch_threads": torch.get_num_threads()}
+        results[str(s)] = {**timing, **step_errors(real, imagined)}
         log.info("%s, %d denoising steps: %d frames imagined in %.1fs", model.label, s, frames, wall)
     entry = {
         "label": model.label,
@@ -180,10 +191,20 @@ def run_drift(
     torch.manual_seed(seed)
     start = time.perf_counter()
     entries, firsts = [], []
-    for m in models:
-        entry, first = evaluate_model(m, contexts, steps, seed, batch_size)
-        entries.append(entry)
-        firsts.append(first)
+    on_cpu = models[0].loaded.agent.device.type == "cpu"
+    governor = ThreadGovernor() if on_cpu else None  # torch on the cores other processes leave free
+    saved_threads = torch.get_num_threads()
+    try:
+        if governor is not None:
+            governor.start()
+        for m in models:
+            entry, first = evaluate_model(
+                m, contexts, steps, seed, batch_size, governor.adapt if governor is not None else None
+            )
+            entries.append(entry)
+            firsts.append(first)
+    finally:
+        torch.set_num_threads(saved_threads)
     frame_values = int(contexts.obs[0, 0].numel())
     report = {
         "dataset": str(dataset.directory),
@@ -203,7 +224,6 @@ def run_drift(
         f"[0, 1] and of their PSNR (identical frames: {max_psnr(frame_values):.1f} dB), and the PSNR of the mean MSE",
         "perceptual": perceptual_note(),
         "device": str(models[0].loaded.agent.device),
-        "torch_threads": torch.get_num_threads(),
         "models": entries,
         "wall_s": time.perf_counter() - start,
     }
