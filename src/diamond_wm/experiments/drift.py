@@ -62,11 +62,11 @@ def train_overrides(dataset: Path, updates: int, batch_size: int, seed: int) -> 
     ]
 
 
-def make_dataset(root: Path, num_train: int, num_test: int, seed: int) -> Path:
-    """The expert's static dataset in `root` (reused when complete)."""
+def make_dataset(root: Path, num_train: int, num_test: int, seed: int) -> bool:
+    """Write the expert's static dataset in `root`; False when a complete one is there already (reused)."""
     if (root / "train" / INDEX_FILENAME).is_file() and (root / "test" / INDEX_FILENAME).is_file():
         log.info("reusing the expert dataset in %s", root)
-        return root
+        return False
     if root.exists():
         raise ValueError(f"{root} holds an incomplete dataset: delete it and run again")
     partial = root.with_name(root.name + ".partial")
@@ -77,24 +77,25 @@ def make_dataset(root: Path, num_train: int, num_test: int, seed: int) -> Path:
     write_expert_dataset(partial, num_train, num_test, seed=seed)
     partial.rename(root)
     log.info("expert dataset: %d train and %d test episodes in %s", num_train, num_test, root)
-    return root
+    return True
 
 
-def train_world_model(run_dir: Path, overrides: list[str]) -> Path:
-    """Train (or resume, or reuse when finished) the run `diamond train OVERRIDES hydra.run.dir=RUN_DIR` would."""
+def train_world_model(run_dir: Path, overrides: list[str]) -> bool:
+    """Train (or resume) the run `diamond train OVERRIDES hydra.run.dir=RUN_DIR` would; False when it was finished
+    already (reused)."""
     from diamond_wm.training.trainer import Trainer
 
     run = RunDir(run_dir)
     if run.is_finished:
         log.info("reusing the finished run %s", run_dir)
-        return run_dir
+        return False
     if run.config_file.is_file():
         cfg = load_run_config(run.config_file)
     else:
         cfg = to_trainer_config(compose_trainer_config(overrides))
         log.info("diamond train %s hydra.run.dir=%s", " ".join(overrides), run_dir)
     Trainer(cfg, run_dir, show_progress=False).run()
-    return run_dir
+    return True
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -111,15 +112,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     setup_logging()
-    start = time.monotonic()
     out = args.out
-    dataset = make_dataset(out / "dataset", args.train_episodes, args.test_episodes, args.seed)
-    times = {"dataset_s": time.monotonic() - start}
+    timings_file = out / "timings.json"
+    phases = _previous_phases(timings_file)  # a reused part keeps the time it took when it ran
+    start = time.monotonic()
+    dataset = out / "dataset"
+    if make_dataset(dataset, args.train_episodes, args.test_episodes, args.seed):
+        phases["dataset"] = time.monotonic() - start
     overrides = train_overrides(dataset.resolve(), args.updates, args.batch_size, args.seed)
     for name, extra in MODELS.items():
         t = time.monotonic()
-        train_world_model(out / name, overrides + extra)
-        times[f"train_{name}_s"] = time.monotonic() - t
+        if train_world_model(out / name, overrides + extra):
+            phases[f"train_{name}"] = time.monotonic() - t
     from diamond_wm.cli.eval_drift import run as run_drift
 
     t = time.monotonic()
@@ -128,14 +132,28 @@ def main(argv: Optional[list[str]] = None) -> int:
         + ["--dataset", str(dataset / "test"), "--steps", args.steps, "--horizon", str(args.horizon)]
         + ["--out", str(out / "report"), "--labels", "EDM,DDPM", "--seed", str(args.seed)]
     )
-    times["drift_s"] = time.monotonic() - t
-    times["total_s"] = time.monotonic() - start
-    (out / "timings.json").write_text(json.dumps({**times, "machine": describe_cpu()}, indent=2) + "\n")
-    wall = int(times["total_s"])
+    phases["drift"] = time.monotonic() - t
+    this_call = time.monotonic() - start
+    timings = {"phases_s": phases, "all_phases_s": sum(phases.values()), "this_call_s": this_call}
+    timings_file.write_text(json.dumps({**timings, "machine": describe_cpu()}, indent=2) + "\n")
+    detail = ", ".join(f"{k} {_minutes(v)}" for k, v in phases.items())
+    print(f"machine: {describe_cpu()}")
     print(
-        f"machine: {describe_cpu()}; wall time: {wall // 60}m{wall % 60:02d}s ({', '.join(f'{k} {v:.0f}' for k, v in times.items())})"
+        f"wall time: {_minutes(this_call)} for this call; all parts {_minutes(sum(phases.values()))} ({detail})"
     )
     return code
+
+
+def _previous_phases(path: Path) -> dict[str, float]:
+    try:
+        return {k: float(v) for k, v in json.loads(path.read_text())["phases_s"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _minutes(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 60}m{s % 60:02d}s"
 
 
 if __name__ == "__main__":
