@@ -1,12 +1,13 @@
-# One-command set-up: `make test` (lint + test suite) and `make demo` (the main job on the embedded default).
-# Both create .venv when missing and reinstall only when pyproject.toml changes.
+# One-command set-up: `make test` (lint + test suite) and `make demo` (the main job on the embedded default);
+# `make drift`: the paper's EDM vs DDPM drift comparison, small, on CPU (docs/drift.md).
+# All create .venv when missing and reinstall only when pyproject.toml changes.
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.diamond-installed
 TORCH_CPU_PIN := torch==2.13.0
 
-.PHONY: test lint demo install clean
+.PHONY: test lint demo drift install clean
 
 install: $(STAMP)
 
@@ -33,6 +34,9 @@ test: lint
 
 demo: $(STAMP)
 	$(PY) -m diamond_wm.demo
+
+drift: $(STAMP)
+	$(PY) -m diamond_wm.experiments.drift
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -24,6 +24,9 @@ last agent, the same action draws (the JSON says "reproduces_run_final": true).
 
 `--pretrained GAME` evaluates a published Atari 100k model (downloaded from the Hugging Face Hub, cached) in its
 game, e.g. `diamond eval --pretrained Breakout -n 100` to check it against the paper's table.
+
+`diamond eval drift MODEL [MODEL ...] --dataset DIR` compares world models' imagined trajectories with real ones
+(see `diamond eval drift --help`); a checkpoint or run folder named `drift` is evaluated by `diamond eval ./drift`.
 """
 
 

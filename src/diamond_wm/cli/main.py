@@ -21,11 +21,13 @@ log = logging.getLogger("diamond_wm.cli")
 
 NOT_LANDED_EXIT = 2
 DEBUG_FLAG = "--debug"
+DRIFT = "drift"  # `diamond eval drift`: always the command (a path named drift is given as ./drift)
 
 SUBCOMMANDS = {
     "train": "train a DIAMOND agent (Hydra overrides, e.g. env.train.id=PongNoFrameskip-v4)",
     "play": "play, or watch the policy, inside the world model or the real game (pygame window)",
-    "eval": "evaluate a checkpoint or run folder headless: test episodes in the real environment, JSON report",
+    "eval": "evaluate a checkpoint or run folder headless: test episodes in the real environment, JSON report; "
+    "`eval drift`: drift of imagined trajectories from real ones",
     "bench": "time the paper's workloads (training steps, imagination, play) on this machine",
     "results": "Atari 100k table and rliable aggregates (IQM, mean, median, optimality gap) of finished runs",
 }
@@ -88,6 +90,12 @@ def _run(argv: list[str], command: Optional[str]) -> int:
     parser = build_parser(command)
     # Split at the subcommand so that `train` receives its arguments untouched (Hydra syntax is not argparse's).
     idx = argv.index(command) if command is not None else None
+    if command == "eval" and argv[idx + 1 : idx + 2] == [DRIFT]:  # `diamond eval drift ...`: its own parser
+        args = parser.parse_args(argv[: idx + 1])
+        setup_logging(args.verbose, args.quiet)
+        from diamond_wm.cli.eval_drift import run as run_drift_command
+
+        return run_drift_command(argv[idx + 2 :])
     head, rest = (argv, []) if idx is None else (argv[: idx + 1], argv[idx + 1 :])
     if idx is not None and head[-1] != "train":
         head, rest = argv, []

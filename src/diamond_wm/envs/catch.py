@@ -1,6 +1,7 @@
 """Catch: a tiny pixel game for fast CPU tests and the demo, registered as `diamond_wm/Catch-v0` (3 balls per
-episode, 1-cell paddle) and `diamond_wm/CatchDemo-v0` (the demo's game: 1 ball per episode, returning +1 or -1,
-a 3-cell paddle, and the episode ends one step after the ball lands: 8 steps).
+episode, 1-cell paddle), `diamond_wm/CatchDemo-v0` (the demo's game: 1 ball per episode, returning +1 or -1,
+a 3-cell paddle, and the episode ends one step after the ball lands: 8 steps) and `diamond_wm/CatchLong-v0` (the
+demo's paddle, 7 balls per episode: 55 steps, for long imagined rollouts).
 
 A ball falls one row per step down a grid of `grid_size` x `grid_size` cells; a paddle of `paddle_width` cells
 (odd) on the bottom row moves one cell per step (actions NOOP, LEFT, RIGHT). When the ball reaches the bottom row
@@ -25,6 +26,8 @@ import numpy as np
 
 ENV_ID = "diamond_wm/Catch-v0"
 DEMO_ENV_ID = "diamond_wm/CatchDemo-v0"
+LONG_ENV_ID = "diamond_wm/CatchLong-v0"
+LONG_ENV_KWARGS = {"balls_per_episode": 7, "paddle_width": 3}  # 7 + 6 x 8 = 55 steps per episode
 ACTION_MEANINGS = ("NOOP", "LEFT", "RIGHT")
 BALL_RGB = (230, 60, 60)
 PADDLE_RGB = (60, 200, 230)
@@ -152,3 +155,7 @@ def register_catch() -> None:
             entry_point="diamond_wm.envs.catch:CatchEnv",
             kwargs={"balls_per_episode": 1, "paddle_width": 3, "end_on_landing": False},
         )
+    if LONG_ENV_ID not in gym.registry:
+        # The demo's paddle with 7 balls per episode: 55 steps, long enough for 4 context frames and 50 imagined
+        # ones (the drift experiment, docs/drift.md).
+        gym.register(id=LONG_ENV_ID, entry_point="diamond_wm.envs.catch:CatchEnv", kwargs=LONG_ENV_KWARGS)

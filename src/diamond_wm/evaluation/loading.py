@@ -58,7 +58,9 @@ class LoadedAgent:
     """An agent ready to act, and what is known about where it came from."""
 
     agent: Agent
-    env: EnvConfig
+    env: Optional[
+        EnvConfig
+    ]  # None only from `load_checkpoint(require_env=False)` of a file with no known game
     sampler: DiffusionSamplerConfig
     checkpoint: Path
     run_dir: Optional[Path] = None
@@ -273,9 +275,11 @@ def load_checkpoint(
     agent_config: Optional[AgentConfig] = None,
     device: torch.device | str = "cpu",
     agent_request: Optional[AgentRequest] = None,
+    require_env: bool = True,
 ) -> LoadedAgent:
     """An agent checkpoint file, ours or published (see the module docstring). `agent_config` (an AgentConfig)
-    or `agent_request` (the command line's) give its networks; without them, see the module docstring."""
+    or `agent_request` (the command line's) give its networks; without them, see the module docstring.
+    `require_env=False`: a file with no known game loads with `env` None (what needs only the world model)."""
     path = Path(path)
     if not path.is_file():
         raise LoadError(f"checkpoint not found: {path}")
@@ -286,7 +290,7 @@ def load_checkpoint(
     refuse_csgo(state_dict, path, env_id or "an Atari or Gymnasium game")
     run = find_run_root(path)
     run_cfg = read_run_config(run) if run is not None else None
-    if env_id is None and run_cfg is None:
+    if env_id is None and run_cfg is None and require_env:
         raise LoadError(
             f"which game is {path} for? give --env-id (e.g. BreakoutNoFrameskip-v4, diamond_wm/Catch-v0)"
         )
@@ -305,8 +309,7 @@ def load_checkpoint(
     if env_id is not None:
         env = env_config_for_id(env_id, cfg.actor_critic.img_size)
     else:
-        assert run_cfg is not None
-        env = run_cfg.env
+        env = run_cfg.env if run_cfg is not None else None
     agent = _build(state_dict, cfg, run_actions(run, num_actions), path, torch.device(device))
     sampler = run_cfg.world_model_env.diffusion_sampler if run_cfg is not None else DiffusionSamplerConfig()
     return LoadedAgent(agent, env, sampler, path, run, run_cfg, _epoch_of(path))

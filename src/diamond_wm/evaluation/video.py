@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -99,20 +100,28 @@ def side_by_side(
 ) -> list[np.ndarray]:
     """(label + H*scale, 2*W*scale + gap, 3) uint8 images: real on the left, imagined on the right, each under
     its label (`labels=()`: no label row)."""
+    return panels([real, imagined], scale, labels)
+
+
+def panels(columns: Sequence[torch.Tensor], scale: int = 4, labels: Sequence[str] = ()) -> list[np.ndarray]:
+    """(label + H*scale, k*W*scale + (k-1)*gap, 3) uint8 images of k float frame sequences (T, C, H, W) in [-1, 1]
+    side by side, left to right, each under its label (`labels=()`: no label row)."""
+    if labels and len(labels) != len(columns):
+        raise ValueError(f"{len(labels)} labels for {len(columns)} columns")
     out = []
-    panel_w = real.shape[-1] * scale
+    panel_w = columns[0].shape[-1] * scale
     label_h = max(12, min(32, panel_w // 8)) // 2 * 2 if labels else 0  # even: libx264 wants even sizes
-    strips = [label_strip(t, panel_w, label_h) for t in labels] if labels else []
-    for a, b in zip(real, imagined, strict=True):
-        left = to_uint8_frames(a).permute(1, 2, 0).numpy()
-        right = to_uint8_frames(b).permute(1, 2, 0).numpy()
-        left = left.repeat(scale, 0).repeat(scale, 1)
-        right = right.repeat(scale, 0).repeat(scale, 1)
-        if strips:
-            left = np.concatenate([strips[0], left], axis=0)
-            right = np.concatenate([strips[1], right], axis=0)
-        gap = np.full((left.shape[0], GAP_PX, 3), 255, dtype=np.uint8)
-        out.append(np.ascontiguousarray(np.concatenate([left, gap, right], axis=1)))
+    strips = [label_strip(t, panel_w, label_h) for t in labels]
+    for frames in zip(*columns, strict=True):
+        row = []
+        for i, frame in enumerate(frames):
+            img = to_uint8_frames(frame).permute(1, 2, 0).numpy().repeat(scale, 0).repeat(scale, 1)
+            if strips:
+                img = np.concatenate([strips[i], img], axis=0)
+            if row:
+                row.append(np.full((img.shape[0], GAP_PX, 3), 255, dtype=np.uint8))
+            row.append(img)
+        out.append(np.ascontiguousarray(np.concatenate(row, axis=1)))
     return out
 
 
