@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from diamond_wm.data.episode import Episode
-from diamond_wm.datasets.csgo_hdf5 import count_frames, read_actions, read_frames
+from diamond_wm.datasets.csgo_hdf5 import count_frames, read_actions, read_bgr_frames
 from diamond_wm.datasets.csgo_sources import Source, TestSplit, find_sources, load_test_split
 from diamond_wm.datasets.resize import resize_frames
 from diamond_wm.datasets.staging import StagedOutput, plural, split_lines
@@ -61,16 +61,20 @@ def convert_episode(
     full: Optional[torch.Tensor] = None
     for start in range(0, n, CHUNK_FRAMES):
         stop = min(n, start + CHUNK_FRAMES)
-        frames = read_frames(h5, start, stop, name)  # (c, 3, H, W)
+        bgr = torch.from_numpy(read_bgr_frames(h5, start, stop, name)).permute(
+            0, 3, 1, 2
+        )  # (c, 3, H, W) view
         if full_res:
             if full is None:
-                full = torch.empty((n, *frames.shape[1:]), dtype=torch.uint8)
-            elif frames.shape[1:] != full.shape[1:]:
+                full = torch.empty((n, *bgr.shape[1:]), dtype=torch.uint8)
+            elif bgr.shape[1:] != full.shape[1:]:
                 raise ValueError(
-                    f"{name}: frame_{start}_x is {tuple(frames.shape[2:])}, frame_0_x {tuple(full.shape[2:])}"
+                    f"{name}: frame_{start}_x is {tuple(bgr.shape[2:])}, frame_0_x {tuple(full.shape[2:])}"
                 )
-            full[start:stop] = frames
-        low[start:stop] = downsample(frames, low_res_size)
+            for c in range(3):
+                full[start:stop, c] = bgr[:, 2 - c]  # BGR -> RGB
+        # Channels are resized independently: flipping the small result is the same as flipping the frames.
+        low[start:stop] = downsample(bgr, low_res_size).flip(1)
     zeros = torch.zeros(n)
     flags = torch.zeros(n, dtype=torch.uint8)
     info = {ORIGINAL_FILE_ID: original_file_id}

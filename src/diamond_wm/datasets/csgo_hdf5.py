@@ -77,8 +77,9 @@ def count_frames(h5: Any, name: str) -> int:
     return len(indices)
 
 
-def read_frames(h5: Any, start: int, stop: int, name: str) -> torch.Tensor:
-    """Frames start .. stop-1 as RGB uint8 (n, 3, H, W); ValueError naming the key of a frame of another shape."""
+def read_bgr_frames(h5: Any, start: int, stop: int, name: str) -> np.ndarray:
+    """Frames start .. stop-1 as stored: BGR uint8 (n, H, W, 3); ValueError naming the key of a frame of another
+    shape or type."""
     first = h5[f"frame_{start}_x"]
     shape = tuple(first.shape)
     if len(shape) != 3 or shape[2] != 3 or first.dtype != np.uint8:
@@ -91,7 +92,13 @@ def read_frames(h5: Any, start: int, stop: int, name: str) -> torch.Tensor:
                 f"{name}: frame_{i}_x is {ds.dtype} {tuple(ds.shape)}, frame_{start}_x uint8 {shape}"
             )
         ds.read_direct(out, dest_sel=np.s_[j])
-    return torch.from_numpy(out).permute(0, 3, 1, 2).flip(1).contiguous()  # BGR -> RGB, (n, 3, H, W)
+    return out
+
+
+def read_frames(h5: Any, start: int, stop: int, name: str) -> torch.Tensor:
+    """Frames start .. stop-1 as RGB uint8 (n, 3, H, W) (see `read_bgr_frames`)."""
+    bgr = torch.from_numpy(read_bgr_frames(h5, start, stop, name)).permute(0, 3, 1, 2)  # (n, 3, H, W) view
+    return bgr.flip(1).contiguous()
 
 
 def read_actions(h5: Any, start: int, stop: int, name: str) -> torch.Tensor:

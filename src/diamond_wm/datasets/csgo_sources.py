@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import tarfile
 from collections.abc import Iterator, Sequence
@@ -68,7 +69,7 @@ class _TarMember(io.RawIOBase):
 
     def __init__(self, path: Path, offset: int, size: int) -> None:
         super().__init__()
-        self._f = open(path, "rb")  # noqa: SIM115 (closed in close())
+        self._fd = os.open(path, os.O_RDONLY)
         self._offset, self._size, self._pos = offset, size, 0
 
     def readable(self) -> bool:
@@ -81,10 +82,15 @@ class _TarMember(io.RawIOBase):
         n = max(0, min(len(b), self._size - self._pos))
         if n == 0:
             return 0
-        self._f.seek(self._offset + self._pos)
-        got = self._f.readinto(memoryview(b).cast("B")[:n])
-        self._pos += got or 0
-        return got or 0
+        view = memoryview(b).cast("B")[:n]
+        if hasattr(os, "preadv"):
+            got = os.preadv(self._fd, [view], self._offset + self._pos)  # one call, no seek, no copy
+        else:
+            data = os.pread(self._fd, n, self._offset + self._pos)
+            got = len(data)
+            view[:got] = data
+        self._pos += got
+        return got
 
     def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
@@ -95,7 +101,8 @@ class _TarMember(io.RawIOBase):
         return self._pos
 
     def close(self) -> None:
-        self._f.close()
+        if not self.closed:
+            os.close(self._fd)
         super().close()
 
 
