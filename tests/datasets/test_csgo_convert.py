@@ -208,3 +208,14 @@ def test_an_output_folder_holding_other_files_is_refused(csgo_tars, tmp_path):
     (tmp_path / "out" / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="holds notes.txt, not written by diamond dataset"):
         convert_csgo(csgo_tars, tmp_path / "out", progress=False)
+
+
+def test_another_test_split_later_lays_the_datasets_out_again_without_converting(csgo_tars, tmp_path):
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    convert_csgo(csgo_tars, out, progress=False)
+    summary = convert_csgo(csgo_tars, out, progress=False, test_split="every:2")
+    assert (summary.converted, summary.already_done) == (0, 3) and summary.episodes == {"train": 2, "test": 1}
+    convert_csgo(csgo_tars, fresh, progress=False, test_split="every:2")
+    assert tree_bytes(out) == tree_bytes(fresh)
+    test = EpisodeDataset(out / "low_res" / "test", read_only=True)
+    assert test.load_episode(0).info["original_file_id"] == "1-3/hdf5_dm_july2021_2.hdf5"

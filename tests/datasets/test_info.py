@@ -80,3 +80,17 @@ def test_verify_names_a_missing_episode_and_a_bad_action(converted, tmp_path):
 def test_no_dataset_is_one_line(tmp_path):
     with pytest.raises(ValueError, match=f"{tmp_path}: no dataset"):
         describe(tmp_path)
+
+
+def test_verify_names_an_index_whose_counts_disagree_with_the_episodes(converted):
+    from collections import Counter
+
+    from diamond_wm.data.published_layout import read_index, write_index
+
+    path = converted / "low_res" / "train" / "info.pt"
+    index = read_index(path)
+    index.counter_rew = Counter({-1: 0, 0: 20, 1: 4})
+    write_index(path, index)
+    (problem,) = verify(converted, progress=False).problems
+    assert problem.startswith(f"{path}: reward/end counts {{-1: 0, 0: 20, 1: 4}}/")
+    assert "but the episodes hold {-1: 0, 0: 24, 1: 0}/" in problem
