@@ -169,7 +169,9 @@ class ConversionSummary:
                 f"full resolution: read from the hdf5 files under {self.input_path} (info.original_file_id)"
             )
             full = str(self.input_path)
-        lines.append(f"train with: env.path_data_low_res={low} env.path_data_full_res={full}")
+        lines.append(
+            f"train with: diamond train --config-name csgo env.path_data_low_res={low} env.path_data_full_res={full}"
+        )
         lines += [f"failed: {reason}" for reason in self.failed]
         return lines
 

@@ -136,10 +136,10 @@ class ImportSummary:
         if self.full_res_size is not None:
             h, w = self.full_res_size
             lines.append(f"full resolution {h}x{w}: {self.out / FULL_RES}/{{train,test}} (same episode ids)")
-            paths += f" env.path_data_full_res={self.out / FULL_RES}"
+            paths += f" (upsampler targets: {self.out / FULL_RES})"
         if self.episodes.get("test", 0) == 0:
             lines.append("warning: no test episode (no test losses): raise --test-fraction or add videos")
-        lines.append(f"train with: {paths}")
+        lines.append(f"train on: {paths}")
         return lines
 
 
