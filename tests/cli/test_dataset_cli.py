@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
+
 import numpy as np
 import pytest
 
 from diamond_wm.cli.main import main
 from diamond_wm.data.published_layout import episode_relpath
-from tests.conftest import run_cli
+from tests.conftest import cli_command, cli_env, run_cli
 
 pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip install -e '.[dev]'")
 pytest.importorskip("av", reason="PyAV is in the video and dev extras: pip install -e '.[dev]'")
@@ -54,6 +58,40 @@ def test_csgo_conversion_then_info_and_verify_naming_a_corrupted_episode(tmp_pat
     assert res.returncode == 1
     assert res.stderr.splitlines()[0].startswith(f"diamond dataset verify: episode file {bad}: unreadable")
     assert res.stderr.splitlines()[-1] == f"diamond dataset: 1 problem(s) in {out} (listed above)"
+
+
+def test_csgo_conversion_killed_midway_resumes_to_the_same_files(tmp_path):
+    """SIGTERM (or Ctrl-C) while episodes are being written: exit 130 with a line saying how to resume; the rerun
+    converts the rest, and the files are those of an uninterrupted conversion."""
+    from diamond_wm.datasets.csgo_convert import convert_csgo
+    from tests.datasets.conftest import tree_bytes
+
+    write_csgo_tar(tmp_path / "tars", 1, 4, 150)
+    out, meta = tmp_path / "out", tmp_path / "out" / ".staging" / "meta"
+    proc = subprocess.Popen(
+        cli_command("dataset", "csgo", str(tmp_path / "tars"), str(out), "--workers", "1"),
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (meta.is_dir() and any(meta.iterdir())) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)  # after the first episode, well before the fourth
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "diamond dataset: interrupted (converted episodes are kept: run the same command again to resume)"
+    )
+    assert 1 <= len(list(meta.iterdir())) < 4 and not (out / "low_res").exists()
+    res = run_cli("dataset", "csgo", str(tmp_path / "tars"), str(out), "--workers", "1")
+    assert res.returncode == 0 and " 0 failed, of 4 files" in res.stdout
+    done = int(res.stdout.split(" already done")[0].rsplit(" ", 1)[-1])
+    assert 1 <= done < 4 and res.stdout.startswith(f"converted {4 - done} episodes")
+    convert_csgo(tmp_path / "tars", tmp_path / "reference", progress=False)
+    assert tree_bytes(out) == tree_bytes(tmp_path / "reference") and len(tree_bytes(out)) == 4 + 4
+    assert not list(out.rglob("*.tmp"))
 
 
 def test_csgo_conversion_with_a_damaged_file_exits_1_naming_it(tmp_path):

@@ -4,8 +4,10 @@ action logs), and what a dataset folder holds (`info`) or whether it is whole (`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 MISSING_EXTRA = 1
@@ -167,6 +169,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _resumable() -> Iterator[None]:
+    """An interrupt says how to go on (`diamond dataset: interrupted (...)`, exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        raise KeyboardInterrupt("converted episodes are kept: run the same command again to resume") from e
+
+
 def _csgo(args: argparse.Namespace) -> int:
     try:
         import h5py  # noqa: F401
@@ -175,7 +186,7 @@ def _csgo(args: argparse.Namespace) -> int:
     from diamond_wm.datasets.csgo_convert import convert_csgo
     from diamond_wm.runtime.signals import handle_termination
 
-    with handle_termination():
+    with handle_termination(), _resumable():
         summary = convert_csgo(
             args.input,
             args.out,
@@ -202,7 +213,7 @@ def _import(args: argparse.Namespace) -> int:
 
     size = parse_size(args.size, "--size")
     full = parse_size(args.full_res_size, "--full-res-size") if args.full_res_size else None
-    with handle_termination():
+    with handle_termination(), _resumable():
         summary = import_videos(
             args.videos,
             args.out,

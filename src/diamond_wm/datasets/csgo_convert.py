@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ def _convert_source(task: tuple[Source, StagedOutput]) -> Outcome:
 
 def _init_worker() -> None:
     torch.set_num_threads(1)  # the workers are the parallelism
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops the pool
 
 
 @dataclass
