@@ -28,6 +28,7 @@ from tqdm import tqdm
 from diamond_wm.data.episode import Episode
 from diamond_wm.datasets.csgo_hdf5 import count_frames, read_actions, read_bgr_frames
 from diamond_wm.datasets.csgo_sources import Source, TestSplit, find_sources, load_test_split
+from diamond_wm.datasets.interrupts import StopOnSignals
 from diamond_wm.datasets.resize import resize_frames
 from diamond_wm.datasets.staging import StagedOutput, plural, split_lines
 from diamond_wm.envs.csgo.actions import csgo_action_spec
@@ -215,14 +216,17 @@ def convert_csgo(
     )
     summary.already_done = len(sources) - len(pending)
     failed = set()
-    for outcome in _run(pending, staged, workers, progress):
-        if outcome.error is None:
-            summary.converted += 1
-            summary.frames_converted += outcome.length
-        else:
-            failed.add(outcome.key)
-            summary.failed.append(outcome.error)
-            log.warning("%s", outcome.error)
+    with StopOnSignals() as stop:
+        for outcome in _run(pending, staged, workers, progress):
+            stop.check()
+            if outcome.error is None:
+                summary.converted += 1
+                summary.frames_converted += outcome.length
+            else:
+                failed.add(outcome.key)
+                summary.failed.append(outcome.error)
+                log.warning("%s", outcome.error)
+        stop.check()
     summary.failed.sort()
     mapping = {k: [key for key in keys if key not in failed] for k, keys in mapping.items()}
     extra = {"input": str(input_path), "test_split": split.description, "failed": summary.failed}

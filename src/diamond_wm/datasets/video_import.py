@@ -28,6 +28,7 @@ from tqdm import tqdm
 from diamond_wm.config.actions import ActionSpec
 from diamond_wm.data.episode import Episode
 from diamond_wm.datasets.action_logs import LOG_SUFFIXES, ActionLog, read_action_log
+from diamond_wm.datasets.interrupts import StopOnSignals
 from diamond_wm.datasets.resize import resize_frames
 from diamond_wm.datasets.staging import StagedOutput, plural, split_lines
 
@@ -208,7 +209,7 @@ def import_videos(
         desc="importing",
         disable=None if progress else True,
     )
-    with bar:
+    with bar, StopOnSignals() as stop:
         for video in videos:
             rel = video.relative_to(video_dir).as_posix()
             todo = {i for i in range(len(parsed[video].episode_ranges())) if f"{rel}#{i}" in pending}
@@ -216,9 +217,11 @@ def import_videos(
                 bar.update(len(parsed[video]))
                 continue
             for i, episodes in _video_episodes(video, rel, parsed[video], todo, size, full_res_size, bar):
+                stop.check()
                 staged.write(f"{rel}#{i}", episodes, prints[video])
                 summary.converted += 1
                 summary.frames_converted += len(episodes[LOW_RES])
+        stop.check()
     indexes = staged.finalize(
         mapping, action_spec, {"videos": str(video_dir), "test_fraction": test_fraction}
     )
