@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip install -e '.[dev]'")
-
 NUM_FRAMES = 12  # published episodes have 1000; the converter reads any number
 
 
 @pytest.fixture(scope="module")
 def csgo_tars(tmp_path_factory) -> Path:
     """A folder holding `hdf5_dm_july2021_1_to_3.tar` (episodes 1, 2, 3 of 12 frames at 150x280)."""
+    pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip install -e '.[dev]'")
     from diamond_wm.datasets.synthetic import write_csgo_tar
 
     folder = tmp_path_factory.mktemp("tars")

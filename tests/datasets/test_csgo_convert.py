@@ -7,11 +7,14 @@ import shutil
 import tarfile
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
+pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip install -e '.[dev]'")
+
+import h5py
 
 from diamond_wm.data import EpisodeDataset
 from diamond_wm.data.published_layout import episode_relpath

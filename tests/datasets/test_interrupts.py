@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -14,10 +15,8 @@ def test_a_swallowed_interrupt_is_raised_again_by_check():
     before = signal.getsignal(signal.SIGTERM)
     with StopOnSignals() as stop:
         stop.check()  # nothing yet
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # swallowed, as in a weakref callback
             os.kill(os.getpid(), signal.SIGTERM)
-        except KeyboardInterrupt:
-            pass  # swallowed, as in a weakref callback
         with pytest.raises(KeyboardInterrupt, match=f"signal {int(signal.SIGTERM)}"):
             stop.check()
     assert signal.getsignal(signal.SIGTERM) is before

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip install -e '.[dev]'")
+
 from diamond_wm.datasets.measure import make_csgo_input, measure_csgo_conversion, read_raw
 
 
