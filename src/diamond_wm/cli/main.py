@@ -1,4 +1,4 @@
-"""The `diamond` command: train | play | eval | bench | results.
+"""The `diamond` command: train | play | eval | bench | results | dataset.
 
 Errors the user can fix end every command the same way, in `main`: one line `diamond CMD: ...` on stderr and a
 non-zero exit code (see `diamond_wm.cli.errors`); `--debug`, before or after the subcommand, shows the traceback.
@@ -30,6 +30,7 @@ SUBCOMMANDS = {
     "`eval drift`: drift of imagined trajectories from real ones",
     "bench": "time the paper's workloads (training steps, imagination, play) on this machine",
     "results": "Atari 100k table and rliable aggregates (IQM, mean, median, optimality gap) of finished runs",
+    "dataset": "make datasets from recorded play (CS:GO recordings, your own videos) and inspect them",
 }
 
 
@@ -40,6 +41,8 @@ def _add_command_arguments(command: str, parser: argparse.ArgumentParser) -> Non
         from diamond_wm.cli.eval import add_arguments
     elif command == "results":
         from diamond_wm.cli.results import add_arguments
+    elif command == "dataset":
+        from diamond_wm.cli.dataset import add_arguments
     else:
         from diamond_wm.bench.cli import add_arguments
     add_arguments(parser)
@@ -59,11 +62,11 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
         action="store_true",
         help="show the full traceback of an error (also accepted after the subcommand)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,play,eval,bench,results}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,play,eval,bench,results,dataset}")
     sub.required = True
     # `train` forwards everything after it to its own parser and to Hydra (overrides, --cfg, -m ...).
     sub.add_parser("train", help=SUBCOMMANDS["train"], add_help=False)
-    for name in ("play", "eval", "bench", "results"):
+    for name in ("play", "eval", "bench", "results", "dataset"):
         kwargs = {"description": SUBCOMMANDS[name] + "."} if name == "bench" else {}
         sub_parser = sub.add_parser(name, help=SUBCOMMANDS[name], **kwargs)
         if command is None or command == name:
@@ -121,6 +124,10 @@ def _run(argv: list[str], command: Optional[str]) -> int:
         from diamond_wm.cli.results import run as run_results_command
 
         return run_results_command(args)
+    if args.command == "dataset":
+        from diamond_wm.cli.dataset import run as run_dataset_command
+
+        return run_dataset_command(args)
     return not_landed(args.command)
 
 

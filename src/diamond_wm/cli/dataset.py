@@ -1,0 +1,227 @@
+"""`diamond dataset`: datasets from recorded play (the published CS:GO recordings, your own game's videos and
+action logs), and what a dataset folder holds (`info`) or whether it is whole (`verify`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+MISSING_EXTRA = 1
+VERIFY_FAILED = 1
+CONVERSION_FAILED = 1
+
+CSGO_DESCRIPTION = """Convert the published CS:GO recordings (Pearce & Zhu's dataset_dm_scraped_dust2: .tar files
+hdf5_dm_july2021_<a>_to_<b>.tar of .hdf5 episodes, or a folder of .hdf5 files) into datasets in the published
+layout:
+
+  OUT/low_res/{train,test}   30x56 frames (bicubic with antialiasing on [-1, 1] floats, as the published
+                             converter), 51-dim multi-hot actions, rewards and ends 0, info.original_file_id
+                             naming the hdf5 file (<folder>/<file>, as the published loader keys it)
+  OUT/full_res/{train,test}  with --full-res-copy: the 150x280 frames, same episode ids
+  OUT/conversion.json        which file is which episode, the test split, the files that failed
+
+Tars are read in place (nothing is extracted), one episode in memory at a time per worker. Interrupt it at any
+time: a rerun skips the episodes already converted and never finds a half-written one. Episode ids follow the file
+numbers, so the output is the same whatever --workers. A file that cannot be read is listed at the end (exit 1);
+the others are converted.
+
+Test split: the published test_split.txt by default (500 files, shipped with diamond-wm); --test-split FILE
+(file names, one a line) or every:N (every N-th file by number) to change it.
+
+Needs h5py: pip install 'diamond-wm[csgo]'."""
+
+IMPORT_DESCRIPTION = """Import your own game: a folder of videos (mp4, mkv, avi, mov, webm, m4v), each with an
+action log of one row per frame (CSV or JSONL, same stem): the frame index or a time, the action (an index, or
+named keys and mouse values), optional reward and end columns. Format and examples: docs/datasets.md.
+
+Frames are resized to --size (bicubic with antialiasing), optionally also to --full-res-size (a full-resolution
+copy for an upsampler); episodes end at rows with end 1 and at the end of each video; a --test-fraction of them,
+spread evenly, are test episodes. Output: OUT/low_res/{train,test} (and OUT/full_res/{train,test}) in the
+published layout, recording the action spec. A frame count that does not match its log, an unknown key name or
+an unreadable video stops the import with one line naming the file and the row; a rerun resumes.
+
+Needs PyAV: pip install 'diamond-wm[video]'."""
+
+
+def _workers_default() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Make datasets from recorded play, and inspect them."
+    sub = parser.add_subparsers(dest="dataset_command", metavar="{csgo,import,info,verify}")
+    sub.required = True
+    raw = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "csgo",
+        help="convert the published CS:GO recordings",
+        description=CSGO_DESCRIPTION,
+        formatter_class=raw,
+    )
+    p.add_argument(
+        "input", type=Path, metavar="TARS_OR_HDF5_DIR", help="folder of .tar or .hdf5 files (or one .tar)"
+    )
+    p.add_argument(
+        "out", type=Path, metavar="OUT", help="output folder (new, or an earlier conversion to resume)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=_workers_default(),
+        metavar="N",
+        help="processes (default: the cores, at most 8)",
+    )
+    p.add_argument(
+        "--test-split",
+        default="published",
+        metavar="FILE",
+        help="file of test file names, 'published' (default) or every:N",
+    )
+    p.add_argument(
+        "--full-res-copy", action="store_true", help="also write the full-resolution frames as datasets"
+    )
+
+    p = sub.add_parser(
+        "import",
+        help="import your own game's videos and action logs",
+        description=IMPORT_DESCRIPTION,
+        formatter_class=raw,
+    )
+    p.add_argument("videos", type=Path, metavar="VIDEO_DIR", help="folder of videos (searched recursively)")
+    p.add_argument(
+        "out", type=Path, metavar="OUT", help="output folder (new, or an earlier import to resume)"
+    )
+    p.add_argument(
+        "--actions",
+        required=True,
+        metavar="FORMAT_OR_DIR",
+        help="csv or jsonl (the log beside each video), or the folder of the logs",
+    )
+    p.add_argument(
+        "--action-spec",
+        required=True,
+        metavar="SPEC",
+        help="discrete:N, csgo, or a JSON file (ActionSpec.to_dict form)",
+    )
+    p.add_argument("--size", default="64x64", metavar="HxW", help="frame size of the dataset (default 64x64)")
+    p.add_argument(
+        "--full-res-size", default=None, metavar="HxW", help="also write a full-resolution copy of this size"
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.1,
+        metavar="F",
+        help="fraction of the episodes for testing (default 0.1)",
+    )
+
+    p = sub.add_parser("info", help="episodes, steps, resolution, action spec and counts of a dataset folder")
+    p.add_argument(
+        "dir",
+        type=Path,
+        metavar="DIR",
+        help="a dataset, a folder of datasets (train/, test/) or a converted folder",
+    )
+
+    p = sub.add_parser(
+        "verify", help="read every episode file and check it against its index (exit 1 if any is bad)"
+    )
+    p.add_argument(
+        "dir", type=Path, metavar="DIR", help="a dataset, a folder of datasets or a converted folder"
+    )
+
+
+def _error(msg: str, code: int) -> int:
+    print(f"diamond dataset: {msg}", file=sys.stderr, flush=True)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    command = args.dataset_command
+    if command == "csgo":
+        return _csgo(args)
+    if command == "import":
+        return _import(args)
+    from diamond_wm.datasets.info import describe, verify
+
+    if command == "info":
+        print("\n".join(describe(args.dir)))
+        return 0
+    result = verify(args.dir)
+    for line in result.notes:
+        print(f"note: {line}")
+    for line in result.checked:
+        print(f"checked {line}")
+    for line in result.problems:
+        print(f"diamond dataset verify: {line}", file=sys.stderr)
+    if result.problems:
+        return _error(f"{len(result.problems)} problem(s) in {args.dir} (listed above)", VERIFY_FAILED)
+    print(f"{args.dir}: every episode file is readable and consistent with its index")
+    return 0
+
+
+@contextlib.contextmanager
+def _resumable() -> Iterator[None]:
+    """An interrupt says how to go on (`diamond dataset: interrupted (...)`, exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        raise KeyboardInterrupt("converted episodes are kept: run the same command again to resume") from e
+
+
+def _csgo(args: argparse.Namespace) -> int:
+    try:
+        import h5py  # noqa: F401
+    except ImportError as e:
+        return _error(f"needs h5py ({e}): pip install 'diamond-wm[csgo]'", MISSING_EXTRA)
+    from diamond_wm.datasets.csgo_convert import convert_csgo
+    from diamond_wm.runtime.signals import handle_termination
+
+    with handle_termination(), _resumable():
+        summary = convert_csgo(
+            args.input,
+            args.out,
+            workers=args.workers,
+            test_split=args.test_split,
+            full_res_copy=args.full_res_copy,
+        )
+    print("\n".join(summary.lines()), flush=True)
+    if summary.failed:
+        return _error(
+            f"{len(summary.failed)} file(s) could not be converted (listed above)", CONVERSION_FAILED
+        )
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    try:
+        import av  # noqa: F401
+    except ImportError as e:
+        return _error(f"needs PyAV ({e}): pip install 'diamond-wm[video]'", MISSING_EXTRA)
+    from diamond_wm.datasets.resize import parse_size
+    from diamond_wm.datasets.video_import import import_videos, parse_action_spec
+    from diamond_wm.runtime.signals import handle_termination
+
+    size = parse_size(args.size, "--size")
+    full = parse_size(args.full_res_size, "--full-res-size") if args.full_res_size else None
+    with handle_termination(), _resumable():
+        summary = import_videos(
+            args.videos,
+            args.out,
+            actions=args.actions,
+            action_spec=parse_action_spec(args.action_spec),
+            size=size,
+            full_res_size=full,
+            test_fraction=args.test_fraction,
+        )
+    print("\n".join(summary.lines()), flush=True)
+    return 0
