@@ -160,18 +160,12 @@ class ConversionSummary:
         if self.full_res_copy:
             lines.append(f"full resolution: {self.out / FULL_RES}/{{train,test}} (same episode ids)")
             full = str(self.out / FULL_RES)
-        elif self.from_tars:
-            lines.append(
-                "full resolution: the hdf5 files are inside the tars: extract each "
-                "hdf5_dm_july2021_<a>_to_<b>.tar into FULL/<a>-<b>/ (the published layout), "
-                "or rerun with --full-res-copy"
-            )
-            full = "FULL"
         else:
             lines.append(
-                f"full resolution: read from the hdf5 files under {self.input_path} (info.original_file_id)"
+                "full resolution: not copied; the upsampler trains on a full-resolution dataset: rerun with "
+                "--full-res-copy (reading the original hdf5 files during training is not available yet)"
             )
-            full = str(self.input_path)
+            full = "FULL_RES_DATASET"
         lines.append(
             f"train with: diamond train --config-name csgo env.path_data_low_res={low} env.path_data_full_res={full}"
         )
