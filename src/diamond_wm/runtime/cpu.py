@@ -29,4 +29,5 @@ def cpu_capability() -> str:
 
 def describe_cpu() -> str:
     """One line, e.g. 'AMD EPYC, kernels AVX512, 2 torch threads'."""
-    return f"{cpu_model()}, kernels {cpu_capability()}, {torch.get_num_threads()} torch threads"
+    n = torch.get_num_threads()
+    return f"{cpu_model()}, kernels {cpu_capability()}, {n} torch thread{'s' if n != 1 else ''}"
