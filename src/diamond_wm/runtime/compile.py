@@ -1,7 +1,8 @@
 """`torch.compile` of the world model, in place: parameter names and checkpoints are unchanged.
 
 What is compiled is the part that dominates imagination and world-model training: the denoiser's U-Net
-(`InnerModel`, called 3 times per imagined step) and the reward/termination model. The actor-critic is small and
+(`InnerModel`, called 3 times per imagined step), the reward/termination model, and the CS:GO world model's
+upsampler U-Net (its costliest network: 150x280 frames); parts an agent lacks are skipped. The actor-critic is small and
 runs one step at a time with a Python-side LSTM loop; compiling it costs more compile time than it saves.
 
 Inductor fuses the GroupNorm / SiLU / scale-and-shift chains between convolutions (on CPU it needs a C++
@@ -22,15 +23,20 @@ log = logging.getLogger(__name__)
 
 
 def compile_world_model(agent: nn.Module, freeze: bool = False) -> None:
-    """Compile `agent.denoiser.inner_model` and `agent.rew_end_model` in place (`nn.Module.compile`)."""
+    """Compile `agent.denoiser.inner_model`, `agent.upsampler.inner_model` and `agent.rew_end_model` (those present)
+    in place (`nn.Module.compile`)."""
     if freeze:
         import torch._inductor.config as inductor_config
 
         inductor_config.freezing = True
+    upsampler = getattr(agent, "upsampler", None)
     for name, module in (
         ("denoiser.inner_model", agent.denoiser.inner_model),
+        ("upsampler.inner_model", upsampler.inner_model if upsampler is not None else None),
         ("rew_end_model", agent.rew_end_model),
     ):
+        if module is None:
+            continue
         module.compile(dynamic=False)
         log.info("torch.compile: %s (compiled on first call; freezing=%s)", name, freeze)
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 16)
