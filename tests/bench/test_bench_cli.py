@@ -150,7 +150,7 @@ def test_forcing_bf16_on_a_cpu_without_native_bf16_warns_and_is_recorded(tmp_pat
 
     monkeypatch.setattr("diamond_wm.runtime.cpu.cpu_has_native_bf16", lambda: False)
     out = tmp_path / "bench.json"
-    argv = ["bench", "--tiny", "--repeats", "1", "--warmup", "0", "--precision", "bf16", "--default-malloc"]
+    argv = ["bench", "--tiny", "--repeats", "1", "--warmup", "1", "--precision", "bf16", "--default-malloc"]
     args = build_parser().parse_args([*argv, "--only", "csgo_play_step", "--json", str(out)])
     with caplog.at_level(logging.WARNING, logger="diamond_wm.runtime.precision"):
         assert cli.run(args) == 0
@@ -158,3 +158,29 @@ def test_forcing_bf16_on_a_cpu_without_native_bf16_warns_and_is_recorded(tmp_pat
     assert len(warnings) == 1 and "precision bf16 is emulated" in warnings[0].getMessage()
     results = json.loads(out.read_text())
     assert results["cpu_bf16_native"] is False and results["device_bf16_native"] is False
+
+
+def test_compiled_workloads_are_timed_compiled(monkeypatch):
+    """A first call under the FLOP counter made Dynamo skip the compiled U-Nets for good: --compile timed eager code."""
+    from torch._dynamo.utils import counters
+
+    from diamond_wm.bench.runner import run_bench
+    from diamond_wm.bench.workloads import BenchSettings
+
+    compile_module = torch.nn.Module.compile  # Dynamo's capture without Inductor's code generation: seconds
+    monkeypatch.setattr(
+        torch.nn.Module, "compile", lambda self, **kw: compile_module(self, backend="eager", **kw)
+    )
+    torch._dynamo.reset()
+    counters.clear()
+    try:
+        run_bench(BenchSettings(tiny=True, compile=True), ["csgo_play_step"], warmup=1, repeats=1)
+        assert counters["stats"]["unique_graphs"] == 2  # the denoiser's U-Net and the upsampler's
+    finally:
+        torch._dynamo.reset()
+
+
+def test_warmup_must_be_at_least_one():
+    res = run_cli("bench", "--tiny", "--warmup", "0")
+    assert res.returncode == 2
+    assert "--warmup must be >= 1, got 0" in res.stderr

@@ -34,7 +34,8 @@ weights, batch 1; --batch-size does not apply):
   psnr_csgo_hq_50_steps    the same with the higher-quality preset (only when named in --only: ~25 min at
                            paper size on 2 CPU cores)
 
-Times are medians of --repeats calls after --warmup calls (the first warm-up call also counts the FLOPs).
+Times are medians of --repeats calls after --warmup calls and one more untimed call that counts the FLOPs (after
+the warm-up: a first call under the FLOP counter would keep torch.compile from ever compiling).
 Each workload's FLOPs (torch.utils.flop_counter) are divided by its median time and by the matmul peak
 measured in the same run (2048x2048 products, float32 and bf16). JSON keys: <name>_s (seconds), <name>_min_s,
 <name>_times_s, <name>_flops, <name>_flops_per_s, <name>_peak_fraction, matmul_peak_fp32_flops_per_s,
@@ -60,7 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated workloads to run (default: all but psnr_csgo_hq_50_steps)",
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per workload (default 3)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed calls first (default 1, at least 1)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="untimed calls first (default 1, at least 1; with --compile the first one compiles)",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument(
         "--precision",
@@ -109,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         log.error("diamond bench: %s", e)
         return 2
-    for flag, value, low in (("--repeats", args.repeats, 1), ("--warmup", args.warmup, 0)):
+    for flag, value, low in (("--repeats", args.repeats, 1), ("--warmup", args.warmup, 1)):
         if value < low:
             log.error("diamond bench: %s must be >= %d, got %d", flag, low, value)
             return 2

@@ -129,7 +129,8 @@ def make_csgo_env(agent: Agent, settings: BenchSettings, preset: str) -> WorldMo
         action_spec=agent.action_spec,
         upsampler=DiffusionSampler(agent.upsampler, upsampling),
     )
-    env.reset(seed=settings.seed)
+    with torch.inference_mode():  # as the steps: a compiled U-Net would recompile for tensors made outside it
+        env.reset(seed=settings.seed)
     return env
 
 
