@@ -88,3 +88,15 @@ def test_restarts_of_any_number_of_environments_compile_nothing_new():
             graphs = counters["stats"]["unique_graphs"]  # the U-Net and the one-step reward model, compiled
     assert len(restarts - {0}) >= 2  # restarts of at least two different sizes happened
     assert counters["stats"]["unique_graphs"] == graphs
+
+
+def test_a_csgo_world_model_compiles_its_denoiser_and_upsampler():
+    from diamond_wm.bench.csgo import csgo_agent_config
+    from diamond_wm.envs.csgo import csgo_action_spec
+
+    agent = Agent(csgo_agent_config(tiny=True), csgo_action_spec())  # no reward/termination model
+    keys = list(agent.state_dict())
+    compile_world_model(agent)
+    assert agent.denoiser.inner_model._compiled_call_impl is not None
+    assert agent.upsampler.inner_model._compiled_call_impl is not None
+    assert list(agent.state_dict()) == keys

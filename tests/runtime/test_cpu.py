@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from diamond_wm.runtime.cpu import cpu_capability, describe_cpu
@@ -20,3 +22,16 @@ def test_one_thread_is_singular():
         assert describe_cpu().endswith(", 1 torch thread")
     finally:
         torch.set_num_threads(before)
+
+
+def test_flags_are_the_first_processors():
+    from diamond_wm.runtime.cpu import cpu_flags
+
+    flags = cpu_flags()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        assert flags == frozenset()
+        return
+    line = next((ln for ln in text.splitlines() if ln.split(":")[0].strip() in ("flags", "Features")), None)
+    assert flags == (frozenset(line.split(":", 1)[1].split()) if line else frozenset())

@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 NAMES_HELP = (
     "denoiser_train_step, rew_end_train_step, wm_step, actor_critic_train_step, play_step, real_env_step, "
-    "psnr_bf16_50_steps"
+    "psnr_bf16_50_steps, csgo_play_step, csgo_play_step_hq, psnr_csgo_50_steps, psnr_csgo_hq_50_steps"
 )
 
 EPILOG = f"""\
@@ -24,12 +24,25 @@ workloads (the paper's Atari networks, random weights, 64x64 RGB frames, 4 actio
   psnr_bf16_50_steps       PSNR of bf16-autocast imagined frames against float32 ones along 50 steps:
                            free-running (errors compound) and one step from float32's context (_one_step)
 
-Times are medians of --repeats calls after --warmup calls (the first warm-up call also counts the FLOPs).
+the CS:GO world model (agent=csgo: 30x56 denoiser, 330M parameters, + x5 upsampler to 150x280, 51M; random
+weights, batch 1; --batch-size does not apply):
+  csgo_play_step           one played frame, world_model_env=fast (1 denoiser step + 1 upsampler step)
+  csgo_play_step_hq        one played frame, world_model_env=higher_quality (3 + 10 steps)
+  psnr_csgo_50_steps       PSNR of this run's mode (--precision, --compile, --freeze) against float32 eager
+                           frames (same weights, start, noise and actions) along 50 fast-preset steps:
+                           free-running and one step from float32's state (_one_step)
+  psnr_csgo_hq_50_steps    the same with the higher-quality preset (only when named in --only: ~25 min at
+                           paper size on 2 CPU cores)
+
+Times are medians of --repeats calls after --warmup calls and one more untimed call that counts the FLOPs (after
+the warm-up: a first call under the FLOP counter would keep torch.compile from ever compiling).
 Each workload's FLOPs (torch.utils.flop_counter) are divided by its median time and by the matmul peak
 measured in the same run (2048x2048 products, float32 and bf16). JSON keys: <name>_s (seconds), <name>_min_s,
 <name>_times_s, <name>_flops, <name>_flops_per_s, <name>_peak_fraction, matmul_peak_fp32_flops_per_s,
 matmul_peak_bf16_flops_per_s, psnr_bf16_50_steps and psnr_bf16_50_steps_one_step (mean dB, with _min, _last,
-_per_step), peak_rss_bytes.
+_per_step), psnr_csgo_50_steps and psnr_csgo_hq_50_steps (the same keys), <name>_fps (CS:GO play steps),
+peak_rss_bytes, cpu_model, cpu_capability (torch's CPU kernels: AVX512, AVX2...), cpu_bf16_native,
+device_bf16_native. bf16 on a device without native bf16 is emulated (30-80x slower on AVX2 CPUs): a warning says so.
 
 names for --only: {NAMES_HELP}
 """
@@ -42,9 +55,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default=None, help="cpu or cuda[:N] (default: cuda if available, else cpu)"
     )
-    parser.add_argument("--only", metavar="NAME,...", help="comma-separated workloads to run (default: all)")
+    parser.add_argument(
+        "--only",
+        metavar="NAME,...",
+        help="comma-separated workloads to run (default: all but psnr_csgo_hq_50_steps)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per workload (default 3)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed calls first (default 1, at least 1)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="untimed calls first (default 1, at least 1; with --compile the first one compiles)",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument(
         "--precision",
@@ -73,7 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="environments / segments per batch (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
     parser.add_argument(
-        "--tiny", action="store_true", help="tiny networks on 16x16 frames, batch 2: a smoke test in seconds"
+        "--tiny",
+        action="store_true",
+        help="tiny networks on 16x16 frames, batch 2 (CS:GO: 8x14 frames, x5): a smoke test in seconds",
     )
 
 
@@ -84,13 +108,14 @@ def run(args: argparse.Namespace) -> int:
     from diamond_wm.bench.runner import parse_only, run_bench
     from diamond_wm.bench.workloads import BenchSettings
     from diamond_wm.runtime.memory import tune_malloc
+    from diamond_wm.runtime.precision import warn_if_emulated
 
     try:
         names = parse_only(args.only)
     except ValueError as e:
         log.error("diamond bench: %s", e)
         return 2
-    for flag, value, low in (("--repeats", args.repeats, 1), ("--warmup", args.warmup, 0)):
+    for flag, value, low in (("--repeats", args.repeats, 1), ("--warmup", args.warmup, 1)):
         if value < low:
             log.error("diamond bench: %s must be >= %d, got %d", flag, low, value)
             return 2
@@ -114,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         torch.backends.cudnn.allow_tf32 = True
     if not args.default_malloc:
         tune_malloc()
+    warn_if_emulated(args.precision, device)
     settings = BenchSettings(
         device=device,
         precision=args.precision,

@@ -20,8 +20,9 @@ from typing import Any, Optional
 
 import torch
 
+from diamond_wm.bench.runner import TIMED, Agents
 from diamond_wm.bench.timing import time_calls
-from diamond_wm.bench.workloads import BUILDERS, BenchSettings, build_agent
+from diamond_wm.bench.workloads import BenchSettings
 from diamond_wm.runtime.memory import tune_malloc
 from diamond_wm.runtime.precision import PRECISIONS
 
@@ -53,15 +54,16 @@ def side_by_side(
     seed: int = 0,
 ) -> dict[str, list[float]]:
     """Seconds of every timed call of `name` in each mode, after `rounds` rounds of `calls` calls per mode."""
-    if name not in BUILDERS:
-        raise ValueError(f"unknown workload {name!r}: expected one of {list(BUILDERS)}")
+    if name not in TIMED:
+        raise ValueError(f"unknown workload {name!r}: expected one of {list(TIMED)}")
     if rounds < 1 or calls < 1:
         raise ValueError(f"rounds and calls must be >= 1, got {rounds} and {calls}")
     settings = {m: BenchSettings(device=device, tiny=tiny, seed=seed, **parse_mode(m)) for m in modes}
     workloads = {}
     try:
         for mode, s in settings.items():
-            workloads[mode] = BUILDERS[name](build_agent(s), s)
+            agent_builder, builder = TIMED[name]
+            workloads[mode] = builder(Agents(s).get(agent_builder), s)
             for _ in range(warmup):
                 workloads[mode].fn()
         times: dict[str, list[float]] = {m: [] for m in modes}
@@ -88,7 +90,7 @@ def format_side_by_side(name: str, times: dict[str, list[float]]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m diamond_wm.bench.side_by_side", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("workload", choices=list(BUILDERS))
+    parser.add_argument("workload", choices=list(TIMED))
     parser.add_argument("--modes", nargs="+", default=["fp32", "bf16", "bf16+compile+freeze"])
     parser.add_argument("--rounds", type=int, default=8, help="rounds (default 8)")
     parser.add_argument("--calls", type=int, default=5, help="timed calls per mode and round (default 5)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -309,13 +309,3 @@ BUILDERS: dict[str, Callable[[Agent, BenchSettings], Workload]] = {
     "play_step": play_step,
     "real_env_step": real_env_step,
 }
-
-
-@contextlib.contextmanager
-def built(name: str, agent: Agent, settings: BenchSettings) -> Iterator[Workload]:
-    """The workload `name`, closed on exit."""
-    workload = BUILDERS[name](agent, settings)
-    try:
-        yield workload
-    finally:
-        workload.close()

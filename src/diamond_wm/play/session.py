@@ -23,7 +23,7 @@ import torch
 
 from diamond_wm.play.keymap import Keymap, pygame
 from diamond_wm.play.recording import EpisodeRecorder, original_frame
-from diamond_wm.runtime.precision import autocast, check_precision
+from diamond_wm.runtime.precision import autocast, check_precision, warn_if_emulated
 from diamond_wm.training.driver import PolicyDriver
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class PlaySession:
         self.actor_critic = actor_critic
         self.envs = list(envs)
         check_precision(precision, self.device)
+        warn_if_emulated(precision, self.device)  # e.g. bf16 on an AVX2-only CPU: one log line, 30-80x slower
         self.precision = precision
         self.keymap = keymap
         self.recorder = recorder

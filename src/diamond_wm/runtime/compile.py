@@ -1,7 +1,8 @@
 """`torch.compile` of the world model, in place: parameter names and checkpoints are unchanged.
 
 What is compiled is the part that dominates imagination and world-model training: the denoiser's U-Net
-(`InnerModel`, called 3 times per imagined step) and the reward/termination model. The actor-critic is small and
+(`InnerModel`, called 3 times per imagined step), the reward/termination model, and the CS:GO world model's
+upsampler U-Net (its costliest network: 150x280 frames); parts an agent lacks are skipped. The actor-critic is small and
 runs one step at a time with a Python-side LSTM loop; compiling it costs more compile time than it saves.
 
 Inductor fuses the GroupNorm / SiLU / scale-and-shift chains between convolutions (on CPU it needs a C++

@@ -1,14 +1,24 @@
 """Numerical precision of the networks at run time: float32, or bf16 autocast (CPU and CUDA).
 
 Used by `diamond bench --precision` and `diamond play --precision`. Training stays in float32. What bf16 costs in
-imagined frames is measured by the bench (`psnr_bf16_50_steps*`, docs/benchmarks.md).
+imagined frames is measured by the bench (`psnr_bf16_50_steps*`, `psnr_csgo*`, docs/benchmarks.md).
+
+The default precision of a device follows what its hardware computes natively (`default_precision`): bf16 where
+bf16 arithmetic is in hardware (CUDA compute capability 8.0 and later, ROCm; CPUs with AVX-512 BF16, AMX or
+aarch64 BF16), float32 elsewhere. Elsewhere torch emulates bf16 by converting around every operation, 30-80x
+slower than float32 on an AVX2 CPU: `warn_if_emulated` says so in one log line when a user forces it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import torch
+
+from diamond_wm.runtime import cpu
+
+log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "bf16")
 AUTOCAST_DEVICE_TYPES = ("cpu", "cuda")
@@ -30,3 +40,47 @@ def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractC
     if precision == "bf16":
         return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def bf16_is_native(device: torch.device | str) -> bool:
+    """Whether `device` computes in bf16 in hardware (rather than converting to float32 around each operation)."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return cpu.cpu_has_native_bf16()
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return False
+        if torch.version.hip:  # every ROCm architecture torch supports has bf16
+            return True
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return torch.cuda.get_device_properties(index).major >= 8  # Ampere and later: bf16 tensor cores
+    return False  # MPS and others: no bf16 autocast here (check_precision)
+
+
+def default_precision(device: torch.device | str) -> str:
+    """The precision to run the networks in on `device` when the user does not choose: "bf16" where bf16 is native
+    (it is faster there, and its imagined frames stay within 35 dB of float32's: docs/benchmarks.md), else "fp32"."""
+    device = torch.device(device)
+    if device.type in AUTOCAST_DEVICE_TYPES and bf16_is_native(device):
+        return "bf16"
+    return "fp32"
+
+
+def warn_if_emulated(precision: str, device: torch.device | str) -> bool:
+    """Log one warning line, and return True, when `precision` is bf16 on a device that only emulates it."""
+    device = torch.device(device)
+    if precision != "bf16" or device.type not in AUTOCAST_DEVICE_TYPES or bf16_is_native(device):
+        return False
+    if device.type == "cpu":
+        where = (
+            f"this CPU ({cpu.cpu_model()}, kernels {cpu.cpu_capability()}) has no native bf16 (no AVX-512 BF16, "
+            "AMX or aarch64 BF16)"
+        )
+    else:
+        where = f"{device} has no bf16 tensor cores (compute capability below 8.0)"
+    log.warning(
+        "precision bf16 is emulated: %s; expect it to be much slower than fp32 (30-80x on AVX2 CPUs), "
+        "use precision fp32",
+        where,
+    )
+    return True
