@@ -37,9 +37,9 @@ from diamond_wm.evaluation.loading import (
     _agent_config,
     _build,
     is_csgo_state_dict,
+    read_checkpoint,
 )
 from diamond_wm.models.agent import AGENT_PARTS, Agent
-from diamond_wm.models.checkpoint import CheckpointError, load_agent_state
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +131,7 @@ def load_csgo(
         raise LoadError(str(e).splitlines()[0]) from e
     if not Path(spawn_dir).is_dir():  # before reading a checkpoint of 1.5 GB
         raise LoadError(f"bad --spawn: spawn folder {spawn_dir} does not exist")
-    if not path.is_file():
-        raise LoadError(f"checkpoint not found: {path}")
-    try:
-        state_dict, saved_cfg, num_actions = load_agent_state(path)
-    except CheckpointError as e:
-        raise LoadError(str(e).splitlines()[0]) from e
+    state_dict, saved_cfg, num_actions = read_checkpoint(path)
     if not is_csgo_state_dict(state_dict):
         raise LoadError(
             f"checkpoint {path} is {describe_weights(state_dict, num_actions)}, not {CSGO_WORLD_MODEL} for the "

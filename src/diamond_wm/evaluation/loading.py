@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
@@ -269,6 +269,16 @@ def load_run(
     )
 
 
+def read_checkpoint(path: Path) -> tuple[dict[str, Any], Any, Any]:
+    """`load_agent_state(path)` (weights_only), with a missing or unreadable file as one `LoadError` line."""
+    if not path.is_file():
+        raise LoadError(f"checkpoint not found: {path}")
+    try:
+        return load_agent_state(path)
+    except CheckpointError as e:
+        raise LoadError(str(e).splitlines()[0]) from e
+
+
 def load_checkpoint(
     path: str | Path,
     env_id: Optional[str] = None,
@@ -281,12 +291,7 @@ def load_checkpoint(
     or `agent_request` (the command line's) give its networks; without them, see the module docstring.
     `require_env=False`: a file with no known game loads with `env` None (what needs only the world model)."""
     path = Path(path)
-    if not path.is_file():
-        raise LoadError(f"checkpoint not found: {path}")
-    try:
-        state_dict, saved_cfg, num_actions = load_agent_state(path)
-    except CheckpointError as e:
-        raise LoadError(str(e).splitlines()[0]) from e
+    state_dict, saved_cfg, num_actions = read_checkpoint(path)
     refuse_csgo(state_dict, path, env_id or "an Atari or Gymnasium game")
     run = find_run_root(path)
     run_cfg = read_run_config(run) if run is not None else None
