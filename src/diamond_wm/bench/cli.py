@@ -85,6 +85,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --compile: Inductor freezing (weights as constants) in the no-gradient workloads",
     )
     parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="the U-Nets' convolution weights in channels-last (NHWC) order, as `diamond play --fast` runs them",
+    )
+    parser.add_argument(
         "--tf32", action="store_true", help="allow TF32 matmuls and convolutions (CUDA only; fp32 precision)"
     )
     parser.add_argument(
@@ -148,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         compile=args.compile,
         freeze=args.freeze,
+        channels_last=args.channels_last,
     )
     results = run_bench(settings, names, warmup=args.warmup, repeats=args.repeats)
     print(format_table(results))
