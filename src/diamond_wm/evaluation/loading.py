@@ -39,9 +39,9 @@ from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
+    build_loaded,
     infer_num_actions,
     load_agent_state,
-    load_into,
 )
 from diamond_wm.runtime.safe_load import safe_torch_load
 from diamond_wm.training.run_dir import AGENT_VERSION_RE, RunDir
@@ -179,8 +179,7 @@ def _build(
     device: torch.device,
 ) -> Agent:
     try:
-        agent = Agent(cfg, actions)
-        load_into(agent, state_dict)
+        agent = build_loaded(cfg, actions, state_dict)
     except CheckpointMismatchError as e:
         kinds = (
             (e.missing, "missing keys"),
