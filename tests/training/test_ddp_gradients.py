@@ -12,7 +12,13 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from diamond_wm.bench.workloads import BenchSettings, build_agent, img_shape, random_batch, randomize_zero_layers
+from diamond_wm.bench.workloads import (
+    BenchSettings,
+    build_agent,
+    img_shape,
+    random_batch,
+    randomize_zero_layers,
+)
 from diamond_wm.config.agent import ActorCriticLossConfig, SigmaDistributionConfig
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.models.diffusion import edm_denoising_loss
@@ -63,7 +69,13 @@ class _FixedRollout:
         val = torch.stack(vals, dim=1)  # (N, T)
         boot = torch.cat([val[:, 1:].detach(), last[:, None]], dim=1)
         return RolloutOutput(
-            torch.stack(logits, dim=1), val, self.d["act"], self.d["rew"], self.d["end"], self.d["trunc"], boot
+            torch.stack(logits, dim=1),
+            val,
+            self.d["act"],
+            self.d["rew"],
+            self.d["end"],
+            self.d["trunc"],
+            boot,
         )
 
 
@@ -117,7 +129,9 @@ def _rows(x: Any, rows: slice) -> Any:
     if isinstance(x, (list, tuple)):
         return type(x)(_rows(v, rows) for v in x)
     if hasattr(x, "obs"):  # a Batch
-        return type(x)(x.obs[rows], x.act[rows], x.rew[rows], x.end[rows], x.trunc[rows], x.mask_padding[rows])
+        return type(x)(
+            x.obs[rows], x.act[rows], x.rew[rows], x.end[rows], x.trunc[rows], x.mask_padding[rows]
+        )
     raise TypeError(type(x))
 
 
@@ -168,9 +182,13 @@ def test_two_ranks_of_batch_b_update_as_one_process_of_batch_2b(tmp_path):
         ref = _one_update(part, slice(0, WORLD * B), single)
         for r, res in enumerate(ranks):
             for name, w in ref["weights"].items():
-                torch.testing.assert_close(res[part]["weights"][name], w, rtol=0, atol=1e-6, msg=f"{part} {name} r{r}")
+                torch.testing.assert_close(
+                    res[part]["weights"][name], w, rtol=0, atol=1e-6, msg=f"{part} {name} r{r}"
+                )
                 g = ref["grads"][name]
-                torch.testing.assert_close(res[part]["grads"][name], g, rtol=1e-4, atol=1e-7, msg=f"{part} {name}")
+                torch.testing.assert_close(
+                    res[part]["grads"][name], g, rtol=1e-4, atol=1e-7, msg=f"{part} {name}"
+                )
         # Every parameter takes part in the loss (DDP needs no find_unused_parameters), and the ranks hold
         # exactly the same weights.
         unused = [n for n, g in ref["grads"].items() if not g.any()]

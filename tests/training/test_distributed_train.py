@@ -46,7 +46,11 @@ def test_two_processes_train_in_step_and_only_rank_0_writes(tmp_path):
     runs = list((tmp_path / "outputs").glob("*/*"))
     assert len(runs) == 1, runs
     run_dir = runs[0]
-    stray = [p for p in tmp_path.rglob("*") if p != run_dir and run_dir not in p.parents and p not in run_dir.parents]
+    stray = [
+        p
+        for p in tmp_path.rglob("*")
+        if p != run_dir and run_dir not in p.parents and p not in run_dir.parents
+    ]
     assert not stray, stray  # nothing outside the run folder (no folder of its own for rank 1)
     state = final_state(run_dir)
     assert state["epoch"] == 3 and (run_dir / "FINISHED").is_file()
@@ -59,13 +63,19 @@ def test_two_processes_train_in_step_and_only_rank_0_writes(tmp_path):
     epochs = [m for m in read_metrics(run_dir / "metrics.jsonl") if "epoch" in m]
     assert [m["epoch"] for m in epochs] == [0, 1, 2, 3]
     digests = [m["dist/weight_digests"] for m in epochs[1:]]
-    assert all(len(d) == NPROC and len(set(d)) == 1 for d in digests), digests  # identical weights, each epoch
+    assert all(len(d) == NPROC and len(set(d)) == 1 for d in digests), (
+        digests
+    )  # identical weights, each epoch
     assert len({d[0] for d in digests}) == 3  # and they changed from epoch to epoch
     assert all(m["denoiser/num_updates"] > 0 for m in epochs[1:])
     # The checkpoint keeps the plain (non-DDP) key names.
     assert not any("module." in k for k in state["agent"])
-    assert not any(".module." in k for k in torch.load(run_dir / "checkpoints" / "agent_versions" /
-                                                        "agent_epoch_00003.pt", weights_only=True))
+    assert not any(
+        ".module." in k
+        for k in torch.load(
+            run_dir / "checkpoints" / "agent_versions" / "agent_epoch_00003.pt", weights_only=True
+        )
+    )
 
 
 def _wait_for_epoch(run_dir: Path, epoch: int, proc: subprocess.Popen, timeout: float = 300) -> None:

@@ -96,7 +96,6 @@ def run_train_command(args: Sequence[str]) -> int:
         return _resume(Path(known.resume), show_progress=not known.no_progress)
     from diamond_wm.config.compose import compose_trainer_config
     from diamond_wm.data.errors import DatasetError
-
     from diamond_wm.runtime.distributed import launched_by_torchrun
 
     try:

@@ -102,7 +102,9 @@ def _env_int(name: str, environ: dict[str, str]) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"environment variable {name}={value!r}: expected an integer (set by torchrun)") from None
+        raise ValueError(
+            f"environment variable {name}={value!r}: expected an integer (set by torchrun)"
+        ) from None
 
 
 def rank_device(devices: list[torch.device], local_rank: int, local_world_size: int) -> torch.device:
@@ -111,7 +113,9 @@ def rank_device(devices: list[torch.device], local_rank: int, local_world_size: 
     GPU `local_rank`; with a list of GPUs the `local_rank`-th (the list must hold one per local process)."""
     if devices[0].type != "cuda":
         if devices[0].type == "mps" and local_world_size > 1:
-            raise ValueError("common.devices=mps: one MPS device cannot be shared by several processes; use cpu")
+            raise ValueError(
+                "common.devices=mps: one MPS device cannot be shared by several processes; use cpu"
+            )
         return torch.device("cpu")
     if len(devices) == 1:
         count = torch.cuda.device_count()

@@ -114,7 +114,9 @@ def train_component(
     comp.objective.eval()
     if comp.dist.is_distributed and sums:  # the metrics of the whole (global) batch: the mean over the ranks
         keys = sorted(sums)
-        means = comp.dist.mean_(torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=comp.dist.device))
+        means = comp.dist.mean_(
+            torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=comp.dist.device)
+        )
         sums = dict(zip(keys, means.tolist(), strict=True))
     out = {f"{comp.name}/{k}": v / steps for k, v in sums.items()} if steps else {}
     if steps:

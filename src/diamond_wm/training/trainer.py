@@ -29,8 +29,8 @@ from diamond_wm.data.action_specs import dataset_action_spec
 from diamond_wm.data.static import resolve_static_dataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.models.agent import Agent
-from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime import distributed
+from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.devices import resolve_devices
 from diamond_wm.runtime.memory import tune_malloc
 from diamond_wm.runtime.seeding import draw_seed, seed_everything
@@ -53,6 +53,7 @@ from diamond_wm.training.run_state import (
     read_state,
 )
 from diamond_wm.training.schedule import EpochSchedule, component_steps, initial_collection
+from diamond_wm.training.summary import epoch_summary
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,12 @@ class Trainer:
         else:  # rank 0 alone plays the real game; the others learn its actions from it
             action_spec = None
             if dist.is_main:
-                self.test_env = make_env(cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, self.device)
-                self.train_env = make_env(cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, self.device)
+                self.test_env = make_env(
+                    cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, self.device
+                )
+                self.train_env = make_env(
+                    cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, self.device
+                )
                 action_spec = self.test_env.action_spec
             action_spec = dist.broadcast_object(action_spec)
 
@@ -308,7 +313,9 @@ class Trainer:
 
     def _train_components(self) -> dict[str, Any]:
         if self.dist.is_distributed and not self.static:  # rank 0's episodes as they are now, for every rank
-            lengths = self.dist.broadcast_object(self.train_dataset.lengths.tolist() if self.dist.is_main else None)
+            lengths = self.dist.broadcast_object(
+                self.train_dataset.lengths.tolist() if self.dist.is_main else None
+            )
             if not self.dist.is_main:
                 self.train_dataset.follow_index(lengths)
         metrics: dict[str, Any] = {}
@@ -371,25 +378,9 @@ class Trainer:
         return max(0, self.schedule.num_epochs - self.epoch) if self.schedule.started else 0
 
     def _summary_line(self, m: dict[str, Any]) -> str:
-        parts = [f"epoch {self.epoch}", f"env steps {self.num_env_steps}"]
-        for key, label in (
-            ("collect/return_mean", "train return"),
-            ("test/return_mean", "test return"),
-            ("denoiser/loss_denoising", "denoiser"),
-            ("rew_end_model/loss_total", "rew/end"),
-            ("actor_critic/loss_total", "actor-critic"),
-        ):
-            if key in m:
-                parts.append(f"{label} {m[key]:.4g}")
-        times = [f"{n} {m[f'{n}/time_s']:.0f}s" for n in self.components if f"{n}/time_s" in m]
-        if times:
-            parts.append("time " + " ".join(times))
-        parts.append(f"epoch {m.get('time/epoch_s', 0):.1f}s")
-        left = self.epochs_left()
-        if left and self._recent_epoch_s:
-            eta = left * sum(self._recent_epoch_s) / len(self._recent_epoch_s)
-            parts.append(f"{left} epoch{'s' if left > 1 else ''} left, ~{_format_duration(eta)}")
-        return " | ".join(parts)
+        return epoch_summary(
+            self.epoch, self.num_env_steps, m, self.components, self.epochs_left(), self._recent_epoch_s
+        )
 
     # ---------------------------------------------------------------- run state
 
@@ -455,9 +446,3 @@ class Trainer:
             describe(state),
             self.num_env_steps,
         )
-
-
-def _format_duration(seconds: float) -> str:
-    minutes, s = divmod(int(seconds), 60)
-    h, m = divmod(minutes, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
