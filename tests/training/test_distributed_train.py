@@ -129,3 +129,28 @@ def test_an_interrupted_two_process_run_resumes_to_the_same_weights(tmp_path, va
     different = [k for k in a["agent"] if not torch.equal(a["agent"][k], b["agent"][k])]
     assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
     assert (run_dir / "FINISHED").read_text() == (straight / "FINISHED").read_text()
+
+
+@pytest.mark.slow
+def test_a_csgo_world_model_trains_on_two_processes_with_a_rank_without_episode(tmp_path):
+    # The denoiser and the upsampler on recorded play, disk-backed with DataLoader workers; one training episode
+    # for two ranks: rank 1 has none of its own and draws from all (as one process would).
+    from tests.training.test_train_world_model_only import TINY_CSGO, write_recorded_play
+
+    write_recorded_play(tmp_path / "low", (6, 10), seed=1, episodes=(12,))
+    write_recorded_play(tmp_path / "full", (30, 50), seed=2, episodes=(12,))
+    run_dir = tmp_path / "run"
+    torchrun_train(
+        tmp_path,
+        *TINY_CSGO,
+        f"static_dataset.path={tmp_path / 'low'}",
+        f"static_dataset.full_res_path={tmp_path / 'full'}",
+        "training.cache_in_ram=false",
+        "training.num_workers_data_loaders=1",
+        run_dir=run_dir,
+    )
+    state = final_state(run_dir)
+    assert state["epoch"] == 2 and {k.split(".", 1)[0] for k in state["agent"]} == {"denoiser", "upsampler"}
+    epochs = [m for m in read_metrics(run_dir / "metrics.jsonl") if "epoch" in m and m["epoch"] > 0]
+    assert all(len(set(m["dist/weight_digests"])) == 1 for m in epochs)
+    assert all(m["upsampler/num_updates"] > 0 for m in epochs)
