@@ -78,6 +78,23 @@ def follower_datasets(
     return train, EpisodeDataset(None, name="test (rank 0 evaluates)")
 
 
+def discard_interrupted_start(run_dir: RunDir, train: EpisodeDataset, test: EpisodeDataset) -> None:
+    """Episodes in a run folder without a checkpoint come from a start that was interrupted during its initial
+    collection or first epoch: they are dropped, so that the run starts over as if new."""
+    dropped = [(d.num_episodes, d.num_steps) for d in (train, test)]
+    if not any(n for n, _ in dropped):
+        return
+    for d in (train, test):
+        d.clear()
+    log.info(
+        "%s has no checkpoint yet: discarded the %d train episodes (%d steps) and %d test episodes of an "
+        "interrupted start; starting over",
+        run_dir.root,
+        *dropped[0],
+        dropped[1][0],
+    )
+
+
 def build_static_datasets(
     static: StaticDatasetPaths, cache_in_ram: bool = True
 ) -> tuple[EpisodeDataset, EpisodeDataset]:

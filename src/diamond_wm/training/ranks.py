@@ -11,7 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
+import torch
+
+from diamond_wm.config.errors import ConfigError
+from diamond_wm.runtime.devices import resolve_devices
 from diamond_wm.runtime.distributed import DistContext, weights_digest
+from diamond_wm.runtime.seeding import draw_seed
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +25,39 @@ class RanksOutOfSyncError(RuntimeError):
     """The ranks of a run hold different weights: their updates were not the same."""
 
 
-def rank_seed(seed: int, dist: DistContext) -> int:
-    """The seed of this rank's random streams: the run's seed + rank."""
-    return seed + dist.rank
+def process_device(devices_spec: Any, dist: DistContext) -> torch.device:
+    """This process's device: its rank's (see `diamond_wm.runtime.distributed.rank_device`), or the one device
+    `common.devices` names in a single process."""
+    if dist.is_distributed:
+        assert dist.device is not None
+        return dist.device
+    devices = resolve_devices(devices_spec)
+    if len(devices) > 1:  # e.g. `all` on a machine with several GPUs, outside `diamond train`
+        raise ConfigError(
+            "common.devices",
+            devices_spec,
+            f"one device per process ({len(devices)} resolved): `diamond train` starts one process per GPU, or "
+            "launch with torchrun",
+        )
+    return devices[0]
+
+
+def shared_seed(seed: Optional[int], dist: DistContext) -> Optional[int]:
+    """The run's seed on every rank: `seed`, or one drawn by rank 0 (None in a single process: drawn by the
+    seeding, as before). Logs every rank's seed."""
+    if not dist.is_distributed:
+        return seed
+    if seed is None:
+        seed = dist.broadcast_object(draw_seed() if dist.is_main else None)
+        log.info("seed: %d (drawn; pass common.seed=%d to repeat this run)", seed, seed)
+    seeds = ", ".join(str(seed + r) for r in range(dist.world_size))
+    log.info("%d processes: rank r seeds common.seed + r (%s)", dist.world_size, seeds)
+    return seed
+
+
+def rank_seed(seed: Optional[int], dist: DistContext) -> Optional[int]:
+    """The seed of this rank's random streams: the run's seed + rank (None: to be drawn, in one process)."""
+    return None if seed is None else seed + dist.rank
 
 
 def gather_rank_states(dist: DistContext, own: dict[str, Any]) -> Optional[list[dict[str, Any]]]:

@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length, upsampler_seq_length
-from diamond_wm.config.errors import ConfigError
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.action_specs import dataset_action_spec
 from diamond_wm.data.static import resolve_static_dataset
@@ -31,16 +29,22 @@ from diamond_wm.envs.factory import make_env
 from diamond_wm.models.agent import Agent
 from diamond_wm.runtime import distributed
 from diamond_wm.runtime.compile import compile_world_model
-from diamond_wm.runtime.devices import resolve_devices
 from diamond_wm.runtime.memory import tune_malloc
-from diamond_wm.runtime.seeding import draw_seed, seed_everything
+from diamond_wm.runtime.seeding import seed_everything
 from diamond_wm.runtime.threads import ThreadGovernor
 from diamond_wm.training import build
 from diamond_wm.training.collector import CollectionReport, Collector
 from diamond_wm.training.component import train_component
-from diamond_wm.training.evaluation import world_model_test_losses
+from diamond_wm.training.evaluation import run_test_losses
 from diamond_wm.training.outputs import RunOutputs
-from diamond_wm.training.ranks import check_in_sync, gather_rank_states, own_state, rank_seed
+from diamond_wm.training.ranks import (
+    check_in_sync,
+    gather_rank_states,
+    own_state,
+    process_device,
+    rank_seed,
+    shared_seed,
+)
 from diamond_wm.training.rng import capture_rng_state, restore_rng_state
 from diamond_wm.training.run_dir import RunDir
 from diamond_wm.training.run_state import (
@@ -69,18 +73,7 @@ class Trainer:
         # A bad static dataset fails here, before anything is written.
         static_paths = resolve_static_dataset(cfg.static_dataset.path) if self.static else None
         self.dist = dist = distributed.current()
-        if dist.is_distributed:
-            self.device = dist.device
-        else:
-            devices = resolve_devices(cfg.common.devices)
-            if len(devices) > 1:  # e.g. `all` on a machine with several GPUs, outside `diamond train`
-                raise ConfigError(
-                    "common.devices",
-                    cfg.common.devices,
-                    f"one device per process ({len(devices)} resolved): `diamond train` starts one process per "
-                    "GPU, or launch with torchrun",
-                )
-            self.device = devices[0]
+        self.device = process_device(cfg.common.devices, dist)
         self.run_dir = RunDir(Path(run_dir))
         self.outputs = RunOutputs(self.run_dir, enabled=dist.is_main)  # only rank 0 writes
         self.outputs.start_log()
@@ -94,17 +87,9 @@ class Trainer:
             if self.run_dir.state_file.exists()
             else None
         )
-        self.seed = state["seed"] if state is not None else cfg.common.seed
-        if dist.is_distributed:  # a drawn seed is rank 0's, for every rank
-            if self.seed is None:
-                self.seed = dist.broadcast_object(draw_seed() if dist.is_main else None)
-                log.info("seed: %d (drawn; pass common.seed=%d to repeat this run)", self.seed, self.seed)
-            log.info(
-                "%d processes: rank r seeds common.seed + r (%s)",
-                dist.world_size,
-                ", ".join(str(self.seed + r) for r in range(dist.world_size)),
-            )
+        self.seed = shared_seed(state["seed"] if state is not None else cfg.common.seed, dist)
         self.rank_seed = seed_everything(rank_seed(self.seed, dist))
+        self.seed = self.rank_seed - dist.rank  # one process: the seed drawn, when none was given
         cfg.common.seed = self.seed
         self.model_free = cfg.training.model_free
 
@@ -147,7 +132,7 @@ class Trainer:
                 self.run_dir, None, cfg.training.cache_in_ram, action_spec
             )
             if state is None:
-                self._discard_interrupted_start()
+                build.discard_interrupted_start(self.run_dir, self.train_dataset, self.test_dataset)
         elif not self.static:  # rank 0's episodes, read from the run folder
             self.train_dataset, self.test_dataset = build.follower_datasets(
                 self.run_dir, cfg.training.cache_in_ram, action_spec
@@ -201,22 +186,6 @@ class Trainer:
             self._load_state(state)
         self.outputs.open_metrics(cfg)
         dist.barrier()  # every rank has read the run state before rank 0 writes the next one
-
-    def _discard_interrupted_start(self) -> None:
-        """Episodes in a run folder without a checkpoint come from a start that was interrupted during its
-        initial collection or first epoch: they are dropped, so that the run starts over as if new."""
-        dropped = [(d.num_episodes, d.num_steps) for d in (self.train_dataset, self.test_dataset)]
-        if not any(n for n, _ in dropped):
-            return
-        for d in (self.train_dataset, self.test_dataset):
-            d.clear()
-        log.info(
-            "%s has no checkpoint yet: discarded the %d train episodes (%d steps) and %d test episodes of an "
-            "interrupted start; starting over",
-            self.run_dir.root,
-            *dropped[0],
-            dropped[1][0],
-        )
 
     # ---------------------------------------------------------------- main loop
 
@@ -336,21 +305,8 @@ class Trainer:
             metrics[f"{prefix}/returns"] = report.returns[:num_episodes]
             metrics[f"{prefix}/lengths"] = report.lengths[:num_episodes]
         if not self.model_free and self.test_dataset.num_episodes > 0:
-            cfg = self.cfg
-            seq_lengths = {
-                "denoiser": lambda: denoiser_seq_length(cfg),
-                "upsampler": lambda: upsampler_seq_length(cfg),
-                "rew_end_model": lambda: rew_end_seq_length(cfg),
-            }
-            parts = [p for p in seq_lengths if p in self.components]
-            if "upsampler" in parts and self.full_res_test is None:
-                parts.remove("upsampler")  # no full-resolution test episodes
-            metrics |= world_model_test_losses(
-                {name: (self.components[name].objective, seq_lengths[name]()) for name in parts},
-                self.test_dataset,
-                cfg.denoiser.training.batch_size,
-                self.device,
-                full_res=self.full_res_test,
+            metrics |= run_test_losses(
+                self.cfg, self.components, self.test_dataset, self.device, self.full_res_test
             )
         return metrics
 
