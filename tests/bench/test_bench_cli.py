@@ -206,3 +206,36 @@ def test_channels_last_stores_the_unets_in_nhwc_and_keeps_the_frames():
     assert results["channels_last"] is True
     # the same computation in another memory order: frames equal up to float32 summation order
     assert min(results["psnr_csgo_50_steps_per_step"]) > 60
+
+
+def test_tiny_distributed_bench_times_one_and_two_processes(tmp_path):
+    out = tmp_path / "ddp.json"
+    res = run_cli(
+        "bench",
+        "--tiny",
+        "--device",
+        "cpu",
+        "--distributed",
+        "2",
+        "--repeats",
+        "2",
+        "--threads",
+        "1",
+        "--json",
+        str(out),
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    data = json.loads(out.read_text())
+    key = "ddp_denoiser_train_step"
+    assert data[f"{key}_backend"] == "gloo" and data[f"{key}_nproc"] == 2
+    assert len(data[f"{key}_1proc_times_s"]) == len(data[f"{key}_2proc_times_s"]) == 2
+    assert data[f"{key}_1proc_s"] > 0 and data[f"{key}_2proc_s"] > 0
+    eff = data[f"{key}_scaling_efficiency"]
+    assert eff == pytest.approx(data[f"{key}_1proc_s"] / data[f"{key}_2proc_s"])
+    assert "scaling efficiency" in res.stdout
+
+
+def test_distributed_bench_needs_two_processes():
+    res = run_cli("bench", "--tiny", "--device", "cpu", "--distributed", "1")
+    assert res.returncode == 2
+    assert "--distributed must be at least 2 processes, got 1" in res.stderr

@@ -63,6 +63,38 @@ def build_datasets(
     )
 
 
+def follower_datasets(
+    run_dir: RunDir, cache_in_ram: bool, action_spec: Optional[ActionSpec]
+) -> tuple[EpisodeDataset, EpisodeDataset]:
+    """(train, test) of a rank other than 0 in a multi-process run: a view of rank 0's train dataset in the run
+    folder (its index comes from rank 0 before each training phase), and an empty test set (rank 0 evaluates)."""
+    train = EpisodeDataset(
+        run_dir.train_dataset,
+        name="train (rank 0's)",
+        cache_in_ram=cache_in_ram,
+        action_spec=action_spec,
+        follower=True,
+    )
+    return train, EpisodeDataset(None, name="test (rank 0 evaluates)")
+
+
+def discard_interrupted_start(run_dir: RunDir, train: EpisodeDataset, test: EpisodeDataset) -> None:
+    """Episodes in a run folder without a checkpoint come from a start that was interrupted during its initial
+    collection or first epoch: they are dropped, so that the run starts over as if new."""
+    dropped = [(d.num_episodes, d.num_steps) for d in (train, test)]
+    if not any(n for n, _ in dropped):
+        return
+    for d in (train, test):
+        d.clear()
+    log.info(
+        "%s has no checkpoint yet: discarded the %d train episodes (%d steps) and %d test episodes of an "
+        "interrupted start; starting over",
+        run_dir.root,
+        *dropped[0],
+        dropped[1][0],
+    )
+
+
 def build_static_datasets(
     static: StaticDatasetPaths, cache_in_ram: bool = True
 ) -> tuple[EpisodeDataset, EpisodeDataset]:
@@ -108,8 +140,10 @@ def build_segment_samplers(
     dataset: EpisodeDataset,
     generators: dict[str, torch.Generator],
     parts: tuple[str, ...],
+    shard: tuple[int, int] = (0, 1),
 ) -> dict[str, SegmentSampler]:
-    """The samplers of the training segments of the denoiser and the reward/termination model, among `parts`."""
+    """The samplers of the training segments of the denoiser and the reward/termination model, among `parts`;
+    `shard` (rank, world size): a rank's share of the episodes (see `diamond_wm.data.sampling`)."""
     ignore = cfg.static_dataset.ignore_sample_weights
     samplers = {}
     if "denoiser" in parts:
@@ -121,6 +155,7 @@ def build_segment_samplers(
             den.sample_weights,
             ignore_weights_if_static=ignore,
             generator=generators["denoiser"],
+            shard=shard,
         )
     if "upsampler" in parts:
         up = cfg.upsampler.training
@@ -131,6 +166,7 @@ def build_segment_samplers(
             up.sample_weights,
             ignore_weights_if_static=ignore,
             generator=generators["upsampler"],
+            shard=shard,
         )
     if "rew_end_model" in parts:
         rew = cfg.rew_end_model.training
@@ -142,6 +178,7 @@ def build_segment_samplers(
             can_sample_beyond_end=True,
             ignore_weights_if_static=ignore,
             generator=generators["rew_end_model"],
+            shard=shard,
         )
     return samplers
 
@@ -167,9 +204,9 @@ def batch_sources(
 
 
 def initial_conditions(
-    cfg: TrainerConfig, dataset: EpisodeDataset, device: torch.device
+    cfg: TrainerConfig, dataset: EpisodeDataset, device: torch.device, shard: tuple[int, int] = (0, 1)
 ) -> InitialConditionSource:
-    """Real contexts (frames and actions) from `dataset`, to start imagined rollouts."""
+    """Real contexts (frames and actions) from `dataset` (this rank's share of it), to start imagined rollouts."""
 
     def source(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         sampler = SegmentSampler(
@@ -179,6 +216,7 @@ def initial_conditions(
             cfg.actor_critic.training.sample_weights,
             ignore_weights_if_static=cfg.static_dataset.ignore_sample_weights,
             generator=generator,
+            shard=shard,
         )
         batch = sampler.sample()
         return batch.obs.to(device), batch.act.to(device)
@@ -193,9 +231,10 @@ def build_rollout(
     device: torch.device,
     seed: int,
     generator: torch.Generator,
+    shard: tuple[int, int] = (0, 1),
 ) -> tuple[Any, ActorCriticRollout]:
-    """(environment, rollout) where the actor-critic learns: imagination, or real games in model-free mode; (None,
-    None) for a world model without an actor-critic."""
+    """(environment, rollout) where the actor-critic learns: imagination (from contexts of this rank's `shard` of
+    the episodes), or real games in model-free mode; (None, None) for a world model without an actor-critic."""
     if agent.actor_critic is None:
         return None, None
     batch = cfg.actor_critic.training.batch_size
@@ -207,7 +246,7 @@ def build_rollout(
     env = WorldModelEnv(  # the environment's generator also gives a DDPM sampler's posterior noise
         build_sampler(agent.denoiser, cfg.world_model_env.diffusion_sampler, generator),
         agent.rew_end_model,
-        initial_conditions(cfg, dataset, device),
+        initial_conditions(cfg, dataset, device, shard),
         batch,
         cfg.world_model_env.horizon,
         action_spec=agent.action_spec,
