@@ -58,14 +58,19 @@ def write_spawn_points(
         paths = resolve_static_dataset(dataset)
     except ValueError as e:
         raise ValueError(str(e).replace(f"static_dataset.path={dataset}", f"DATASET {dataset}")) from e
-    folder = paths.test if split == "test" and paths.test is not None else paths.train
+    use_test = split == "test" and paths.test is not None
+    folder = paths.test if use_test else paths.train
     low = EpisodeDataset(folder, read_only=True, cache_in_ram=False)
+    other = EpisodeDataset(None)  # the split not used: nothing to check against
     try:
-        full: Any = full_res_datasets(str(full_res), low, EpisodeDataset(None))[0]
+        pair = full_res_datasets(str(full_res), *((other, low) if use_test else (low, other)))
     except ValueError as e:
         raise ValueError(
             str(e).replace(f"static_dataset.full_res_path={full_res}", f"FULL_RES {full_res}")
         ) from e
+    full: Any = pair[1] if use_test else pair[0]
+    if full is None:
+        raise ValueError(f"FULL_RES {full_res}: no full-resolution {split} dataset for {folder}")
     long_enough = [i for i, n in enumerate(low.lengths.tolist()) if n > context]
     if not long_enough:
         raise ValueError(f"{folder}: no episode longer than the {context} context steps of a spawn point")

@@ -127,9 +127,8 @@ def _hdf5_full_res(
         except (ValueError, ImportError) as e:
             raise ValueError(f"{key}: {str(e).splitlines()[0]}") from e
         sources.append(frames)
-    log.info(
-        "full-resolution frames read from the hdf5 files below %s (%d files)", root, len(sources[0].files)
-    )
+    files = next(len(f.files) for f in sources if f is not None) if any(sources) else 0
+    log.info("full-resolution frames read from the hdf5 files below %s (%d files)", root, files)
     return sources[0], sources[1]
 
 
