@@ -147,15 +147,20 @@ def make_batch(
 
 
 def _full_res_frames(full_res: EpisodeDataset, ids: Sequence[SegmentId], t: int) -> torch.Tensor:
-    """uint8 (B, T, C, H', W') full-resolution frames of the segments (zeros where padded)."""
+    """uint8 (B, T, C, H', W') full-resolution frames of the segments (zeros where padded). `full_res` is a
+    dataset, or anything with `frame_shape`, `lengths` and `read_frames(episode_id, start, stop)` (the original
+    hdf5 files: `diamond_wm.data.hdf5_full_res`)."""
     shape = full_res.frame_shape
     if shape is None:
         raise ValueError(f"the full-resolution dataset {full_res.directory} holds no episode")
     out = torch.zeros(len(ids), t, *shape, dtype=torch.uint8)
     for i, (episode_id, start, stop) in enumerate(ids):
-        ep = full_res.load_episode(episode_id)
-        lo, hi = max(0, start), min(len(ep), stop)
-        out[i, lo - start : hi - start] = ep.obs[lo:hi]
+        lo, hi = max(0, start), min(int(full_res.lengths[episode_id]), stop)
+        if isinstance(full_res, EpisodeDataset):
+            frames = full_res.load_episode(episode_id).obs[lo:hi]
+        else:
+            frames = full_res.read_frames(episode_id, lo, hi)
+        out[i, lo - start : hi - start] = frames
     return out
 
 

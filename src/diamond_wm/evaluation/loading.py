@@ -105,7 +105,10 @@ def read_run_config(run: Path) -> TrainerConfig:
 
 
 CSGO_WORLD_MODEL = "a CS:GO world model (denoiser + upsampler, 51-dim multi-hot keyboard and mouse actions)"
-CSGO_PLAY = "diamond play --checkpoint {path} --spawn DIR (or diamond play --pretrained csgo)"
+CSGO_PLAY = (
+    "diamond play --checkpoint {path} --spawn DIR (spawn points from a dataset: diamond dataset spawn; or "
+    "diamond play --pretrained csgo)"
+)
 
 
 def is_csgo_state_dict(state_dict: dict[str, torch.Tensor]) -> bool:

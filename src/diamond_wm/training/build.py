@@ -24,9 +24,11 @@ from diamond_wm.config.derived import (
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.action_specs import dataset_action_spec
 from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.data.hdf5_frames import has_hdf5_files
+from diamond_wm.data.hdf5_full_res import Hdf5FullResFrames
 from diamond_wm.data.loader import SegmentLoader
 from diamond_wm.data.sampling import SegmentSampler
-from diamond_wm.data.static import StaticDatasetPaths, resolve_static_dataset
+from diamond_wm.data.static import StaticDatasetPaths, count_episodes, resolve_static_dataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import InitialConditionSource, WorldModelEnv
 from diamond_wm.models.agent import Agent
@@ -111,8 +113,14 @@ def full_res_datasets(
     path: str, train: EpisodeDataset, test: EpisodeDataset
 ) -> tuple[EpisodeDataset, Optional[EpisodeDataset]]:
     """`static_dataset.full_res_path`'s (train, test) datasets, read-only and not cached (full-resolution frames
-    are large), checked against the low-resolution ones: the same episodes, of the same lengths."""
+    are large), checked against the low-resolution ones: the same episodes, of the same lengths.
+
+    A folder of the original CS:GO `.hdf5` files (and no dataset) gives the frames of those files instead, found
+    by each low-resolution episode's `info["original_file_id"]` (`Hdf5FullResFrames`)."""
     key = f"static_dataset.full_res_path={path}"
+    root = Path(path).expanduser()
+    if root.is_dir() and not (root / "train").is_dir() and count_episodes(root) == 0 and has_hdf5_files(root):
+        return _hdf5_full_res(key, root, train, test)
     try:
         paths = resolve_static_dataset(path)
     except ValueError as e:
@@ -133,6 +141,27 @@ def full_res_datasets(
                 "episodes at full resolution"
             )
     return full_train, full_test
+
+
+def _hdf5_full_res(
+    key: str, root: Path, train: EpisodeDataset, test: EpisodeDataset
+) -> tuple[Hdf5FullResFrames, Optional[Hdf5FullResFrames]]:
+    """The hdf5 frames of the train and test episodes, checked on each dataset's first episode (one line naming
+    the episode or the file when they do not fit)."""
+    sources = []
+    for low in (train, test):
+        if low.num_episodes == 0:
+            sources.append(None)
+            continue
+        try:
+            frames = Hdf5FullResFrames(root, low)
+            frames.read_frames(0, 0, 1)  # the first episode's file is there, readable, of consistent frames
+        except (ValueError, ImportError) as e:
+            raise ValueError(f"{key}: {str(e).splitlines()[0]}") from e
+        sources.append(frames)
+    files = next(len(f.files) for f in sources if f is not None) if any(sources) else 0
+    log.info("full-resolution frames read from the hdf5 files below %s (%d files)", root, files)
+    return sources[0], sources[1]
 
 
 def build_segment_samplers(
