@@ -96,14 +96,13 @@ def make_batch(
     mask = torch.zeros(b, t, dtype=torch.bool)
     infos = []
     for i, (episode_id, start, stop) in enumerate(segment_ids):
-        ep = dataset.load_episode(episode_id)
-        lo, hi = max(0, start), min(len(ep), stop)
-        if lo >= hi:
-            raise ValueError(
-                f"segment {SegmentId(episode_id, start, stop)} has no step in episode of length {len(ep)}"
-            )
-        a, z = lo - start, hi - start  # where the real steps go in the segment
-        obs[i, a:z] = ep.obs[lo:hi]
+        try:
+            ep = dataset.load_steps(episode_id, start, stop)  # steps [lo, hi): only those are read
+        except ValueError as e:
+            raise ValueError(f"segment {SegmentId(episode_id, start, stop)}: {e}") from None
+        a = max(0, start) - start  # where the real steps go in the segment
+        z = a + len(ep)
+        obs[i, a:z] = ep.obs
         if act is None:
             act = torch.zeros(b, t, *ep.act.shape[1:], dtype=ep.act.dtype)
         elif act.shape[2:] != ep.act.shape[1:] or act.dtype != ep.act.dtype:
@@ -111,13 +110,13 @@ def make_batch(
                 f"episode {episode_id} stores actions as {ep.act.dtype} {tuple(ep.act.shape[1:])}, other episodes "
                 f"of the batch as {act.dtype} {tuple(act.shape[2:])}"
             )
-        act[i, a:z] = ep.act[lo:hi]
-        rew[i, a:z] = ep.rew[lo:hi]
-        end[i, a:z] = ep.end[lo:hi]
-        trunc[i, a:z] = ep.trunc[lo:hi]
+        act[i, a:z] = ep.act
+        rew[i, a:z] = ep.rew
+        end[i, a:z] = ep.end
+        trunc[i, a:z] = ep.trunc
         mask[i, a:z] = True
         info = {}
-        if hi == len(ep) and ep.is_finished and ep.final_observation is not None:
+        if ep.is_finished and ep.final_observation is not None:  # known only when the steps reach the end
             info[FINAL_OBSERVATION] = to_float_frames(ep.final_observation)
         infos.append(info)
     ids = [SegmentId(*s) for s in segment_ids]
@@ -138,9 +137,9 @@ def _full_res_frames(full_res: EpisodeDataset, ids: Sequence[SegmentId], t: int)
         raise ValueError(f"the full-resolution dataset {full_res.directory} holds no episode")
     out = torch.zeros(len(ids), t, *shape, dtype=torch.uint8)
     for i, (episode_id, start, stop) in enumerate(ids):
-        ep = full_res.load_episode(episode_id)
-        lo, hi = max(0, start), min(len(ep), stop)
-        out[i, lo - start : hi - start] = ep.obs[lo:hi]
+        ep = full_res.load_steps(episode_id, start, stop)
+        a = max(0, start) - start
+        out[i, a : a + len(ep)] = ep.obs
     return out
 
 
