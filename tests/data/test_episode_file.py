@@ -46,7 +46,8 @@ def test_a_segment_read_reads_its_own_bytes_only(tmp_path, monkeypatch):
     part = f.read(500, 509)
     assert torch.equal(part.obs, ep.obs[500:509])
     frame_bytes = 3 * 16 * 16
-    assert sum(read) == 9 * (frame_bytes + 8 + 4 + 1 + 1)  # obs, act (int64), rew, end, trunc rows: nothing else
+    # obs, act (int64), rew, end and trunc rows: nothing else
+    assert sum(read) == 9 * (frame_bytes + 8 + 4 + 1 + 1)
 
 
 def test_float_frames_of_older_files_read_as_uint8(tmp_path):
@@ -95,7 +96,9 @@ def test_disk_backed_dataset_reads_the_steps_the_cached_one_holds(tmp_path):
     disk = EpisodeDataset(tmp_path / "d", cache_in_ram=False)
     ram = EpisodeDataset(tmp_path / "d", read_only=True)
     for episode_id, start, stop in ((0, -3, 4), (1, 25, 34), (1, 20, 30), (2, 0, 12), (2, 11, 20)):
-        assert_episodes_equal(disk.load_steps(episode_id, start, stop), ram.load_steps(episode_id, start, stop))
+        assert_episodes_equal(
+            disk.load_steps(episode_id, start, stop), ram.load_steps(episode_id, start, stop)
+        )
     with pytest.raises(ValueError, match=r"steps \[7, 9\) hold no step of episode 0 \(length 7\)"):
         disk.load_steps(0, 7, 9)
     # a rewritten episode is read anew, not from the file's earlier layout

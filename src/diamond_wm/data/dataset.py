@@ -311,7 +311,9 @@ class EpisodeDataset:
         length = self._lengths[episode_id]
         lo, hi = max(0, int(start)), min(length, int(stop))
         if lo >= hi:
-            raise ValueError(f"steps [{start}, {stop}) hold no step of episode {episode_id} (length {length})")
+            raise ValueError(
+                f"steps [{start}, {stop}) hold no step of episode {episode_id} (length {length})"
+            )
         if self.cache_in_ram or episode_id in self._cache:
             return self.load_episode(episode_id).steps(lo, hi)
         file = self._files.pop(episode_id, None)

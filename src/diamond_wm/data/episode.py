@@ -130,7 +130,9 @@ class Episode:
             raise ValueError(f"steps [{lo}, {hi}) outside the episode's [0, {len(self)})")
         if lo == 0 and hi == len(self):
             return self
-        info = self.info if hi == len(self) else {k: v for k, v in self.info.items() if k != FINAL_OBSERVATION}
+        info = (
+            self.info if hi == len(self) else {k: v for k, v in self.info.items() if k != FINAL_OBSERVATION}
+        )
         return Episode(*(getattr(self, k)[lo:hi] for k in FIELDS), info=dict(info))
 
     def with_truncation(self) -> Episode:

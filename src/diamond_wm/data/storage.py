@@ -120,8 +120,12 @@ class TensorRecord:
         row = itemsize * math.prod(self.shape[1:])
         data = os.pread(fd, (hi - lo) * row, self.offset + lo * row)
         if len(data) != (hi - lo) * row:
-            raise OSError(f"file shorter than its directory says ({len(data)} of {(hi - lo) * row} bytes read)")
-        flat = torch.frombuffer(bytearray(data), dtype=self.dtype) if data else torch.empty(0, dtype=self.dtype)
+            raise OSError(
+                f"file shorter than its directory says ({len(data)} of {(hi - lo) * row} bytes read)"
+            )
+        flat = (
+            torch.frombuffer(bytearray(data), dtype=self.dtype) if data else torch.empty(0, dtype=self.dtype)
+        )
         return flat.reshape(hi - lo, *self.shape[1:])
 
 
@@ -139,7 +143,9 @@ class _PendingTensor:
     stride: tuple[int, ...]
 
 
-def _rebuild_tensor_stub(storage: Any, storage_offset: Any, size: Any, stride: Any, *rest: Any) -> _PendingTensor:
+def _rebuild_tensor_stub(
+    storage: Any, storage_offset: Any, size: Any, stride: Any, *rest: Any
+) -> _PendingTensor:
     if not isinstance(storage, _Storage):
         raise pickle.UnpicklingError("a tensor without a storage record")
     return _PendingTensor(storage, int(storage_offset), tuple(map(int, size)), tuple(map(int, stride)))
