@@ -17,6 +17,7 @@ reward/end/trunc and `mask_padding` False.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Optional
 
@@ -80,6 +81,16 @@ def make_batch(
     `Batch.info[i]["final_observation"]` (C, H, W) float is set when segment i contains the last step of a
     finished episode whose final observation is known.
     """
+    return batch_to_float(gather_segments(dataset, segment_ids, full_res_dataset), device)
+
+
+def gather_segments(
+    dataset: EpisodeDataset,
+    segment_ids: Sequence[SegmentId],
+    full_res_dataset: Optional[EpisodeDataset] = None,
+) -> Batch:
+    """The batch of `make_batch` with its frames (`obs`, `full_res`) still uint8, as stored (padding 0): what
+    DataLoader workers hand over (4x fewer bytes than floats), converted by `batch_to_float` where it is used."""
     if len(segment_ids) == 0:
         raise ValueError("make_batch needs at least one segment")
     lengths = {sid.stop - sid.start for sid in segment_ids}
@@ -121,13 +132,18 @@ def make_batch(
         infos.append(info)
     ids = [SegmentId(*s) for s in segment_ids]
     full = _full_res_frames(full_res_dataset, ids, t) if full_res_dataset is not None else None
-    if device is not None and torch.device(device) != obs.device:
-        batch = Batch(obs, act, rew, end, trunc, mask, infos, ids, full).to(device)
-        obs, mask, full = batch.obs, batch.mask_padding, batch.full_res
-        act, rew, end, trunc, infos = batch.act, batch.rew, batch.end, batch.trunc, batch.info
-    obs_f = to_float_frames(obs).mul_(mask[:, :, None, None, None])  # padding -> 0.0
-    full_f = to_float_frames(full).mul_(mask[:, :, None, None, None]) if full is not None else None
-    return Batch(obs_f, act, rew, end, trunc, mask, infos, ids, full_f)
+    return Batch(obs, act, rew, end, trunc, mask, infos, ids, full)
+
+
+def batch_to_float(batch: Batch, device: torch.device | str | None = None) -> Batch:
+    """A batch of `gather_segments` with float frames in [-1, 1] (padding 0.0), moved to `device` first when
+    given (as uint8: 4x less to transfer)."""
+    if device is not None and torch.device(device) != batch.obs.device:
+        batch = batch.to(device)
+    mask = batch.mask_padding[:, :, None, None, None]
+    obs = to_float_frames(batch.obs).mul_(mask)  # padding -> 0.0
+    full = to_float_frames(batch.full_res).mul_(mask) if batch.full_res is not None else None
+    return dataclasses.replace(batch, obs=obs, full_res=full)
 
 
 def _full_res_frames(full_res: EpisodeDataset, ids: Sequence[SegmentId], t: int) -> torch.Tensor:
