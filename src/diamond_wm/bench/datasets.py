@@ -15,6 +15,7 @@ the dataset's size. The goal of issue 16: at least 100 denoiser batches per seco
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import resource
@@ -124,10 +125,8 @@ def children_rss_bytes() -> int:
         except OSError:
             continue
         for pid in pids:
-            try:
+            with contextlib.suppress(OSError, IndexError, ValueError):  # a worker that just exited
                 total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * resource.getpagesize()
-            except (OSError, IndexError, ValueError):
-                pass
     return total
 
 
