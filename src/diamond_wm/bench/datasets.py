@@ -64,13 +64,15 @@ def _sizes(tiny: bool) -> dict[str, int]:
 
 def dataset_convert(tiny: bool, work: Path) -> dict[str, Any]:
     """`dataset_convert_*` results: the conversion and raw read rates for each worker count."""
-    from diamond_wm.datasets.measure import make_csgo_input, measure_csgo_conversion
+    from diamond_wm.datasets.measure import make_csgo_input, measure_csgo_conversion, read_raw
 
     n = _sizes(tiny)
     start = time.perf_counter()
     tars = make_csgo_input(work / "csgo_in", n["convert_episodes"], n["convert_frames"])
     log.info("dataset_convert: input written in %.1f s", time.perf_counter() - start)
     out: dict[str, Any] = {"dataset_convert_frames": n["convert_episodes"] * n["convert_frames"]}
+    frames, seconds = read_raw(tars, low_level=True)  # for the record: the conversion reads frames this way
+    out["dataset_convert_read_low_level_fps"] = frames / seconds
     for workers in CONVERT_WORKERS:
         rate = measure_csgo_conversion(tars, work / "csgo_out", workers=workers)
         out[f"dataset_convert_w{workers}_fps"] = rate.convert_fps

@@ -15,7 +15,7 @@ def format_table(results: dict[str, Any]) -> str:
     """One line per timed workload: median, min, GFLOP, GFLOP/s, fraction of the measured matmul peak; frames per
     second of the CS:GO play steps; the PSNRs; the machine (CPU model, kernels, native bf16) and the settings."""
     head = f"{'workload':<26}{'median':>11}{'min':>11}{'GFLOP':>10}{'GFLOP/s':>10}{'% peak':>8}"
-    lines = [head, "-" * len(head)]
+    lines = [head, "-" * len(head)] if results.get("workloads") else []  # none: PSNR or dataset entries only
     for name in results.get("workloads", ()):
         flops = results.get(f"{name}_flops")
         rate = results.get(f"{name}_flops_per_s")
@@ -89,6 +89,11 @@ def dataset_lines(results: dict[str, Any]) -> list[str]:
                 f"frames/s, raw h5py read {results[f'dataset_convert_w{w}_read_fps']:.0f} frames/s "
                 f"({results[f'dataset_convert_w{w}_ratio']:.2f}x; {results['dataset_convert_frames']} frames)"
             )
+    if "dataset_convert_read_low_level_fps" in results:
+        lines.append(
+            f"  (the conversion reads frames through h5py's low-level handles: "
+            f"{results['dataset_convert_read_low_level_fps']:.0f} frames/s read alone)"
+        )
     if "segment_load_episodes" in results:
         lines.append(
             f"segment_load: {results['segment_load_episodes']} episodes of {results['segment_load_episode_steps']} "

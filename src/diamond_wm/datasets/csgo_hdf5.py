@@ -65,33 +65,44 @@ def count_frames(h5: Any, name: str) -> int:
     """T, the number of steps of an opened episode file: `frame_0_x` .. `frame_{T-1}_x`, each with its `_y`.
 
     ValueError naming `name` and the first missing key when the indices have a gap or an action is missing."""
-    indices = sorted(int(m.group(1)) for m in map(_FRAME_KEY.match, h5.keys()) if m)
+    keys = set(h5.keys())
+    indices = sorted(int(m.group(1)) for m in map(_FRAME_KEY.match, keys) if m)
     if not indices:
         raise ValueError(f"{name}: no frame_<i>_x key: not a CS:GO episode file")
     for expected, i in enumerate(indices):
         if i != expected:
             raise ValueError(f"{name}: frame_{expected}_x missing (frames go up to frame_{indices[-1]}_x)")
     for i in indices:
-        if f"frame_{i}_y" not in h5:
+        if f"frame_{i}_y" not in keys:
             raise ValueError(f"{name}: frame_{i}_y missing (the action of frame_{i}_x)")
     return len(indices)
+
+
+def _open_dataset(h5: Any, key: str) -> Any:
+    """h5py's low-level handle of dataset `key` (`h5py.h5d.DatasetID`): reading through it skips the per-access
+    Python layers of `h5[key]` (about 2.5x faster for these small datasets, one per frame)."""
+    import h5py
+
+    return h5py.h5d.open(h5.id, key.encode())
 
 
 def read_bgr_frames(h5: Any, start: int, stop: int, name: str) -> np.ndarray:
     """Frames start .. stop-1 as stored: BGR uint8 (n, H, W, 3); ValueError naming the key of a frame of another
     shape or type."""
-    first = h5[f"frame_{start}_x"]
+    import h5py
+
+    first = _open_dataset(h5, f"frame_{start}_x")
     shape = tuple(first.shape)
     if len(shape) != 3 or shape[2] != 3 or first.dtype != np.uint8:
         raise ValueError(f"{name}: frame_{start}_x is {first.dtype} {shape}: expected uint8 (H, W, 3) BGR")
     out = np.empty((stop - start, *shape), dtype=np.uint8)  # (n, H, W, 3) BGR
     for j, i in enumerate(range(start, stop)):
-        ds = h5[f"frame_{i}_x"]
+        ds = first if i == start else _open_dataset(h5, f"frame_{i}_x")
         if tuple(ds.shape) != shape or ds.dtype != np.uint8:
             raise ValueError(
                 f"{name}: frame_{i}_x is {ds.dtype} {tuple(ds.shape)}, frame_{start}_x uint8 {shape}"
             )
-        ds.read_direct(out, dest_sel=np.s_[j])
+        ds.read(h5py.h5s.ALL, h5py.h5s.ALL, out[j])
     return out
 
 
@@ -103,13 +114,17 @@ def read_frames(h5: Any, start: int, stop: int, name: str) -> torch.Tensor:
 
 def read_actions(h5: Any, start: int, stop: int, name: str) -> torch.Tensor:
     """Actions start .. stop-1 as float32 (n, 51), checked against the CS:GO spec (ValueError naming the key)."""
-    act = np.empty((stop - start, ACTION_SIZE), dtype=np.float32)
+    import h5py
+
+    values = np.empty(
+        (stop - start, ACTION_SIZE), dtype=np.float64
+    )  # stored as float64; HDF5 converts others
     for j, i in enumerate(range(start, stop)):
-        y = np.asarray(h5[f"frame_{i}_y"][()])
-        if y.shape != (ACTION_SIZE,):
-            raise ValueError(f"{name}: frame_{i}_y has shape {y.shape}: expected ({ACTION_SIZE},)")
-        act[j] = y
-    act_t = torch.from_numpy(act)
+        ds = _open_dataset(h5, f"frame_{i}_y")
+        if tuple(ds.shape) != (ACTION_SIZE,):
+            raise ValueError(f"{name}: frame_{i}_y has shape {tuple(ds.shape)}: expected ({ACTION_SIZE},)")
+        ds.read(h5py.h5s.ALL, h5py.h5s.ALL, values[j])
+    act_t = torch.from_numpy(values.astype(np.float32))
     spec = csgo_action_spec()
     try:
         spec.validate(act_t)
