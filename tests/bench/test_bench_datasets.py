@@ -27,7 +27,7 @@ def test_tiny_dataset_workloads_write_rates_against_the_raw_read_and_memory(tmp_
         ratio = r[f"dataset_convert_w{w}_fps"] / r[f"dataset_convert_w{w}_read_fps"]
         assert r[f"dataset_convert_w{w}_ratio"] == pytest.approx(ratio)
         assert f"dataset_convert, {w} worker" in res.stdout
-    assert r["dataset_convert_read_low_level_fps"] > 0
+    assert r["dataset_convert_read_low_level_fps"] > 0 and r["dataset_convert_w2_startup_s"] > 0
     for kind in ("denoiser", "upsampler"):
         for w in (0, 1, 2):
             assert r[f"segment_load_{kind}_w{w}_batches_per_s"] > 0, (kind, w)

@@ -78,11 +78,31 @@ def dataset_convert(tiny: bool, work: Path) -> dict[str, Any]:
         out[f"dataset_convert_w{workers}_fps"] = rate.convert_fps
         out[f"dataset_convert_w{workers}_read_fps"] = rate.read_fps
         out[f"dataset_convert_w{workers}_ratio"] = rate.ratio
+        if workers > 1:  # the pool's start-up, measured apart (it weighs on a few episodes, not on thousands)
+            startup = pool_startup_seconds(workers)
+            out[f"dataset_convert_w{workers}_startup_s"] = startup
+            busy = rate.convert_seconds - startup
+            out[f"dataset_convert_w{workers}_fps_after_startup"] = rate.frames / busy if busy > 0 else 0.0
         log.info(
             "dataset_convert, %d worker(s): %.0f frames/s, raw read %.0f frames/s (%.2fx)",
             workers, rate.convert_fps, rate.read_fps, rate.ratio,
         )  # fmt: skip
     return out
+
+
+def _started(_: int) -> int:
+    return 0
+
+
+def pool_startup_seconds(workers: int) -> float:
+    """Seconds to start `workers` spawned processes as the conversion starts its pool (each imports torch and
+    this package) and hear from each: what a conversion with that many workers pays before its first frame."""
+    from diamond_wm.datasets.csgo_convert import _init_worker
+
+    start = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        pool.map(_started, range(workers), chunksize=1)
+    return time.perf_counter() - start
 
 
 def write_load_datasets(root: Path, episodes: int, frames: int, seed: int = 0) -> tuple[Path, Path]:

@@ -89,6 +89,11 @@ def dataset_lines(results: dict[str, Any]) -> list[str]:
                 f"frames/s, raw h5py read {results[f'dataset_convert_w{w}_read_fps']:.0f} frames/s "
                 f"({results[f'dataset_convert_w{w}_ratio']:.2f}x; {results['dataset_convert_frames']} frames)"
             )
+            if f"dataset_convert_w{w}_startup_s" in results:
+                lines[-1] += (
+                    f"; of which the pool's start-up {results[f'dataset_convert_w{w}_startup_s']:.1f} s, "
+                    f"{results[f'dataset_convert_w{w}_fps_after_startup']:.0f} frames/s after it"
+                )
     if "dataset_convert_read_low_level_fps" in results:
         lines.append(
             f"  (the conversion reads frames through h5py's low-level handles: "
