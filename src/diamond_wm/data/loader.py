@@ -4,8 +4,9 @@
 nothing cached). The segments are drawn in the training process by the same `SegmentSampler` (same generator, same
 distribution) and only read in the workers, so a seeded run draws the same segments with or without workers, and
 the run state (the generator) resumes exactly. Each training phase asks for exactly the batches it will use
-(`prepare(n)`): nothing is drawn ahead and lost. Memory stays flat whatever the dataset size: a worker holds the
-episodes of the batch it is building, nothing else.
+(`prepare(n)`): nothing is drawn ahead and lost. Memory stays flat whatever the dataset size: a worker reads the
+steps of each segment only (`EpisodeDataset.load_steps`), and keeps nothing but where each file's fields lie. The
+workers hand over batches with uint8 frames, converted to floats on the training device (`batch_to_float`).
 """
 
 from __future__ import annotations
