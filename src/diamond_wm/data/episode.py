@@ -213,6 +213,8 @@ class EpisodeFile:
         self._records: dict[str, TensorRecord] = {}
         self._info: dict[str, Any] = {}
         try:
+            if not hasattr(os, "pread"):  # Windows
+                raise PartialReadError("os.pread is not available")
             layout = read_pt_layout(self.path)
         except PartialReadError as e:
             log.debug("%s: read whole (%s)", self.path, e)
