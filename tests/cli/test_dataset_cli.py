@@ -76,7 +76,12 @@ def test_csgo_conversion_killed_midway_resumes_to_the_same_files(tmp_path):
         text=True,
     )
     deadline = time.monotonic() + 120
-    while not (meta.is_dir() and any(meta.iterdir())) and proc.poll() is None and time.monotonic() < deadline:
+    # a finished meta file, not the temporary one it is written to (which an interrupt removes)
+    while (
+        not (meta.is_dir() and any(meta.glob("*.json")))
+        and proc.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)  # after the first episode, well before the fourth
     _, stderr = proc.communicate(timeout=120)

@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 NAMES_HELP = (
     "denoiser_train_step, rew_end_train_step, wm_step, actor_critic_train_step, play_step, real_env_step, "
-    "psnr_bf16_50_steps, csgo_play_step, csgo_play_step_hq, psnr_csgo_50_steps, psnr_csgo_hq_50_steps"
+    "psnr_bf16_50_steps, csgo_play_step, csgo_play_step_hq, psnr_csgo_50_steps, psnr_csgo_hq_50_steps, dataset_convert, segment_load"
 )
 
 EPILOG = f"""\
@@ -34,6 +34,13 @@ weights, batch 1; --batch-size does not apply):
   psnr_csgo_hq_50_steps    the same with the higher-quality preset (only when named in --only: ~25 min at
                            paper size on 2 CPU cores)
 
+the data pipeline (files written in a temporary folder; --tiny: a few short episodes):
+  dataset_convert          diamond dataset csgo on 4 synthetic CS:GO hdf5 episodes of 1000 frames (needs h5py),
+                           1 and 2 workers, frames/s against h5py's plain read of the same frames (same run)
+  segment_load             batches/s from a disk-backed dataset (6 episodes of 1000 steps): denoiser 16 x 9
+                           frames at 30x56, upsampler 4 x 3 frames with their 150x280 ones, 0/1/2 DataLoader
+                           workers; then RSS while streaming every episode file once
+
 Times are medians of --repeats calls after --warmup calls and one more untimed call that counts the FLOPs (after
 the warm-up: a first call under the FLOP counter would keep torch.compile from ever compiling).
 Each workload's FLOPs (torch.utils.flop_counter) are divided by its median time and by the matmul peak
@@ -41,6 +48,8 @@ measured in the same run (2048x2048 products, float32 and bf16). JSON keys: <nam
 <name>_times_s, <name>_flops, <name>_flops_per_s, <name>_peak_fraction, matmul_peak_fp32_flops_per_s,
 matmul_peak_bf16_flops_per_s, psnr_bf16_50_steps and psnr_bf16_50_steps_one_step (mean dB, with _min, _last,
 _per_step), psnr_csgo_50_steps and psnr_csgo_hq_50_steps (the same keys), <name>_fps (CS:GO play steps),
+dataset_convert_w<N>_fps, _read_fps and _ratio, segment_load_<denoiser|upsampler>_w<N>_batches_per_s (with
+_startup_s and _workers_rss_bytes for N > 0), segment_load_stream_rss_growth (and _start_bytes, _max_bytes),
 peak_rss_bytes, cpu_model, cpu_capability (torch's CPU kernels: AVX512, AVX2...), cpu_bf16_native,
 device_bf16_native. bf16 on a device without native bf16 is emulated (30-80x slower on AVX2 CPUs): a warning says so.
 

@@ -15,7 +15,7 @@ def format_table(results: dict[str, Any]) -> str:
     """One line per timed workload: median, min, GFLOP, GFLOP/s, fraction of the measured matmul peak; frames per
     second of the CS:GO play steps; the PSNRs; the machine (CPU model, kernels, native bf16) and the settings."""
     head = f"{'workload':<26}{'median':>11}{'min':>11}{'GFLOP':>10}{'GFLOP/s':>10}{'% peak':>8}"
-    lines = [head, "-" * len(head)]
+    lines = [head, "-" * len(head)] if results.get("workloads") else []  # none: PSNR or dataset entries only
     for name in results.get("workloads", ()):
         flops = results.get(f"{name}_flops")
         rate = results.get(f"{name}_flops_per_s")
@@ -55,6 +55,7 @@ def format_table(results: dict[str, Any]) -> str:
                     f"CS:GO {preset} frames, {mode} vs fp32 eager over {results['psnr_steps']} steps, {how}: mean "
                     f"PSNR {results[k]:.1f} dB, min {results[f'{k}_min']:.1f} dB, last {results[f'{k}_last']:.1f} dB"
                 )
+    lines += dataset_lines(results)
     lines.append(f"peak RSS: {results['peak_rss_bytes'] / 2**20:.0f} MiB")
     lines.append(
         f"CPU {results['cpu_model']}, kernels {results['cpu_capability']}, bf16 "
@@ -78,6 +79,49 @@ def format_table(results: dict[str, Any]) -> str:
         settings.append("TINY networks")
     lines.append(", ".join(settings))
     return "\n".join(lines)
+
+
+def dataset_lines(results: dict[str, Any]) -> list[str]:
+    """The lines of `dataset_convert` (frames/s against the raw read) and `segment_load` (batches/s, memory)."""
+    lines = []
+    for w in (1, 2):
+        if f"dataset_convert_w{w}_fps" in results:
+            lines.append(
+                f"dataset_convert, {w} worker{'s' if w > 1 else ''}: {results[f'dataset_convert_w{w}_fps']:.0f} "
+                f"frames/s, raw h5py read {results[f'dataset_convert_w{w}_read_fps']:.0f} frames/s "
+                f"({results[f'dataset_convert_w{w}_ratio']:.2f}x; {results['dataset_convert_frames']} frames)"
+            )
+            if f"dataset_convert_w{w}_startup_s" in results:
+                lines[-1] += (
+                    f"; of which the pool's start-up {results[f'dataset_convert_w{w}_startup_s']:.1f} s, "
+                    f"{results[f'dataset_convert_w{w}_fps_after_startup']:.0f} frames/s after it"
+                )
+    if "dataset_convert_read_low_level_fps" in results:
+        lines.append(
+            f"  (the conversion reads frames through h5py's low-level handles: "
+            f"{results['dataset_convert_read_low_level_fps']:.0f} frames/s read alone)"
+        )
+    if "segment_load_episodes" in results:
+        lines.append(
+            f"segment_load: {results['segment_load_episodes']} episodes of {results['segment_load_episode_steps']} "
+            f"steps on disk, {results['segment_load_batches']} batches per measurement"
+        )
+        for kind, what in (("denoiser", "16 x 9 frames at 30x56"), ("upsampler", "4 x 3 frames + 150x280")):
+            rates = []
+            for w in (0, 1, 2):
+                key = f"segment_load_{kind}_w{w}"
+                rate = f"{w} workers {results[f'{key}_batches_per_s']:.0f}/s"
+                if f"{key}_workers_rss_bytes" in results:
+                    rate += f" (workers' RSS {results[f'{key}_workers_rss_bytes'] / 2**20:.0f} MiB)"
+                rates.append(rate)
+            lines.append(f"  {kind} batches ({what}): " + ", ".join(rates))
+        lines.append(
+            f"  streaming {results['segment_load_stream_bytes'] / 2**20:.0f} MiB of episode files once: RSS "
+            f"{results['segment_load_stream_rss_start_bytes'] / 2**20:.0f} -> at most "
+            f"{results['segment_load_stream_rss_max_bytes'] / 2**20:.0f} MiB "
+            f"({100 * results['segment_load_stream_rss_growth']:+.1f}%)"
+        )
+    return lines
 
 
 def _mode(results: dict[str, Any]) -> str:

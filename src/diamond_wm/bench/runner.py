@@ -12,6 +12,7 @@ from typing import Any, Optional
 import torch
 
 from diamond_wm.bench.csgo import CSGO_BUILDERS, CSGO_PSNR_PRESETS, build_csgo_agent, csgo_psnr, fp32_eager
+from diamond_wm.bench.datasets import DATASET_NAMES, run_dataset_workloads
 from diamond_wm.bench.flops import count_flops, matmul_peak_flops
 from diamond_wm.bench.psnr import bf16_one_step_psnr, bf16_rollout_psnr
 from diamond_wm.bench.timing import peak_rss_bytes, time_calls
@@ -32,7 +33,7 @@ TIMED: dict[str, tuple[AgentBuilder, Callable[[Agent, BenchSettings], Workload]]
 TIMED_NAMES = tuple(TIMED)
 PSNR_NAME = "psnr_bf16_50_steps"
 PSNR_NAMES = (PSNR_NAME, *CSGO_PSNR_PRESETS)
-ALL_NAMES = (*TIMED_NAMES, *PSNR_NAMES)
+ALL_NAMES = (*TIMED_NAMES, *PSNR_NAMES, *DATASET_NAMES)
 # Without --only: all but the higher-quality CS:GO PSNR (150 higher-quality frames of 13 U-Net passes each: ~25 min
 # at paper size on 2 CPU cores); it runs when named.
 DEFAULT_NAMES = tuple(name for name in ALL_NAMES if name != "psnr_csgo_hq_50_steps")
@@ -170,6 +171,10 @@ def run_bench(
         free, one_step = csgo_psnr(agent, reference, settings, preset, steps=psnr_steps)
         _record_psnr(results, name, free)
         _record_psnr(results, f"{name}_one_step", one_step)
+    dataset_names = [name for name in names if name in DATASET_NAMES]
+    if dataset_names:
+        results["dataset_workloads"] = dataset_names
+        results |= run_dataset_workloads(dataset_names, settings.tiny, settings.seed)
     results["peak_rss_bytes"] = peak_rss_bytes()
     return results
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
@@ -28,7 +28,7 @@ import torch
 
 from diamond_wm.config.actions import ACTION_SPEC_FILENAME, ActionSpec, read_action_spec, write_action_spec
 from diamond_wm.data.action_specs import check_actions
-from diamond_wm.data.episode import Episode
+from diamond_wm.data.episode import Episode, EpisodeFile
 from diamond_wm.data.errors import DatasetError, EpisodeFileError, ReadOnlyDatasetError
 from diamond_wm.data.published_layout import (
     INDEX_FILENAME,
@@ -42,6 +42,8 @@ from diamond_wm.runtime.memory import release_freed_memory
 
 log = logging.getLogger(__name__)
 
+# Episode files kept open for partial reads (a few hundred bytes each: where each field lies in the file).
+OPEN_FILES = 4096
 REW_SIGNS = (-1, 0, 1)
 END_VALUES = (0, 1)
 
@@ -91,6 +93,7 @@ class EpisodeDataset:
         self.follower = follower
         self.autosave_index = autosave_index
         self._cache: dict[int, Episode] = {}
+        self._files: OrderedDict[int, EpisodeFile] = OrderedDict()  # partial reads, least recently used first
         self._lengths: list[int] = []
         self._lengths_np: Optional[np.ndarray] = None
         self._is_static = False
@@ -180,6 +183,7 @@ class EpisodeDataset:
         """Write the index and drop the RAM copies. The folder can then be reopened with `EpisodeDataset(dir)`."""
         self.save_index()
         self._cache.clear()
+        self._files.clear()
 
     def clear(self) -> None:
         """Delete every episode (and the folder's content)."""
@@ -187,6 +191,7 @@ class EpisodeDataset:
         if self.directory is not None and self.directory.is_dir():
             shutil.rmtree(self.directory)
         self._cache.clear()
+        self._files.clear()
         self._lengths = []
         self._lengths_np = None
         self._frame_shape = None
@@ -317,6 +322,30 @@ class EpisodeDataset:
             self._cache[episode_id] = ep
         return ep
 
+    def load_steps(self, episode_id: int, start: int, stop: int) -> Episode:
+        """Steps [max(0, start), min(length, stop)) of episode `episode_id` (the final observation only when they
+        reach its last step). Without `cache_in_ram`, only these steps are read from the file (`EpisodeFile`), so
+        a segment costs its own frames whatever the episode's length; else they are views of the cached episode.
+        ValueError when the range holds no step of the episode."""
+        episode_id = self._check_id(episode_id)
+        length = self._lengths[episode_id]
+        lo, hi = max(0, int(start)), min(length, int(stop))
+        if lo >= hi:
+            raise ValueError(
+                f"steps [{start}, {stop}) hold no step of episode {episode_id} (length {length})"
+            )
+        if self.cache_in_ram or episode_id in self._cache:
+            return self.load_episode(episode_id).steps(lo, hi)
+        file = self._files.pop(episode_id, None)
+        if file is None:
+            file = EpisodeFile(self.episode_path(episode_id))
+            if len(file) < length:
+                raise EpisodeFileError(file.path, f"holds {len(file)} steps but the index says {length}")
+            while len(self._files) >= OPEN_FILES:
+                self._files.popitem(last=False)
+        self._files[episode_id] = file
+        return file.read(lo, hi, length)
+
     def add_episode(self, episode: Episode, *, episode_id: Optional[int] = None) -> int:
         """Store a new episode (`episode_id=None`), or replace episode `episode_id` by a longer version of it.
 
@@ -342,6 +371,7 @@ class EpisodeDataset:
             old = self.load_episode(episode_id)
         if self.directory is not None:
             episode.save(self.episode_path(episode_id))
+            self._files.pop(episode_id, None)
         if old is not None:
             self.counter_rew.subtract(_count(old.rew.sign(), REW_SIGNS))
             self.counter_end.subtract(_count(old.end, END_VALUES))
@@ -407,6 +437,8 @@ class EpisodeDataset:
         kept = {i: self.load_episode(i).head(lengths[i]) for i in cut}
         self._lengths = lengths
         self._lengths_np = None
+        for i in dropped + cut:
+            self._files.pop(i, None)
         for i in dropped:
             self._cache.pop(i, None)
         self.save_index()

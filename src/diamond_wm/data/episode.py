@@ -9,20 +9,27 @@ Actions are int64 indices (T,) or float32 multi-hot vectors (T, D) (`diamond_wm.
 
 File format (`<id>.pt`, read with `torch.load(weights_only=True)`): a dict with `obs` uint8 (T, C, H, W),
 `act` int64 (T,) or float32 (T, D), `rew` float32 (T,), `end` uint8 (T,), `trunc` uint8 (T,), `info` dict.
+
+`EpisodeFile` reads steps [lo, hi) of such a file without loading the rest (what a segment of a disk-backed
+dataset needs: its own 9 frames, not the 1000 of its episode), from the same file.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
 from diamond_wm.data.errors import EpisodeFileError
 from diamond_wm.data.frames import to_float_frames, to_uint8_frames
-from diamond_wm.data.storage import atomic_save_pt, load_pt
+from diamond_wm.data.storage import PartialReadError, TensorRecord, atomic_save_pt, load_pt, read_pt_layout
 from diamond_wm.runtime.safe_load import UnreadableFileError, UnsafePickleError
+
+log = logging.getLogger(__name__)
 
 FIELDS = ("obs", "act", "rew", "end", "trunc")
 FINAL_OBSERVATION = "final_observation"
@@ -117,6 +124,17 @@ class Episode:
         info = {k: v for k, v in self.info.items() if k != FINAL_OBSERVATION}
         return Episode(*(getattr(self, k)[:length] for k in FIELDS), info=info)
 
+    def steps(self, lo: int, hi: int) -> Episode:
+        """Steps [lo, hi) (views); the final observation is kept only when `hi == len(self)`."""
+        if not 0 <= lo < hi <= len(self):
+            raise ValueError(f"steps [{lo}, {hi}) outside the episode's [0, {len(self)})")
+        if lo == 0 and hi == len(self):
+            return self
+        info = (
+            self.info if hi == len(self) else {k: v for k, v in self.info.items() if k != FINAL_OBSERVATION}
+        )
+        return Episode(*(getattr(self, k)[lo:hi] for k in FIELDS), info=dict(info))
+
     def with_truncation(self) -> Episode:
         """A copy whose last step is marked truncated (to close an episode that can no longer be continued)."""
         trunc = self.trunc.clone()
@@ -179,3 +197,69 @@ class Episode:
         except OSError as e:
             raise EpisodeFileError(path, f"unreadable: {e.strerror or e}") from e
         return cls.from_file_dict(d, path)
+
+
+class EpisodeFile:
+    """An episode file whose steps are read a few at a time (`read`), each field's rows by one `os.pread`.
+
+    Opening reads the file's directory and pickle only (`diamond_wm.data.storage.read_pt_layout`). A file that
+    cannot be read this way (legacy format, unexpected content) is loaded whole instead, once, so that the error
+    is the one `Episode.load` gives (or, for a readable legacy file, its steps come from that copy).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._whole: Optional[Episode] = None
+        self._records: dict[str, TensorRecord] = {}
+        self._info: dict[str, Any] = {}
+        try:
+            if not hasattr(os, "pread"):  # Windows
+                raise PartialReadError("os.pread is not available")
+            layout = read_pt_layout(self.path)
+        except PartialReadError as e:
+            log.debug("%s: read whole (%s)", self.path, e)
+            self._whole = Episode.load(self.path)
+            return
+        except FileNotFoundError:
+            raise EpisodeFileError(self.path, "file not found") from None
+        except OSError as e:
+            raise EpisodeFileError(self.path, f"unreadable: {e.strerror or e}") from e
+        if not isinstance(layout, dict) or any(not isinstance(layout.get(k), TensorRecord) for k in FIELDS):
+            self._whole = Episode.load(self.path)  # names what is missing or wrong
+            return
+        self._records = {k: layout[k] for k in FIELDS}
+        lengths = {r.shape[0] if r.shape else 0 for r in self._records.values()}
+        if len(lengths) != 1 or self._records["obs"].dtype not in (torch.uint8, torch.float32):
+            self._whole = Episode.load(self.path)
+            return
+        self.length = lengths.pop()
+        info = layout.get("info") or {}
+        self._info = dict(info) if isinstance(info, dict) else {}
+        if self.length < 1:
+            raise EpisodeFileError(self.path, "invalid content: an episode needs at least one step, got 0")
+
+    def __len__(self) -> int:
+        return len(self._whole) if self._whole is not None else self.length
+
+    def read(self, lo: int, hi: int, length: Optional[int] = None) -> Episode:
+        """Steps [lo, hi) of the first `length` steps (default: all) as an `Episode`; its info holds the
+        file's plain entries, and the final observation when `hi` is the last step of the whole file."""
+        length = len(self) if length is None else length
+        if not 0 <= lo < hi <= length <= len(self):
+            raise ValueError(f"steps [{lo}, {hi}) of {length} outside the file's {len(self)} steps")
+        if self._whole is not None:
+            return self._whole.head(length).steps(lo, hi)
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                d: dict[str, Any] = {k: r.read_rows(fd, lo, hi) for k, r in self._records.items()}
+                info = {k: v for k, v in self._info.items() if not isinstance(v, TensorRecord)}
+                final = self._info.get(FINAL_OBSERVATION)
+                if hi == len(self) and isinstance(final, TensorRecord) and final.shape:
+                    info[FINAL_OBSERVATION] = final.read_rows(fd, 0, final.shape[0])
+                d["info"] = info
+            finally:
+                os.close(fd)
+        except (OSError, PartialReadError) as e:
+            raise EpisodeFileError(self.path, f"unreadable: {getattr(e, 'strerror', None) or e}") from e
+        return Episode.from_file_dict(d, self.path)

@@ -54,27 +54,37 @@ def has_hdf5_files(root: Path | str) -> bool:
     return next(Path(root).rglob(f"*{HDF5_SUFFIX}"), None) is not None
 
 
+def open_dataset(h5: Any, key: str, name: str, wanted: str = "") -> Any:
+    """h5py's low-level handle of dataset `key` (`h5py.h5d.DatasetID`): reading through it skips the per-access
+    Python layers of `h5[key]` (about 2.5x faster for these small datasets, one per frame). ValueError naming a
+    missing key (`wanted` says what was asked for)."""
+    import h5py
+
+    try:
+        return h5py.h5d.open(h5.id, key.encode())
+    except KeyError:
+        raise ValueError(f"{name}: no {key}{wanted}") from None
+
+
 def read_bgr_frames(h5: Any, start: int, stop: int, name: str) -> np.ndarray:
     """Frames start .. stop-1 as stored: BGR uint8 (n, H, W, 3); ValueError naming the key of a missing frame or
     of a frame of another shape or type."""
-    for i in (start, stop - 1):
-        if f"frame_{i}_x" not in h5:
-            raise ValueError(f"{name}: no frame_{i}_x (frames {start} .. {stop - 1} wanted)")
-    first = h5[f"frame_{start}_x"]
+    import h5py
+
+    wanted = f" (frames {start} .. {stop - 1} wanted)"
+    open_dataset(h5, f"frame_{stop - 1}_x", name, wanted)  # a file too short: named by its last frame wanted
+    first = open_dataset(h5, f"frame_{start}_x", name, wanted)
     shape = tuple(first.shape)
     if len(shape) != 3 or shape[2] != 3 or first.dtype != np.uint8:
         raise ValueError(f"{name}: frame_{start}_x is {first.dtype} {shape}: expected uint8 (H, W, 3) BGR")
     out = np.empty((stop - start, *shape), dtype=np.uint8)  # (n, H, W, 3) BGR
     for j, i in enumerate(range(start, stop)):
-        try:
-            ds = h5[f"frame_{i}_x"]
-        except KeyError:
-            raise ValueError(f"{name}: no frame_{i}_x (frames {start} .. {stop - 1} wanted)") from None
+        ds = first if i == start else open_dataset(h5, f"frame_{i}_x", name, wanted)
         if tuple(ds.shape) != shape or ds.dtype != np.uint8:
             raise ValueError(
                 f"{name}: frame_{i}_x is {ds.dtype} {tuple(ds.shape)}, frame_{start}_x uint8 {shape}"
             )
-        ds.read_direct(out, dest_sel=np.s_[j])
+        ds.read(h5py.h5s.ALL, h5py.h5s.ALL, out[j])
     return out
 
 

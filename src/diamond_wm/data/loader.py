@@ -4,8 +4,9 @@
 nothing cached). The segments are drawn in the training process by the same `SegmentSampler` (same generator, same
 distribution) and only read in the workers, so a seeded run draws the same segments with or without workers, and
 the run state (the generator) resumes exactly. Each training phase asks for exactly the batches it will use
-(`prepare(n)`): nothing is drawn ahead and lost. Memory stays flat whatever the dataset size: a worker holds the
-episodes of the batch it is building, nothing else.
+(`prepare(n)`): nothing is drawn ahead and lost. Memory stays flat whatever the dataset size: a worker reads the
+steps of each segment only (`EpisodeDataset.load_steps`), and keeps nothing but where each file's fields lie. The
+workers hand over batches with uint8 frames, converted to floats on the training device (`batch_to_float`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from diamond_wm.data.batch import Batch
 from diamond_wm.data.dataset import EpisodeDataset
-from diamond_wm.data.sampling import SegmentId, SegmentSampler, make_batch
+from diamond_wm.data.sampling import SegmentId, SegmentSampler, batch_to_float, gather_segments, make_batch
 
 
 class _SegmentReader(Dataset):
@@ -42,7 +43,9 @@ class _SegmentReader(Dataset):
 
     def __getitem__(self, segment_ids: list[SegmentId]) -> Batch:
         dataset, full_res = self._open()
-        return make_batch(dataset, segment_ids, full_res_dataset=full_res)
+        return gather_segments(
+            dataset, segment_ids, full_res_dataset=full_res
+        )  # uint8 frames: 4x less to pass
 
 
 class _Plan(Sampler):
@@ -115,14 +118,12 @@ class SegmentLoader:
     def __call__(self) -> Batch:
         if self._batches is None or self._left == 0:
             ids = self.sampler.sample_ids()
-            return make_batch(self.sampler.dataset, ids, full_res_dataset=self.full_res_dataset).to(
-                self.device
-            )
+            return make_batch(self.sampler.dataset, ids, self.device, full_res_dataset=self.full_res_dataset)
         self._left -= 1
         batch = next(self._batches)
         if self._left == 0:
             self._batches = None  # the workers exit
-        return batch.to(self.device)
+        return batch_to_float(batch, self.device)  # on the device: the frames travel as uint8
 
     def close(self) -> None:
         """Stop the workers of an unfinished phase (its remaining segment ids are not used)."""

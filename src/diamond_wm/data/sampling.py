@@ -21,6 +21,7 @@ reward/end/trunc and `mask_padding` False.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Optional
 
@@ -95,6 +96,16 @@ def make_batch(
     `Batch.info[i]["final_observation"]` (C, H, W) float is set when segment i contains the last step of a
     finished episode whose final observation is known.
     """
+    return batch_to_float(gather_segments(dataset, segment_ids, full_res_dataset), device)
+
+
+def gather_segments(
+    dataset: EpisodeDataset,
+    segment_ids: Sequence[SegmentId],
+    full_res_dataset: Optional[EpisodeDataset] = None,
+) -> Batch:
+    """The batch of `make_batch` with its frames (`obs`, `full_res`) still uint8, as stored (padding 0): what
+    DataLoader workers hand over (4x fewer bytes than floats), converted by `batch_to_float` where it is used."""
     if len(segment_ids) == 0:
         raise ValueError("make_batch needs at least one segment")
     lengths = {sid.stop - sid.start for sid in segment_ids}
@@ -111,14 +122,13 @@ def make_batch(
     mask = torch.zeros(b, t, dtype=torch.bool)
     infos = []
     for i, (episode_id, start, stop) in enumerate(segment_ids):
-        ep = dataset.load_episode(episode_id)
-        lo, hi = max(0, start), min(len(ep), stop)
-        if lo >= hi:
-            raise ValueError(
-                f"segment {SegmentId(episode_id, start, stop)} has no step in episode of length {len(ep)}"
-            )
-        a, z = lo - start, hi - start  # where the real steps go in the segment
-        obs[i, a:z] = ep.obs[lo:hi]
+        try:
+            ep = dataset.load_steps(episode_id, start, stop)  # steps [lo, hi): only those are read
+        except ValueError as e:
+            raise ValueError(f"segment {SegmentId(episode_id, start, stop)}: {e}") from None
+        a = max(0, start) - start  # where the real steps go in the segment
+        z = a + len(ep)
+        obs[i, a:z] = ep.obs
         if act is None:
             act = torch.zeros(b, t, *ep.act.shape[1:], dtype=ep.act.dtype)
         elif act.shape[2:] != ep.act.shape[1:] or act.dtype != ep.act.dtype:
@@ -126,24 +136,29 @@ def make_batch(
                 f"episode {episode_id} stores actions as {ep.act.dtype} {tuple(ep.act.shape[1:])}, other episodes "
                 f"of the batch as {act.dtype} {tuple(act.shape[2:])}"
             )
-        act[i, a:z] = ep.act[lo:hi]
-        rew[i, a:z] = ep.rew[lo:hi]
-        end[i, a:z] = ep.end[lo:hi]
-        trunc[i, a:z] = ep.trunc[lo:hi]
+        act[i, a:z] = ep.act
+        rew[i, a:z] = ep.rew
+        end[i, a:z] = ep.end
+        trunc[i, a:z] = ep.trunc
         mask[i, a:z] = True
         info = {}
-        if hi == len(ep) and ep.is_finished and ep.final_observation is not None:
+        if ep.is_finished and ep.final_observation is not None:  # known only when the steps reach the end
             info[FINAL_OBSERVATION] = to_float_frames(ep.final_observation)
         infos.append(info)
     ids = [SegmentId(*s) for s in segment_ids]
     full = _full_res_frames(full_res_dataset, ids, t) if full_res_dataset is not None else None
-    if device is not None and torch.device(device) != obs.device:
-        batch = Batch(obs, act, rew, end, trunc, mask, infos, ids, full).to(device)
-        obs, mask, full = batch.obs, batch.mask_padding, batch.full_res
-        act, rew, end, trunc, infos = batch.act, batch.rew, batch.end, batch.trunc, batch.info
-    obs_f = to_float_frames(obs).mul_(mask[:, :, None, None, None])  # padding -> 0.0
-    full_f = to_float_frames(full).mul_(mask[:, :, None, None, None]) if full is not None else None
-    return Batch(obs_f, act, rew, end, trunc, mask, infos, ids, full_f)
+    return Batch(obs, act, rew, end, trunc, mask, infos, ids, full)
+
+
+def batch_to_float(batch: Batch, device: torch.device | str | None = None) -> Batch:
+    """A batch of `gather_segments` with float frames in [-1, 1] (padding 0.0), moved to `device` first when
+    given (as uint8: 4x less to transfer)."""
+    if device is not None and torch.device(device) != batch.obs.device:
+        batch = batch.to(device)
+    mask = batch.mask_padding[:, :, None, None, None]
+    obs = to_float_frames(batch.obs).mul_(mask)  # padding -> 0.0
+    full = to_float_frames(batch.full_res).mul_(mask) if batch.full_res is not None else None
+    return dataclasses.replace(batch, obs=obs, full_res=full)
 
 
 def _full_res_frames(full_res: EpisodeDataset, ids: Sequence[SegmentId], t: int) -> torch.Tensor:
@@ -156,8 +171,8 @@ def _full_res_frames(full_res: EpisodeDataset, ids: Sequence[SegmentId], t: int)
     out = torch.zeros(len(ids), t, *shape, dtype=torch.uint8)
     for i, (episode_id, start, stop) in enumerate(ids):
         lo, hi = max(0, start), min(int(full_res.lengths[episode_id]), stop)
-        if isinstance(full_res, EpisodeDataset):
-            frames = full_res.load_episode(episode_id).obs[lo:hi]
+        if isinstance(full_res, EpisodeDataset):  # only the segment's own steps are read from the file
+            frames = full_res.load_steps(episode_id, lo, hi).obs
         else:
             frames = full_res.read_frames(episode_id, lo, hi)
         out[i, lo - start : hi - start] = frames

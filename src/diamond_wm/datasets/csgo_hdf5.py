@@ -24,6 +24,7 @@ import torch
 from diamond_wm.data.hdf5_frames import (  # noqa: F401  (the reading part lives in the data layer)
     file_id,
     hdf5_file_index,
+    open_dataset,
     read_bgr_frames,
     read_frames,
     require_h5py,
@@ -46,27 +47,32 @@ def count_frames(h5: Any, name: str) -> int:
     """T, the number of steps of an opened episode file: `frame_0_x` .. `frame_{T-1}_x`, each with its `_y`.
 
     ValueError naming `name` and the first missing key when the indices have a gap or an action is missing."""
-    indices = sorted(int(m.group(1)) for m in map(_FRAME_KEY.match, h5.keys()) if m)
+    keys = set(h5.keys())
+    indices = sorted(int(m.group(1)) for m in map(_FRAME_KEY.match, keys) if m)
     if not indices:
         raise ValueError(f"{name}: no frame_<i>_x key: not a CS:GO episode file")
     for expected, i in enumerate(indices):
         if i != expected:
             raise ValueError(f"{name}: frame_{expected}_x missing (frames go up to frame_{indices[-1]}_x)")
     for i in indices:
-        if f"frame_{i}_y" not in h5:
+        if f"frame_{i}_y" not in keys:
             raise ValueError(f"{name}: frame_{i}_y missing (the action of frame_{i}_x)")
     return len(indices)
 
 
 def read_actions(h5: Any, start: int, stop: int, name: str) -> torch.Tensor:
     """Actions start .. stop-1 as float32 (n, 51), checked against the CS:GO spec (ValueError naming the key)."""
-    act = np.empty((stop - start, ACTION_SIZE), dtype=np.float32)
+    import h5py
+
+    values = np.empty(
+        (stop - start, ACTION_SIZE), dtype=np.float64
+    )  # stored as float64; HDF5 converts others
     for j, i in enumerate(range(start, stop)):
-        y = np.asarray(h5[f"frame_{i}_y"][()])
-        if y.shape != (ACTION_SIZE,):
-            raise ValueError(f"{name}: frame_{i}_y has shape {y.shape}: expected ({ACTION_SIZE},)")
-        act[j] = y
-    act_t = torch.from_numpy(act)
+        ds = open_dataset(h5, f"frame_{i}_y", name)
+        if tuple(ds.shape) != (ACTION_SIZE,):
+            raise ValueError(f"{name}: frame_{i}_y has shape {tuple(ds.shape)}: expected ({ACTION_SIZE},)")
+        ds.read(h5py.h5s.ALL, h5py.h5s.ALL, values[j])
+    act_t = torch.from_numpy(values.astype(np.float32))
     spec = csgo_action_spec()
     try:
         spec.validate(act_t)

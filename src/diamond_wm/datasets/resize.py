@@ -20,7 +20,8 @@ def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     around (255.4 became 0). The float frames before that step are the published ones."""
     if tuple(frames.shape[-2:]) == tuple(size):
         return frames
-    x = frames.to(torch.float32, memory_format=torch.contiguous_format)  # (n, 3, H, W)
+    # uint8 made contiguous first (a channels-last view otherwise makes the float conversion a slow strided copy)
+    x = frames.contiguous().to(torch.float32)  # (n, 3, H, W)
     x = x.div_(255).mul_(2).sub_(1)  # in place, the published loader's .div(255).mul(2).sub(1)
     y = F.interpolate(x, size=tuple(size), mode="bicubic", align_corners=False, antialias=True)
     return to_uint8_frames(y)  # (n, 3, h, w)
