@@ -91,29 +91,17 @@ def run_train_command(args: Sequence[str]) -> int:
             print(f"diamond train: --resume takes no overrides (got {' '.join(rest)})", file=sys.stderr)
             return 2
         return _resume(Path(known.resume), show_progress=not known.no_progress)
-    from diamond_wm.config.compose import compose_trainer_config
     from diamond_wm.data.errors import DatasetError
 
     try:
         flags, overrides = _split(rest)
-        if not {"-m", "--multirun"} & set(flags):
-            # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts (and
-            # creates the run folder).
-            cfg = compose_trainer_config(overrides, config_name=_config_name(flags))
-            if cfg.common.resume:  # the published resume.sh's flag: our runs resume by folder
-                raise ValueError(
-                    "common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
-                    "(or RUN_DIR/scripts/resume.sh)"
-                )
-            if cfg.static_dataset.path is not None:
-                from diamond_wm.data.static import resolve_static_dataset
+        if {"-m", "--multirun"} & set(flags):
+            from diamond_wm.cli.sweep import run_sweep
 
-                resolve_static_dataset(cfg.static_dataset.path)
-            if cfg.initialization.path_to_ckpt is not None:
-                from diamond_wm.config.compose import to_trainer_config
-                from diamond_wm.training.build import check_initialization
-
-                check_initialization(to_trainer_config(cfg))
+            return run_sweep(flags, overrides, show_progress=not known.no_progress)
+        # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts (and
+        # creates the run folder).
+        check_run_overrides(overrides, config_name=_config_name(flags))
     except (
         ValueError,
         DatasetError,
@@ -124,6 +112,29 @@ def run_train_command(args: Sequence[str]) -> int:
         print(f"diamond train: {one_line() if one_line else err}", file=sys.stderr)
         return 2
     return _run_hydra(flags + overrides, show_progress=not known.no_progress)
+
+
+def check_run_overrides(overrides: Sequence[str], config_name: str) -> TrainerConfig:
+    """The validated configuration of one run; a one-line `ValueError` (or `DatasetError`) for a bad key or
+    value, a missing static dataset or an initialization checkpoint that does not fit."""
+    from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
+
+    cfg = compose_trainer_config(overrides, config_name=config_name, validate=False)
+    typed = to_trainer_config(cfg)
+    if typed.common.resume:  # the published resume.sh's flag: our runs resume by folder
+        raise ValueError(
+            "common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
+            "(or RUN_DIR/scripts/resume.sh)"
+        )
+    if typed.static_dataset.path is not None:
+        from diamond_wm.data.static import resolve_static_dataset
+
+        resolve_static_dataset(typed.static_dataset.path)
+    if typed.initialization.path_to_ckpt is not None:
+        from diamond_wm.training.build import check_initialization
+
+        check_initialization(typed)
+    return typed
 
 
 def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
@@ -213,6 +224,7 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
 def _run_hydra(argv: list[str], show_progress: bool) -> int:
     import hydra
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     from diamond_wm.config.compose import (
         PRESETS_PATH,
@@ -225,9 +237,17 @@ def _run_hydra(argv: list[str], show_progress: bool) -> int:
     exit_codes: list[int] = []
 
     @hydra.main(config_path=PRESETS_PATH, config_name=TRAINER_CONFIG_NAME, version_base="1.3")
-    def app(cfg) -> None:
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-        exit_codes.append(_train(to_trainer_config(cfg), run_dir, show_progress))
+    def app(cfg) -> int:
+        hydra_cfg = HydraConfig.get()
+        run_dir = Path(hydra_cfg.runtime.output_dir)
+        if hydra_cfg.mode == RunMode.MULTIRUN:  # a job of a sweep, maybe in another process (joblib, SLURM)
+            from diamond_wm.cli.sweep import run_sweep_job
+
+            code = run_sweep_job(to_trainer_config(cfg), run_dir, show_progress)
+        else:
+            code = _train(to_trainer_config(cfg), run_dir, show_progress)
+        exit_codes.append(code)
+        return code
 
     saved, saved_full_error = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = ["diamond train", *argv]
