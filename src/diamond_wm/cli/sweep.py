@@ -67,6 +67,7 @@ class SweepPlan:
     sweep_dir: Path
     jobs: list[SweepJob]
     hydra_overrides: list[str] = field(default_factory=list)
+    swept_keys: list[str] = field(default_factory=list)  # the keys whose values differ between jobs
 
     def count(self, status: str) -> int:
         return sum(j.status == status for j in self.jobs)
@@ -152,12 +153,17 @@ def _resolved_sweep_dir(value: str) -> Path:
 
 
 def plan_sweep(
-    overrides: Sequence[str], config_name: str, default_config: str, sweep_dir: Optional[Path] = None
+    overrides: Sequence[str],
+    config_name: str,
+    default_config: str,
+    sweep_dir: Optional[Path] = None,
+    name_keys: Optional[Sequence[str]] = None,
 ) -> SweepPlan:
     """The jobs of `overrides` (Hydra's basic sweeper: the product of the swept values) and their run folders.
 
-    The folders are computed with Hydra's own expansion and `override_dirname`, which the jobs then receive
-    through `hydra.sweep.dir`, `hydra.sweep.subdir` and the excluded keys of `override_dirname`."""
+    A run folder is named by the values of `name_keys` (default: the swept keys; every key when none is
+    swept). The folders are computed with Hydra's own expansion and `override_dirname`, which the jobs then
+    receive through `hydra.sweep.dir`, `hydra.sweep.subdir` and the excluded keys of `override_dirname`."""
     from hydra._internal.config_loader_impl import get_overrides_dirname
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -180,9 +186,10 @@ def plan_sweep(
 
     parser = OverridesParser.create()
     parsed = parser.parse_overrides(task)
-    swept = [o for o in parsed if o.is_sweep_override()]
-    # Keys every job shares stay out of the run folders' names (they name the sweep), unless nothing is swept.
-    exclude = [o.key_or_group for o in parsed if not o.is_sweep_override()] if swept else []
+    swept = [o.key_or_group for o in parsed if o.is_sweep_override()]
+    if name_keys is None:  # keys every job shares name the sweep, not its runs (unless nothing is swept)
+        name_keys = swept or [o.key_or_group for o in parsed]
+    exclude = [o.key_or_group for o in parsed if o.key_or_group not in name_keys]
     [expanded] = BasicSweeper.split_arguments(parsed, None)
     jobs = []
     for job_overrides in expanded:
@@ -203,7 +210,7 @@ def plan_sweep(
         + (SINGLE_JOB_SUBDIR if names == [SINGLE_JOB_SUBDIR] else "${hydra.job.override_dirname}"),
         f"hydra.job.config.override_dirname.exclude_keys={exclude_list}",
     ]
-    return SweepPlan(sweep_dir, jobs, rest)
+    return SweepPlan(sweep_dir, jobs, rest, swept)
 
 
 def _quoted(value: str) -> str:
@@ -271,13 +278,13 @@ def run_folder_status(run_dir: Path, cfg: TrainerConfig) -> str:
     return FINISHED if rd.is_finished else RESUME
 
 
-def check_jobs(plan: SweepPlan, check_overrides: Callable[[list[str]], TrainerConfig]) -> None:
+def check_jobs(plan: SweepPlan, config_of: Callable[[SweepJob], TrainerConfig]) -> None:
     """Validate every job's overrides and run folder before any starts: a SweepError with one line per bad
     job (one line in all when every job fails the same way)."""
     problems: dict[str, list[str]] = {}
     for job in plan.jobs:
         try:
-            job.cfg = check_overrides(job.overrides)
+            job.cfg = config_of(job)
             job.status = run_folder_status(job.run_dir, job.cfg)
         except Exception as err:
             described = errors.describe(err)
@@ -336,17 +343,19 @@ def run_sweep(
     dry_run: bool = False,
     command: str = "train",
     sweep_dir: Optional[Path] = None,
+    name_keys: Optional[Sequence[str]] = None,
 ) -> int:
     """Plan, check and launch the sweep of `overrides` (`flags`: Hydra's, with -m); 0 when every run finished."""
-    from diamond_wm.cli.train import _config_name, _run_hydra, check_run_overrides
-    from diamond_wm.config.compose import TRAINER_CONFIG_NAME
+    from diamond_wm.cli.train import _config_name, _run_hydra, check_run_config
+    from diamond_wm.config.compose import TRAINER_CONFIG_NAME, SweepComposer
 
     config_name = _config_name(flags)
     try:
         task, hydra_overrides = split_hydra_overrides(overrides)
         check_launcher(launcher_name(hydra_overrides))
-        plan = plan_sweep(overrides, config_name, TRAINER_CONFIG_NAME, sweep_dir)
-        check_jobs(plan, lambda job_overrides: check_run_overrides(job_overrides, config_name))
+        plan = plan_sweep(overrides, config_name, TRAINER_CONFIG_NAME, sweep_dir, name_keys)
+        composer = SweepComposer(config_name)
+        check_jobs(plan, lambda job: check_run_config(composer.compose(job.overrides, plan.swept_keys)))
     except SweepError as err:
         if errors.debug_enabled():
             raise

@@ -17,6 +17,8 @@ from diamond_wm.cli import errors
 from diamond_wm.runtime.signals import handle_termination
 
 if TYPE_CHECKING:  # torch and Hydra are imported when a run starts, not for --help
+    from omegaconf import DictConfig
+
     from diamond_wm.config.trainer import TrainerConfig
 
 log = logging.getLogger(__name__)
@@ -117,9 +119,15 @@ def run_train_command(args: Sequence[str]) -> int:
 def check_run_overrides(overrides: Sequence[str], config_name: str) -> TrainerConfig:
     """The validated configuration of one run; a one-line `ValueError` (or `DatasetError`) for a bad key or
     value, a missing static dataset or an initialization checkpoint that does not fit."""
-    from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
+    from diamond_wm.config.compose import compose_trainer_config
 
-    cfg = compose_trainer_config(overrides, config_name=config_name, validate=False)
+    return check_run_config(compose_trainer_config(overrides, config_name=config_name, validate=False))
+
+
+def check_run_config(cfg: DictConfig) -> TrainerConfig:
+    """`check_run_overrides` for a configuration composed already."""
+    from diamond_wm.config.compose import to_trainer_config
+
     typed = to_trainer_config(cfg)
     if typed.common.resume:  # the published resume.sh's flag: our runs resume by folder
         raise ValueError(
