@@ -82,7 +82,8 @@ class SweepPlan:
             )
             if n
         )
-        return f"sweep folder {self.sweep_dir}: {len(self.jobs)} runs ({counts})"
+        n = len(self.jobs)
+        return f"sweep folder {self.sweep_dir}: {n} run{'' if n == 1 else 's'} ({counts})"
 
 
 class SweepError(ValueError):
@@ -379,7 +380,8 @@ def report_outcome(plan: SweepPlan, command: str) -> int:
 
     unfinished = [j.run_dir for j in plan.jobs if not RunDir(j.run_dir).is_finished]
     if not unfinished:
-        print(f"{plan.sweep_dir}: all {len(plan.jobs)} runs finished", file=sys.stderr)
+        n = len(plan.jobs)
+        print(f"{plan.sweep_dir}: {'the run' if n == 1 else f'all {n} runs'} finished", file=sys.stderr)
         return 0
     shown = ", ".join(str(p) for p in unfinished[:3]) + (" ..." if len(unfinished) > 3 else "")
     print(

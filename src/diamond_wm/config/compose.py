@@ -123,12 +123,12 @@ class SweepComposer:
     """The configurations of a sweep's jobs, as `compose_trainer_config` gives them, fast.
 
     Jobs that differ only in the values of plain keys (`common.seed=0,1,2`, not config groups like `agent=...`)
-    share one Hydra composition: the first such job is composed in full, the others are a copy of it with their
-    values applied the way Hydra applies value overrides after composing."""
+    share one Hydra composition of their other overrides (or its error); each job is a copy of it with its values
+    applied the way Hydra applies value overrides after composing."""
 
     def __init__(self, config_name: str = TRAINER_CONFIG_NAME) -> None:
         self.config_name = config_name
-        self._composed: dict[tuple[str, ...], DictConfig] = {}
+        self._composed: dict[tuple[str, ...], DictConfig | ValueError] = {}
 
     def compose(self, overrides: Sequence[str], value_keys: Sequence[str]) -> DictConfig:
         """The composed (not yet validated) configuration of one job; `value_keys`: the keys its sweep varies."""
@@ -138,11 +138,16 @@ class SweepComposer:
         plain = {k for k in value_keys if _PLAIN_VALUE_KEY.match(k)}
         values = [o for o in overrides if o.split("=", 1)[0] in plain]
         rest = tuple(o for o in overrides if o not in values)
-        base = self._composed.get(rest)
-        if base is None:
-            cfg = compose_trainer_config(overrides, config_name=self.config_name, validate=False)
-            self._composed[rest] = cfg
-            return copy.deepcopy(cfg)
+        if rest not in self._composed:
+            try:
+                self._composed[rest] = compose_trainer_config(
+                    rest, config_name=self.config_name, validate=False
+                )
+            except ValueError as err:  # the same for every job that shares these overrides
+                self._composed[rest] = err
+        base = self._composed[rest]
+        if isinstance(base, ValueError):
+            raise base
         cfg = copy.deepcopy(base)
         try:
             ConfigLoaderImpl._apply_overrides_to_config(OverridesParser.create().parse_overrides(values), cfg)
