@@ -329,7 +329,7 @@ def run_sweep_job(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int
         cfg.common.resume = True
     code = _train(cfg, run_dir, show_progress)
     if code == errors.INTERRUPTED:
-        raise KeyboardInterrupt(f"sweep stopped at {run_dir}")
+        raise KeyboardInterrupt(f"sweep stopped at {run_dir}; launch the same command again to continue")
     return code
 
 

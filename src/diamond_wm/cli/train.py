@@ -44,7 +44,9 @@ options:
   --debug             show the full traceback of an error (otherwise errors you can fix are one line)
   --cfg job           print the composed configuration and exit (Hydra; also --cfg hydra|all, --resolve)
   --info              print Hydra's information about the composition and exit
-  -m, --multirun      run a Hydra sweep, e.g. -m common.seed=0,1,2
+  -m, --multirun      run a Hydra sweep, e.g. -m common.seed=0,1,2: one run folder per run, in multirun/<the
+                      overrides>/ or hydra.sweep.dir=DIR; the same command again skips the finished runs and
+                      resumes the others; hydra/launcher=joblib|submitit_slurm (docs/sweeps.md)
 """
 
 _HYDRA_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp"}
