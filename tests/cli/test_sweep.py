@@ -205,12 +205,16 @@ def test_jobs_composed_from_a_shared_composition_equal_full_compositions():
 
     from diamond_wm.config.compose import SweepComposer
 
-    plan = _plan("agent=tiny,small", "common.seed=0,1", "env.train.id=PongNoFrameskip-v4,BreakoutNoFrameskip-v4")
+    plan = _plan(
+        "agent=tiny,small", "common.seed=0,1", "env.train.id=PongNoFrameskip-v4,BreakoutNoFrameskip-v4"
+    )
     composer = SweepComposer()
     for job in plan.jobs:
         fast = composer.compose(job.overrides, plan.swept_keys)
         full = compose_trainer_config(job.overrides, validate=False)
-        assert OmegaConf.to_container(fast, resolve=True) == OmegaConf.to_container(full, resolve=True), job.name
+        assert OmegaConf.to_container(fast, resolve=True) == OmegaConf.to_container(full, resolve=True), (
+            job.name
+        )
         assert to_trainer_config(fast) == to_trainer_config(full)
     assert len(composer._composed) == 2  # one Hydra composition per choice of agent
     with pytest.raises(ValueError, match="unknown key 'common.sead'"):
