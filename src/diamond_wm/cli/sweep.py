@@ -319,13 +319,17 @@ def run_sweep_job(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int
     if status == FINISHED:
         log.info("%s: finished already, skipped", run_dir)
         return 0
-    if status == RESUME and cfg.common.seed is None:
+    if status == RESUME:
         from diamond_wm.config.compose import load_run_config
         from diamond_wm.training.run_dir import RunDir
 
-        cfg.common.seed = load_run_config(RunDir(run_dir).config_file).common.seed
-    if status == RESUME:
-        log.info("%s: unfinished, resuming", run_dir)
+        rd = RunDir(run_dir)
+        if cfg.common.seed is None:  # the seed the run drew
+            cfg.common.seed = load_run_config(rd.config_file).common.seed
+        if rd.state_file.is_file():
+            log.info("%s: unfinished, resuming from its last checkpoint", run_dir)
+        else:  # stopped before its first checkpoint: the trainer starts it over
+            log.info("%s: unfinished before its first checkpoint, starting over", run_dir)
         cfg.common.resume = True
     code = _train(cfg, run_dir, show_progress)
     if code == errors.INTERRUPTED:
