@@ -14,8 +14,10 @@ from tests.conftest import cli_env
 
 
 def test_modes_parse_into_bench_settings():
-    assert parse_mode("fp32") == {"precision": "fp32", "compile": False, "freeze": False}
-    assert parse_mode("bf16+compile+freeze") == {"precision": "bf16", "compile": True, "freeze": True}
+    off = {"compile": False, "freeze": False, "channels_last": False}
+    assert parse_mode("fp32") == {"precision": "fp32", **off}
+    assert parse_mode("bf16+compile+freeze") == {"precision": "bf16", **off, "compile": True, "freeze": True}
+    assert parse_mode("bf16+cl") == {"precision": "bf16", **off, "channels_last": True}
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@ one line a CS:GO checkpoint gets in Atari play or eval, and an Atari checkpoint 
 
 from __future__ import annotations
 
+import argparse
+
 import pygame
 import pytest
 import torch
@@ -125,3 +127,43 @@ def test_csgo_options_elsewhere_are_ignored_with_a_warning(tiny, capsys, restore
     assert main([*argv, "--mouse-multiplier", "3"]) == 2  # then refused: a CS:GO model for Breakout
     err = capsys.readouterr().err
     assert "--preset, --mouse-multiplier: options of the CS:GO world model, ignored here" in err
+
+
+@pytest.mark.parametrize(
+    "flags, native, want",
+    [
+        ([], True, ("fp32", False)),
+        (["--fast"], True, ("bf16", True)),
+        (["--fast"], False, ("fp32", True)),
+        (["--fast", "--precision", "fp32"], True, ("fp32", True)),
+        (["--precision", "bf16"], False, ("bf16", False)),
+    ],
+)
+def test_fast_picks_the_devices_native_precision_and_compiles(flags, native, want, monkeypatch):
+    from diamond_wm.cli import play as play_cli
+    from diamond_wm.runtime import precision
+
+    monkeypatch.setattr(precision, "bf16_is_native", lambda device: native)
+    parser = argparse.ArgumentParser()
+    play_cli.add_arguments(parser)
+    args = parser.parse_args(flags)
+    play_cli._choose_mode(args, torch.device("cpu"))
+    assert (args.precision, args.compile) == want
+
+
+@pytest.mark.slow
+def test_play_fast_compiles_and_plays(tiny, tmp_path):
+    args = [
+        "--checkpoint",
+        str(tiny.checkpoint),
+        "--spawn",
+        str(tiny.spawn),
+        "--agent-config",
+        str(tiny.agent_config),
+    ]
+    res = run_cli(
+        "play", *args, "--fast", "--max-frames", "3", "--screenshot", str(tmp_path / "f.png"), cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    assert "Compiling the world model" in res.stdout
+    assert pygame.image.load(str(tmp_path / "f.png")).get_size()[0] == 540 + 16

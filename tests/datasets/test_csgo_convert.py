@@ -64,7 +64,7 @@ def test_tar_converted_as_the_published_converter_does(csgo_tars, tmp_path, monk
         for i, file_id in enumerate(ids):
             ep = ds.load_episode(i)
             obs, act = reference_low_res(originals / file_id)
-            assert ep.info == {"original_file_id": file_id}
+            assert ep.info == {"original_file_id": file_id, "original_first_frame": 0}
             assert torch.equal(ep.obs, obs) and torch.equal(ep.act, act)
             assert not ep.rew.any() and not ep.end.any() and not ep.trunc.any()
 
@@ -84,7 +84,7 @@ def test_folder_of_hdf5_files_gives_the_same_episodes_and_full_res_is_found_by_i
     convert_csgo(csgo_tars, from_tar, progress=False, full_res_copy=True)
     originals = extract(csgo_tars, tmp_path / "full")
     summary = convert_csgo(originals, from_folder, progress=False)
-    assert "rerun with --full-res-copy" in "\n".join(summary.lines())
+    assert f"env.path_data_full_res={originals}" in "\n".join(summary.lines())
     a, b = tree_bytes(from_tar / "low_res"), tree_bytes(from_folder / "low_res")
     assert a == b and len(a) == 3 + 4  # 3 episodes, 2 x (info.pt, action_spec.json)
     index = hdf5_file_index(originals)

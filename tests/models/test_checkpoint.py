@@ -14,6 +14,7 @@ from diamond_wm.models.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
     UnsafeCheckpointError,
+    build_loaded,
     infer_num_actions,
     load_agent,
     load_agent_state,
@@ -199,3 +200,56 @@ def test_load_into_single_part(tiny_agent: Agent) -> None:
         load_into(tiny_agent, sd, parts=("denoiser", "rew_end_model"))
     with pytest.raises(ValueError, match="unknown agent parts"):
         load_into(tiny_agent, sd, parts=("world_model",))
+
+
+def test_build_loaded_takes_the_checkpoints_tensors_without_a_random_init(tiny_agent: Agent) -> None:
+    state = {k: v.clone() for k, v in tiny_agent.state_dict().items()}
+    agent = build_loaded(tiny_agent.cfg, tiny_agent.action_spec, state)
+    tensors = dict(agent.state_dict())
+    assert tensors.keys() == state.keys()
+    assert all(
+        not t.is_meta and t.device.type == "cpu" and torch.equal(t, state[k]) for k, t in tensors.items()
+    )
+    assert all(p.requires_grad for p in agent.parameters())  # trainable as an ordinary build
+    a_param = next(iter(agent.state_dict().keys()))
+    assert agent.state_dict()[a_param].data_ptr() == state[a_param].data_ptr()  # taken, not copied
+
+
+def test_build_loaded_converts_a_half_precision_checkpoint_as_an_ordinary_load(tiny_agent: Agent) -> None:
+    state = {k: v.half() if v.is_floating_point() else v for k, v in tiny_agent.state_dict().items()}
+    agent = build_loaded(tiny_agent.cfg, tiny_agent.action_spec, state)
+    assert all(p.dtype == torch.float32 for p in agent.parameters())
+    name, param = next(iter(agent.named_parameters()))
+    assert torch.equal(param, state[name].float())
+
+
+def test_build_loaded_names_every_mismatch(tiny_agent: Agent) -> None:
+    state = dict(tiny_agent.state_dict())
+    key = next(iter(state))
+    state["denoiser.renamed"] = state.pop(key)
+    with pytest.raises(CheckpointMismatchError) as e:
+        build_loaded(tiny_agent.cfg, tiny_agent.action_spec, state)
+    assert e.value.missing == [key] and e.value.unexpected == ["denoiser.renamed"]
+
+
+def test_a_tensor_left_on_the_meta_device_sends_build_loaded_to_an_ordinary_build(tiny_agent, monkeypatch):
+    from diamond_wm.models import checkpoint
+
+    real_check = checkpoint._holds_meta_tensors
+
+    class Schedule:  # a plain object holding tensors, as the DDPM noise schedule
+        def __init__(self) -> None:
+            self.betas = torch.linspace(0.1, 0.2, 4)
+
+    real_init = Agent.__init__
+
+    def init_with_a_schedule(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.denoiser.schedule = Schedule()  # made on the meta device inside build_loaded's first build
+
+    monkeypatch.setattr(Agent, "__init__", init_with_a_schedule)
+    built = []
+    monkeypatch.setattr(checkpoint, "_holds_meta_tensors", lambda a: built.append(a) or real_check(a))
+    agent = build_loaded(tiny_agent.cfg, tiny_agent.action_spec, dict(tiny_agent.state_dict()))
+    assert real_check(built[0])  # the meta build was seen to hold one, and not returned
+    assert not agent.denoiser.schedule.betas.is_meta and not real_check(agent)

@@ -161,14 +161,17 @@ def test_the_initial_collection_extends_by_steps_per_epoch_until_max(tmp_path, m
     assert seen == [(1, 100), (2, 120), (3, 120)]
 
 
-def test_several_devices_are_refused_before_anything_is_written(tmp_path, monkeypatch):
-    import diamond_wm.training.trainer as trainer_module
+def test_several_devices_in_one_process_are_refused_before_anything_is_written(tmp_path, monkeypatch):
+    # `diamond train` starts one process per GPU (torchrun); a Trainer made directly with several is refused.
+    import diamond_wm.training.ranks as ranks_module
     from diamond_wm.config.errors import ConfigError
 
     two = [torch.device("cuda:0"), torch.device("cuda:1")]
-    monkeypatch.setattr(trainer_module, "resolve_devices", lambda spec: two)  # as `all` on a 2-GPU machine
+    monkeypatch.setattr(ranks_module, "resolve_devices", lambda spec: two)  # as `all` on a 2-GPU machine
     cfg = to_trainer_config(compose_trainer_config(["env=catch", "agent=tiny", "common.devices=all"]))
-    with pytest.raises(ConfigError, match=r"common.devices='all': expected one device \(2 resolved\)"):
+    with pytest.raises(
+        ConfigError, match=r"common.devices='all': expected one device per process \(2 resolved\)"
+    ):
         Trainer(cfg, tmp_path / "run", show_progress=False)
     assert not (tmp_path / "run").exists()
 

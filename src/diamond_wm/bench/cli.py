@@ -85,6 +85,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --compile: Inductor freezing (weights as constants) in the no-gradient workloads",
     )
     parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="the U-Nets' convolution weights in channels-last (NHWC) order, as `diamond play --fast` runs them",
+    )
+    parser.add_argument(
         "--tf32", action="store_true", help="allow TF32 matmuls and convolutions (CUDA only; fp32 precision)"
     )
     parser.add_argument(
@@ -94,6 +99,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, help="environments / segments per batch (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
+    parser.add_argument(
+        "--distributed",
+        type=int,
+        metavar="N",
+        help="only the denoiser training step, in N processes (DistributedDataParallel, one GPU each; gloo on "
+        "CPU) against 1 process, batch per process unchanged: times and scaling efficiency",
+    )
     parser.add_argument(
         "--tiny",
         action="store_true",
@@ -148,9 +160,35 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         compile=args.compile,
         freeze=args.freeze,
+        channels_last=args.channels_last,
     )
+    if args.distributed is not None:
+        return _run_distributed(args, settings)
     results = run_bench(settings, names, warmup=args.warmup, repeats=args.repeats)
     print(format_table(results))
+    if args.json is not None:
+        write_json(results, args.json)
+        log.info("results written to %s", args.json)
+    return 0
+
+
+def _run_distributed(args: argparse.Namespace, settings) -> int:
+    from diamond_wm.bench.distributed import format_distributed, run_distributed_bench
+    from diamond_wm.bench.report import write_json
+
+    if args.only is not None or args.compile:
+        log.error(
+            "diamond bench: --distributed times the denoiser training step only (no --only, no --compile)"
+        )
+        return 2
+    try:
+        results = run_distributed_bench(
+            settings, args.distributed, warmup=args.warmup, repeats=args.repeats, threads=args.threads
+        )
+    except ValueError as e:
+        log.error("diamond bench: %s", e)
+        return 2
+    print(format_distributed(results))
     if args.json is not None:
         write_json(results, args.json)
         log.info("results written to %s", args.json)

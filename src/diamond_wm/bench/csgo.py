@@ -32,7 +32,7 @@ from diamond_wm.envs.csgo import csgo_action_spec
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import DiffusionSampler
-from diamond_wm.runtime.compile import compile_world_model
+from diamond_wm.runtime.compile import compile_world_model, use_channels_last
 
 # workload -> sampler preset (`world_model_env=...`)
 CSGO_PRESETS = {"csgo_play_step": "fast", "csgo_play_step_hq": "higher_quality"}
@@ -81,6 +81,8 @@ def build_csgo_agent(settings: BenchSettings) -> Agent:
     agent = Agent(csgo_agent_config(settings.tiny), csgo_action_spec())
     randomize_zero_layers(agent)
     agent = agent.to(settings.device).eval()
+    if settings.channels_last:
+        use_channels_last(agent)
     if settings.compile:
         compile_world_model(agent, freeze=settings.freeze)
     return agent
@@ -160,7 +162,7 @@ CSGO_BUILDERS: dict[str, Callable[[Agent, BenchSettings], Workload]] = {
 
 def fp32_eager(settings: BenchSettings) -> BenchSettings:
     """The reference mode of the PSNR: float32, not compiled."""
-    return dataclasses.replace(settings, precision="fp32", compile=False, freeze=False)
+    return dataclasses.replace(settings, precision="fp32", compile=False, freeze=False, channels_last=False)
 
 
 @torch.inference_mode()

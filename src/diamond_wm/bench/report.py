@@ -72,6 +72,8 @@ def format_table(results: dict[str, Any]) -> str:
     ]
     if results.get("compile"):
         settings.append("torch.compile" + (" with freezing" if results.get("freeze") else ""))
+    if results.get("channels_last"):
+        settings.append("channels-last")
     if results["tiny"]:
         settings.append("TINY networks")
     lines.append(", ".join(settings))
@@ -85,6 +87,8 @@ def _mode(results: dict[str, Any]) -> str:
         parts.append("compile")
     if results.get("freeze"):
         parts.append("freezing")
+    if results.get("channels_last"):
+        parts.append("channels-last")
     return " + ".join(parts)
 
 

@@ -110,6 +110,7 @@ def run_bench(
         "tiny": settings.tiny,
         "compile": settings.compile,
         "freeze": settings.freeze,
+        "channels_last": settings.channels_last,
         "batch_size": settings.batch,
         "warmup": warmup,
         "repeats": repeats,

@@ -26,7 +26,7 @@ from diamond_wm.bench.workloads import BenchSettings
 from diamond_wm.runtime.memory import tune_malloc
 from diamond_wm.runtime.precision import PRECISIONS
 
-OPTIONS = ("compile", "freeze")
+OPTIONS = ("compile", "freeze", "cl")  # cl: channels-last convolution weights
 
 
 def parse_mode(mode: str) -> dict[str, Any]:
@@ -40,7 +40,12 @@ def parse_mode(mode: str) -> dict[str, Any]:
         )
     if "freeze" in options and "compile" not in options:
         raise ValueError(f"bad mode {mode!r}: +freeze needs +compile (it is an option of torch.compile)")
-    return {"precision": precision, "compile": "compile" in options, "freeze": "freeze" in options}
+    return {
+        "precision": precision,
+        "compile": "compile" in options,
+        "freeze": "freeze" in options,
+        "channels_last": "cl" in options,
+    }
 
 
 def side_by_side(

@@ -24,7 +24,7 @@ from diamond_wm.data.batch import Batch
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.agent import Agent, agent_config_from_dict
 from diamond_wm.models.diffusion import DiffusionSampler
-from diamond_wm.runtime.compile import compile_world_model
+from diamond_wm.runtime.compile import compile_world_model, use_channels_last
 from diamond_wm.runtime.precision import autocast as precision_autocast
 from diamond_wm.runtime.precision import check_precision
 from diamond_wm.training.component import ComponentState, train_component
@@ -57,6 +57,7 @@ class BenchSettings:
     seed: int = 0
     compile: bool = False  # torch.compile the denoiser's U-Net and the reward/termination model
     freeze: bool = False  # with compile: weights as constants in no-grad graphs (imagination, play)
+    channels_last: bool = False  # the U-Nets' convolution weights in NHWC order (`use_channels_last`)
 
     def __post_init__(self) -> None:
         self.device = torch.device(self.device)
@@ -134,6 +135,8 @@ def build_agent(settings: BenchSettings) -> Agent:
     randomize_zero_layers(agent)
     rare_ends(agent)
     agent = agent.to(settings.device)
+    if settings.channels_last:
+        use_channels_last(agent)
     if settings.compile:
         compile_world_model(agent, freeze=settings.freeze)
     return agent

@@ -47,6 +47,13 @@ an unreadable video stops the import with one line naming the file and the row; 
 Needs PyAV: pip install 'diamond-wm[video]'."""
 
 
+SPAWN_DESCRIPTION = """Spawn points for `diamond play --checkpoint CKPT --spawn OUT`: where the imagined episodes of a
+CS:GO-shaped world model (a denoiser and an upsampler, multi-hot actions) start. Each OUT/<n>/ holds 4
+consecutive steps of an episode (low_res.npy, full_res.npy, act.npy) and the recorded actions that followed
+(next_act.npy), in the published csgo/spawn layout. FULL_RES is what training read: a full-resolution dataset, or
+the folder of the original CS:GO .hdf5 files."""
+
+
 def _workers_default() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
@@ -57,7 +64,7 @@ def _workers_default() -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Make datasets from recorded play, and inspect them."
-    sub = parser.add_subparsers(dest="dataset_command", metavar="{csgo,import,info,verify}")
+    sub = parser.add_subparsers(dest="dataset_command", metavar="{csgo,import,spawn,info,verify}")
     sub.required = True
     raw = argparse.RawDescriptionHelpFormatter
 
@@ -124,6 +131,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fraction of the episodes for testing (default 0.1)",
     )
 
+    p = sub.add_parser(
+        "spawn",
+        help="spawn points for diamond play --spawn from a dataset (a CS:GO-shaped world model)",
+        description=SPAWN_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "dataset", type=Path, metavar="DATASET", help="a low-resolution dataset, or one with train/ test/"
+    )
+    p.add_argument(
+        "full_res",
+        type=Path,
+        metavar="FULL_RES",
+        help="its full-resolution frames: a full-resolution dataset, or the folder of the original hdf5 files",
+    )
+    p.add_argument("out", type=Path, metavar="OUT", help="folder of the spawn points (OUT/<n>/)")
+    p.add_argument("--count", type=int, default=10, help="number of spawn points (default 10)")
+    p.add_argument("--split", choices=("train", "test"), default="test", help="episodes of (default test)")
+    p.add_argument(
+        "--replay-steps", type=int, default=100, help="recorded actions kept for replay (default 100)"
+    )
+
     p = sub.add_parser("info", help="episodes, steps, resolution, action spec and counts of a dataset folder")
     p.add_argument(
         "dir",
@@ -151,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
         return _csgo(args)
     if command == "import":
         return _import(args)
+    if command == "spawn":
+        return _spawn(args)
     from diamond_wm.datasets.info import describe, verify
 
     if command == "info":
@@ -224,4 +255,24 @@ def _import(args: argparse.Namespace) -> int:
             test_fraction=args.test_fraction,
         )
     print("\n".join(summary.lines()), flush=True)
+    return 0
+
+
+def _spawn(args: argparse.Namespace) -> int:
+    from diamond_wm.datasets.spawn_points import write_spawn_points
+
+    try:
+        written = write_spawn_points(
+            args.dataset,
+            args.full_res,
+            args.out,
+            count=args.count,
+            replay_steps=args.replay_steps,
+            split=args.split,
+        )
+    except ValueError as e:
+        return _error(str(e).splitlines()[0], 2)
+    print(
+        f"wrote {len(written)} spawn points -> {args.out} (play: diamond play --checkpoint CKPT --spawn {args.out})"
+    )
     return 0

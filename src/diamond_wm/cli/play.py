@@ -109,14 +109,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision",
         choices=("fp32", "bf16"),
-        default="fp32",
-        help="fp32 (default), or bf16 autocast of the networks (cpu and cuda): faster; frames within the PSNR "
-        "of docs/benchmarks.md",
+        default=None,
+        help="fp32 (default), or bf16 autocast of the networks (cpu and cuda): faster where bf16 is native; "
+        "frames within the PSNR of docs/benchmarks.md",
     )
     parser.add_argument(
         "--compile",
         action="store_true",
         help="torch.compile the world model before the window opens (~1 min on CPU; needs a C++ compiler there)",
+    )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="the fastest mode measured for this device (docs/benchmarks.md): bf16 where the device computes it "
+        "natively (else fp32; --precision overrides), --compile, channels-last convolutions",
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the policy, world model and collection"
@@ -150,6 +156,20 @@ def prompt_game() -> str:
         if answer.isdigit() and 0 <= int(answer) < len(ATARI_100K_GAMES):
             return ATARI_100K_GAMES[int(answer)]
         print("Invalid.")
+
+
+def _choose_mode(args: argparse.Namespace, device) -> None:
+    """Resolve `--fast` and the default precision: fp32 unless `--fast` picks bf16 where the device computes it
+    natively (`runtime.precision.default_precision`); an explicit --precision always wins."""
+    from diamond_wm.runtime.precision import default_precision
+
+    if args.fast:
+        args.compile = True
+        if args.precision is None:
+            args.precision = default_precision(device)
+        log.info("--fast: %s, torch.compile with freezing, channels-last convolutions", args.precision)
+    if args.precision is None:
+        args.precision = "fp32"
 
 
 def _device(spec):
@@ -310,6 +330,7 @@ def run(args: argparse.Namespace) -> int:
             size = _dataset_window_size(app, args.size)
         else:
             device = _device(args.device)
+            _choose_mode(args, device)
             if args.seed is not None:
                 import torch
 
@@ -318,6 +339,10 @@ def run(args: argparse.Namespace) -> int:
                 app, agent, title, size = _csgo_session(args, device, base)
             else:
                 app, agent, title, base_out = _agent_session(args, device, base)
+            if args.fast:
+                from diamond_wm.runtime.compile import use_channels_last
+
+                use_channels_last(agent)
             if args.compile:
                 print("Compiling the world model (torch.compile, about a minute on CPU)...", flush=True)
                 try:

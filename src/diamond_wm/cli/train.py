@@ -28,6 +28,9 @@ HELP = """usage: diamond train [--resume RUN_DIR] [--config-name NAME] [HYDRA FL
 Train a DIAMOND agent: collect real frames, train the diffusion world model and the reward/termination model,
 train the actor-critic in imagination. Runs are written to outputs/YYYY-MM-DD/hh-mm-ss/.
 
+Several GPUs: common.devices=all (or a list, e.g. [0,1]) starts one process per GPU through torchrun; for
+several machines launch `torchrun ... -m diamond_wm.cli train ...` on each (see docs/distributed.md).
+
 Configuration overrides use the keys of the published config/trainer.yaml, for example:
   env.train.id=BreakoutNoFrameskip-v4 common.devices=0
   world_model_env.diffusion_sampler.num_steps_denoising=5
@@ -96,16 +99,21 @@ def run_train_command(args: Sequence[str]) -> int:
             return 2
         return _resume(Path(known.resume), show_progress=not known.no_progress)
     from diamond_wm.data.errors import DatasetError
+    from diamond_wm.runtime.distributed import launched_by_torchrun
 
     try:
         flags, overrides = _split(rest)
         if {"-m", "--multirun"} & set(flags):
+            if launched_by_torchrun():
+                raise ValueError(
+                    "-m/--multirun under torchrun: a sweep's jobs are separate runs; launch one torchrun per run"
+                )
             from diamond_wm.cli.sweep import run_sweep
 
             return run_sweep(flags, overrides, show_progress=not known.no_progress)
         # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts (and
         # creates the run folder).
-        check_run_overrides(overrides, config_name=_config_name(flags))
+        cfg = check_run_overrides(overrides, config_name=_config_name(flags))
     except (
         ValueError,
         DatasetError,
@@ -115,7 +123,7 @@ def run_train_command(args: Sequence[str]) -> int:
         one_line = getattr(err, "one_line", None)  # a checkpoint that does not fit: counted, in one line
         print(f"diamond train: {one_line() if one_line else err}", file=sys.stderr)
         return 2
-    return _run_hydra(flags + overrides, show_progress=not known.no_progress)
+    return _run_distributed(cfg.common.devices, rest, flags, overrides, not known.no_progress)
 
 
 def check_run_overrides(overrides: Sequence[str], config_name: str) -> TrainerConfig:
@@ -145,6 +153,26 @@ def check_run_config(cfg: DictConfig) -> TrainerConfig:
 
         check_initialization(typed)
     return typed
+
+
+def _run_distributed(
+    devices: object, args: list[str], flags: list[str], overrides: list[str], show_progress: bool
+) -> int:
+    """One run in this process, or in one process per GPU (see `diamond_wm.cli.distributed_launch`)."""
+    from diamond_wm.cli import distributed_launch as launch
+
+    try:
+        code = launch.launch_if_several_devices(devices, ["train", *args], debug=errors.debug_enabled())
+        if code is not None:
+            return code
+        with launch.process_group(devices) as ctx:
+            extra = launch.shared_run_dir_overrides(ctx, overrides, _config_name(flags))
+            return _run_hydra(flags + extra, show_progress=show_progress)
+    except ValueError as err:  # e.g. more processes than GPUs
+        if errors.debug_enabled():
+            raise
+        print(f"diamond train: {err}", file=sys.stderr)
+        return 2
 
 
 def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
@@ -228,7 +256,20 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
         print(f"diamond train: {config_file}: {err}", file=sys.stderr)
         return 2
     cfg.common.resume = True
-    return _train(cfg, run_dir, show_progress)
+    from diamond_wm.cli import distributed_launch as launch
+
+    args = ["train", "--resume", str(run_dir), *([] if show_progress else ["--no-progress"])]
+    try:
+        code = launch.launch_if_several_devices(cfg.common.devices, args, debug=errors.debug_enabled())
+        if code is not None:
+            return code
+        with launch.process_group(cfg.common.devices):  # every rank resumes from checkpoints/state.pt
+            return _train(cfg, run_dir, show_progress)
+    except ValueError as err:
+        if errors.debug_enabled():
+            raise
+        print(f"diamond train: {err}", file=sys.stderr)
+        return 2
 
 
 def _run_hydra(argv: list[str], show_progress: bool) -> int:

@@ -63,6 +63,9 @@ class EpisodeDataset:
         autosave_index: rewrite `info.pt` after each change (else call `save_index()` / `close()`).
         rebuild_index: ignore `info.pt` and rebuild the index and counters from the episode files found.
         action_spec: the actions of its episodes (see `set_action_spec`); None keeps the recorded one, if any.
+        follower: a read-only view of a folder that another process writes (multi-process training: rank 0
+            collects, the other ranks read its episodes). Nothing is read when opening: the index comes from
+            `follow_index(lengths)`, the writer's. Not static (its sample weights apply).
     """
 
     def __init__(
@@ -75,13 +78,17 @@ class EpisodeDataset:
         autosave_index: bool = True,
         rebuild_index: bool = False,
         action_spec: Optional[ActionSpec] = None,
+        follower: bool = False,
     ) -> None:
+        if follower and directory is None:
+            raise ValueError("a follower dataset needs the directory of the dataset it follows")
         if directory is None and not cache_in_ram:
             raise ValueError("a dataset without a directory must have cache_in_ram=True")
         self.directory = Path(directory).expanduser() if directory is not None else None
         self.name = name or (self.directory.name if self.directory is not None else "dataset")
         self.cache_in_ram = cache_in_ram
-        self.read_only = read_only
+        self.read_only = read_only or follower
+        self.follower = follower
         self.autosave_index = autosave_index
         self._cache: dict[int, Episode] = {}
         self._lengths: list[int] = []
@@ -92,7 +99,7 @@ class EpisodeDataset:
         self._recorded_spec: Optional[ActionSpec] = None  # what the folder's action_spec.json holds
         self.counter_rew: Counter = Counter({v: 0 for v in REW_SIGNS})
         self.counter_end: Counter = Counter({v: 0 for v in END_VALUES})
-        if self.directory is not None:
+        if self.directory is not None and not follower:
             self._open(rebuild_index)
         if action_spec is not None:
             self.set_action_spec(action_spec)
@@ -245,8 +252,21 @@ class EpisodeDataset:
 
     @property
     def is_static(self) -> bool:
-        """True for a dataset that is not collected into (read-only, or marked static in its index)."""
-        return self.read_only or self._is_static
+        """True for a dataset that is not collected into (read-only, or marked static in its index); a follower
+        is not: it sees a dataset being collected."""
+        return (self.read_only and not self.follower) or self._is_static
+
+    def follow_index(self, lengths: Sequence[int]) -> None:
+        """A follower takes the writer's index (its episode lengths): new episodes appear, and RAM copies of
+        episodes that grew since are dropped (read again from their files at the next draw)."""
+        if not self.follower:
+            raise ValueError(f"dataset {self.name!r} is not a follower: its index is its own")
+        lengths = [int(n) for n in lengths]
+        for i in list(self._cache):
+            if i >= len(lengths) or lengths[i] != self._lengths[i]:
+                del self._cache[i]
+        self._lengths = lengths
+        self._lengths_np = None
 
     @property
     def counts_rew(self) -> list[int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -25,15 +25,15 @@ from diamond_wm.data.sampling import SegmentId, SegmentSampler, make_batch
 class _SegmentReader(Dataset):
     """Reads the batch of a list of segment ids from the dataset's files (opened once per worker process)."""
 
-    def __init__(self, directory: Path, full_res_directory: Optional[Path]) -> None:
+    def __init__(self, directory: Path, full_res: Optional[Any]) -> None:
         self.directory = directory
-        self.full_res_directory = full_res_directory
-        self._datasets: Optional[tuple[EpisodeDataset, Optional[EpisodeDataset]]] = None
+        self.full_res = full_res  # a full-resolution dataset's folder, or hdf5 frames (opened per worker)
+        self._datasets: Optional[tuple[EpisodeDataset, Optional[Any]]] = None
 
-    def _open(self) -> tuple[EpisodeDataset, Optional[EpisodeDataset]]:
+    def _open(self) -> tuple[EpisodeDataset, Optional[Any]]:
         if self._datasets is None:  # in the worker: its own read-only view of the files, nothing cached
             open_ = lambda d: EpisodeDataset(d, cache_in_ram=False, read_only=True)  # noqa: E731
-            full = open_(self.full_res_directory) if self.full_res_directory is not None else None
+            full = open_(self.full_res) if isinstance(self.full_res, Path) else self.full_res
             self._datasets = (open_(self.directory), full)
         return self._datasets
 
@@ -93,8 +93,10 @@ class SegmentLoader:
         if num_batches < 1:
             return
         plan = _Plan([self.sampler.sample_ids() for _ in range(num_batches)])
-        full_dir = self.full_res_dataset.directory if self.full_res_dataset is not None else None
-        reader = _SegmentReader(self.sampler.dataset.directory, full_dir)
+        full = self.full_res_dataset
+        reader = _SegmentReader(
+            self.sampler.dataset.directory, full.directory if isinstance(full, EpisodeDataset) else full
+        )
         loader = DataLoader(
             reader,
             sampler=plan,

@@ -11,6 +11,10 @@ A segment of T steps is placed around a uniformly drawn step t of the episode (L
   negative: the missing steps before the episode start are left padding;
 - `can_sample_beyond_end=True` (reward/termination model): it starts at t - u and ends at start + T, so it may
   also run past the episode's end (right padding).
+Several processes (ranks) training one model share the episodes out: rank r of W draws only from episodes r,
+r + W, r + 2W, ... with the probabilities above restricted to them and renormalised. A rank left without an episode
+of its own (fewer episodes than ranks, or only episodes of weight 0) draws from all of them, as one process would.
+
 Padded steps have zero frames (0.0, mid-grey in [-1, 1]), action 0 (or the all-zero multi-hot vector), zero
 reward/end/trunc and `mask_padding` False.
 """
@@ -51,6 +55,17 @@ def episode_probabilities(lengths: torch.Tensor, sample_weights: Optional[Sequen
     sizes = torch.full((k,), n // k, dtype=torch.long)
     sizes[-1] += n % k
     return (w / sizes).repeat_interleave(sizes)
+
+
+def shard_probabilities(p: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """`p` restricted to the episodes of rank `rank` of `world_size` (r, r + W, ...) and renormalised; all of `p`
+    when that share is empty or has probability 0 (see the module docstring)."""
+    if world_size == 1:
+        return p
+    mine = torch.zeros_like(p)
+    mine[rank::world_size] = p[rank::world_size]
+    total = mine.sum()
+    return mine / total if total > 0 else p
 
 
 def check_sample_weights(sample_weights: Optional[Sequence[float]]) -> Optional[tuple[float, ...]]:
@@ -132,15 +147,20 @@ def make_batch(
 
 
 def _full_res_frames(full_res: EpisodeDataset, ids: Sequence[SegmentId], t: int) -> torch.Tensor:
-    """uint8 (B, T, C, H', W') full-resolution frames of the segments (zeros where padded)."""
+    """uint8 (B, T, C, H', W') full-resolution frames of the segments (zeros where padded). `full_res` is a
+    dataset, or anything with `frame_shape`, `lengths` and `read_frames(episode_id, start, stop)` (the original
+    hdf5 files: `diamond_wm.data.hdf5_full_res`)."""
     shape = full_res.frame_shape
     if shape is None:
         raise ValueError(f"the full-resolution dataset {full_res.directory} holds no episode")
     out = torch.zeros(len(ids), t, *shape, dtype=torch.uint8)
     for i, (episode_id, start, stop) in enumerate(ids):
-        ep = full_res.load_episode(episode_id)
-        lo, hi = max(0, start), min(len(ep), stop)
-        out[i, lo - start : hi - start] = ep.obs[lo:hi]
+        lo, hi = max(0, start), min(int(full_res.lengths[episode_id]), stop)
+        if isinstance(full_res, EpisodeDataset):
+            frames = full_res.load_episode(episode_id).obs[lo:hi]
+        else:
+            frames = full_res.read_frames(episode_id, lo, hi)
+        out[i, lo - start : hi - start] = frames
     return out
 
 
@@ -154,6 +174,7 @@ class SegmentSampler:
         can_sample_beyond_end: allow right padding past the end of episodes (reward/termination model).
         ignore_weights_if_static: draw proportionally to length for a static dataset.
         generator: torch.Generator (CPU) of the draws; None seeds one from torch's global RNG.
+        shard: (rank, world_size): draw from this rank's share of the episodes (see the module docstring).
     """
 
     def __init__(
@@ -165,7 +186,12 @@ class SegmentSampler:
         can_sample_beyond_end: bool = False,
         ignore_weights_if_static: bool = True,
         generator: Optional[torch.Generator] = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
+        rank, world = shard
+        if not 0 <= rank < world:
+            raise ValueError(f"shard must be (rank, world_size) with 0 <= rank < world_size, got {shard!r}")
+        self.shard = (int(rank), int(world))
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if isinstance(seq_length, bool) or not isinstance(seq_length, int) or seq_length < 1:
@@ -189,7 +215,7 @@ class SegmentSampler:
         """Draw the segment ids of one batch."""
         b, t, g = batch_size or self.batch_size, self.seq_length, self.generator
         lengths = torch.from_numpy(self.dataset.lengths.copy())  # (E,)
-        p = episode_probabilities(lengths, self._weights())
+        p = shard_probabilities(episode_probabilities(lengths, self._weights()), *self.shard)
         episode_ids = torch.multinomial(p, b, replacement=True, generator=g)  # (B,)
         ep_len = lengths[episode_ids]  # (B,)
         step = (torch.rand(b, generator=g, dtype=torch.float64) * ep_len).long().clamp_(max=ep_len - 1)

@@ -2,9 +2,11 @@
 
 Each hdf5 episode becomes one low-resolution episode (30x56 frames made as the published converter makes them,
 see `diamond_wm.datasets.resize`), with `act` the 51-dim float actions, `rew`/`end`/`trunc` all 0 and
-`info["original_file_id"]` naming the hdf5 file (`diamond_wm.datasets.csgo_hdf5`); `--full-res-copy` also keeps
-the full-resolution frames as a second dataset with the same episode ids. Output (`diamond_wm.datasets.staging`): `OUT/low_res/{train,test}`
-(and `OUT/full_res/{train,test}`), each recording the CS:GO action spec, plus `OUT/conversion.json`.
+`info["original_file_id"]` naming the hdf5 file (`diamond_wm.datasets.csgo_hdf5`) and `info["original_first_frame"]`
+0: training reads the upsampler's full-resolution frames back from the file (`diamond_wm.data.hdf5_full_res`).
+`--full-res-copy` also keeps the full-resolution frames as a second dataset with the same episode ids. Output
+(`diamond_wm.datasets.staging`): `OUT/low_res/{train,test}` (and `OUT/full_res/{train,test}`), each recording the
+CS:GO action spec, plus `OUT/conversion.json`.
 
 One episode is in memory at a time per worker; the frames are read and downsampled in chunks of `CHUNK_FRAMES`.
 The output does not depend on the number of workers: episode ids follow the sorted order of the files, and every
@@ -26,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from diamond_wm.data.episode import Episode
+from diamond_wm.data.hdf5_full_res import ORIGINAL_FILE_ID, ORIGINAL_FIRST_FRAME
 from diamond_wm.datasets.csgo_hdf5 import count_frames, read_actions, read_bgr_frames
 from diamond_wm.datasets.csgo_sources import Source, TestSplit, find_sources, load_test_split
 from diamond_wm.datasets.interrupts import StopOnSignals
@@ -38,7 +41,6 @@ log = logging.getLogger(__name__)
 LOW_RES_SIZE = (30, 56)  # (H, W) of the published low-resolution dataset
 CHUNK_FRAMES = 50  # frames read and resized at once (fastest here: the buffers stay in cache)
 LOW_RES, FULL_RES = "low_res", "full_res"
-ORIGINAL_FILE_ID = "original_file_id"
 
 
 def downsample(frames: torch.Tensor, size: tuple[int, int] = LOW_RES_SIZE) -> torch.Tensor:
@@ -79,7 +81,7 @@ def convert_episode(
         low[start:stop] = downsample(bgr, low_res_size).flip(1)
     zeros = torch.zeros(n)
     flags = torch.zeros(n, dtype=torch.uint8)
-    info = {ORIGINAL_FILE_ID: original_file_id}
+    info = {ORIGINAL_FILE_ID: original_file_id, ORIGINAL_FIRST_FRAME: 0}  # the whole file, from its frame 0
     out = {LOW_RES: Episode(low, act, zeros, flags, flags.clone(), dict(info))}
     if full is not None:
         out[FULL_RES] = Episode(full, act.clone(), zeros.clone(), flags.clone(), flags.clone(), dict(info))
@@ -160,12 +162,17 @@ class ConversionSummary:
         if self.full_res_copy:
             lines.append(f"full resolution: {self.out / FULL_RES}/{{train,test}} (same episode ids)")
             full = str(self.out / FULL_RES)
+        elif self.from_tars:
+            lines.append(
+                "full resolution: read from the original hdf5 files during training: extract the tars, each into "
+                "<a>-<b>/ (hdf5_dm_july2021_1_to_200.tar -> 1-200/), or rerun with --full-res-copy"
+            )
+            full = "EXTRACTED_HDF5_DIR"
         else:
             lines.append(
-                "full resolution: not copied; the upsampler trains on a full-resolution dataset: rerun with "
-                "--full-res-copy (reading the original hdf5 files during training is not available yet)"
+                f"full resolution: read from the original hdf5 files in {self.input_path} during training"
             )
-            full = "FULL_RES_DATASET"
+            full = str(self.input_path)
         lines.append(
             f"train with: diamond train --config-name csgo env.path_data_low_res={low} env.path_data_full_res={full}"
         )

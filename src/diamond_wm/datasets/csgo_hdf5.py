@@ -8,6 +8,8 @@ A file is known by its id `<folder>/<file name>`, the key under which the publis
 full-resolution folder (every `.hdf5` below it, keyed by parent folder and name): the published converter
 extracts `hdf5_dm_july2021_<a>_to_<b>.tar` into `<a>-<b>/`, so its files are `<a>-<b>/hdf5_dm_july2021_<n>.hdf5`.
 `hdf5_file_index` finds the files of such a folder by id (full-resolution frames read back from the originals).
+The reading of frames and file ids, which training uses too, is `diamond_wm.data.hdf5_frames` (re-exported here);
+this module adds what only the conversion needs (tar folder names, frame counts, actions).
 """
 
 from __future__ import annotations
@@ -19,27 +21,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from diamond_wm.data.hdf5_frames import (  # noqa: F401  (the reading part lives in the data layer)
+    file_id,
+    hdf5_file_index,
+    read_bgr_frames,
+    read_frames,
+    require_h5py,
+)
 from diamond_wm.envs.csgo.actions import ACTION_SIZE, csgo_action_spec
 
 PUBLISHED_TAR_PREFIX = "hdf5_dm_july2021_"
 _FRAME_KEY = re.compile(r"^frame_(\d+)_x$")
-
-
-def require_h5py() -> Any:
-    """The h5py module; ImportError with the install line when it is missing."""
-    try:
-        import h5py
-    except ImportError as e:
-        raise ImportError(
-            f"reading the CS:GO hdf5 files needs h5py ({e}): pip install 'diamond-wm[csgo]'"
-        ) from e
-    return h5py
-
-
-def file_id(path: Path | str) -> str:
-    """`<folder>/<file name>`: how the published loader keys an hdf5 file of its full-resolution folder."""
-    path = Path(path)
-    return f"{path.parent.name}/{path.name}"
 
 
 def tar_folder_name(tar: Path | str) -> str:
@@ -48,17 +40,6 @@ def tar_folder_name(tar: Path | str) -> str:
     if stem.startswith(PUBLISHED_TAR_PREFIX):
         return "-".join(stem[len(PUBLISHED_TAR_PREFIX) :].split("_to_"))
     return stem
-
-
-def hdf5_file_index(root: Path | str) -> dict[str, Path]:
-    """Every `.hdf5` file below `root` by its id (see the module docstring); ValueError when two share an id."""
-    index: dict[str, Path] = {}
-    for path in sorted(Path(root).rglob("*.hdf5")):
-        key = file_id(path)
-        if key in index:
-            raise ValueError(f"{root}: two hdf5 files with the id {key!r}: {index[key]} and {path}")
-        index[key] = path
-    return index
 
 
 def count_frames(h5: Any, name: str) -> int:
@@ -75,30 +56,6 @@ def count_frames(h5: Any, name: str) -> int:
         if f"frame_{i}_y" not in h5:
             raise ValueError(f"{name}: frame_{i}_y missing (the action of frame_{i}_x)")
     return len(indices)
-
-
-def read_bgr_frames(h5: Any, start: int, stop: int, name: str) -> np.ndarray:
-    """Frames start .. stop-1 as stored: BGR uint8 (n, H, W, 3); ValueError naming the key of a frame of another
-    shape or type."""
-    first = h5[f"frame_{start}_x"]
-    shape = tuple(first.shape)
-    if len(shape) != 3 or shape[2] != 3 or first.dtype != np.uint8:
-        raise ValueError(f"{name}: frame_{start}_x is {first.dtype} {shape}: expected uint8 (H, W, 3) BGR")
-    out = np.empty((stop - start, *shape), dtype=np.uint8)  # (n, H, W, 3) BGR
-    for j, i in enumerate(range(start, stop)):
-        ds = h5[f"frame_{i}_x"]
-        if tuple(ds.shape) != shape or ds.dtype != np.uint8:
-            raise ValueError(
-                f"{name}: frame_{i}_x is {ds.dtype} {tuple(ds.shape)}, frame_{start}_x uint8 {shape}"
-            )
-        ds.read_direct(out, dest_sel=np.s_[j])
-    return out
-
-
-def read_frames(h5: Any, start: int, stop: int, name: str) -> torch.Tensor:
-    """Frames start .. stop-1 as RGB uint8 (n, 3, H, W) (see `read_bgr_frames`)."""
-    bgr = torch.from_numpy(read_bgr_frames(h5, start, stop, name)).permute(0, 3, 1, 2)  # (n, 3, H, W) view
-    return bgr.flip(1).contiguous()
 
 
 def read_actions(h5: Any, start: int, stop: int, name: str) -> torch.Tensor:

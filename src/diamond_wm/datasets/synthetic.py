@@ -111,3 +111,73 @@ def write_action_log(path: Path | str, rows: Sequence[dict]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def game_frames(rng: np.random.Generator, mouse_x: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """uint8 RGB frames (T, H, W, 3) of a toy first-person game: a striped panorama seen through a window that
+    the mouse turns (`mouse_x` pixels per frame, cumulated), so the frames depend on the actions."""
+    h, w = size
+    panorama_w = 4 * w
+    xs = np.arange(panorama_w)
+    phase = rng.uniform(0, 2 * np.pi, size=3)
+    rows = np.linspace(0, 1, h)[:, None, None]
+    panorama = 127.5 + 90 * np.sin(2 * np.pi * xs[None, :, None] * 3 / panorama_w + phase) * (0.5 + rows)
+    panorama = np.clip(panorama, 0, 255).astype(np.uint8)  # (H, 4W, 3)
+    offsets = np.cumsum(np.round(mouse_x / 10).astype(int)) % panorama_w
+    cols = (offsets[:, None] + np.arange(w)[None, :]) % panorama_w  # (T, W)
+    return np.ascontiguousarray(panorama[:, cols].transpose(1, 0, 2, 3))  # (T, H, W, 3)
+
+
+def write_game_videos(
+    folder: Path | str, num_videos: int, num_frames: int, size: Sequence[int] = (60, 100), *, fps: int = 15
+) -> list[Path]:
+    """Videos `play<k>.mp4` (lossless) of `game_frames` with CSV logs in the CS:GO layout (`frame, keys, mouse_x,
+    mouse_y, end`; an episode ends at the middle row of each video); video k is drawn from seed k."""
+    folder = Path(folder)
+    paths = []
+    for k in range(num_videos):
+        rng = np.random.default_rng(k)
+        mouse_x = rng.choice([-40, 0, 0, 40], size=num_frames)
+        keys = rng.choice(["w", "w+a", "w+d", "", "s"], size=num_frames)
+        path = write_video(folder / f"play{k}.mp4", game_frames(rng, mouse_x, size), fps=fps)
+        rows = [
+            {
+                "frame": i,
+                "keys": keys[i],
+                "mouse_x": int(mouse_x[i]),
+                "mouse_y": 0,
+                "end": int(i == num_frames // 2),
+            }
+            for i in range(num_frames)
+        ]
+        write_action_log(path.with_suffix(".csv"), rows)
+        paths.append(path)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m diamond_wm.datasets.synthetic csgo|videos OUT ...`: the small examples of docs/walkthrough.md."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m diamond_wm.datasets.synthetic", description=main.__doc__)
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("csgo", help="a tar of CS:GO hdf5 episodes (published keys, 150x280 frames)")
+    p.add_argument("out", type=Path)
+    p.add_argument("--episodes", type=int, default=3)
+    p.add_argument("--frames", type=int, default=20, help="frames per episode (published: 1000)")
+    p = sub.add_parser("videos", help="gameplay videos (mp4) with CSV action logs in the CS:GO layout")
+    p.add_argument("out", type=Path)
+    p.add_argument("--videos", type=int, default=2)
+    p.add_argument("--frames", type=int, default=40, help="frames per video")
+    p.add_argument("--size", default="60x100", help="HxW of the videos (default 60x100)")
+    args = parser.parse_args(argv)
+    if args.what == "csgo":
+        print(f"wrote {write_csgo_tar(args.out, 1, args.episodes, args.frames)}")
+    else:
+        h, w = (int(x) for x in args.size.lower().split("x"))
+        for path in write_game_videos(args.out, args.videos, args.frames, (h, w)):
+            print(f"wrote {path} and {path.with_suffix('.csv').name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,8 +4,9 @@
 - Weights: a bare state_dict with `denoiser.` and `upsampler.` keys (the published `csgo/model/csgo.pt`), read with
   weights_only and loaded strictly. An agent of discrete actions given here is refused in one line naming both
   (the reverse, CS:GO weights given to Atari play or eval, is `evaluation.loading.refuse_csgo`).
-- Networks: `--agent-config FILE` / `-o agent...` when given (see `evaluation.agent_config`), else the packaged
-  `agent=csgo` preset (the published sizes); the Hub's own `csgo/config/agent/csgo.yaml` for `--pretrained csgo`.
+- Networks: `--agent-config FILE` / `-o agent...` when given (see `evaluation.agent_config`), else those of the
+  run folder the checkpoint lies in (a run of `diamond train --config-name csgo`), else the packaged `agent=csgo`
+  preset (the published sizes); the Hub's own `csgo/config/agent/csgo.yaml` for `--pretrained csgo`.
 - Actions: the 51-dim keyboard-and-mouse spec (`envs.csgo.csgo_action_spec`).
 - Samplers: a `world_model_env` preset, `fast` (default) or `higher_quality` (`config/presets/world_model_env/`).
 - Spawn points: checked against the networks (frame sizes, upsampling factor, actions) before anything plays.
@@ -36,8 +37,10 @@ from diamond_wm.evaluation.loading import (
     LoadError,
     _agent_config,
     _build,
+    find_run_root,
     is_csgo_state_dict,
     read_checkpoint,
+    read_run_config,
 )
 from diamond_wm.models.agent import AGENT_PARTS, Agent
 
@@ -116,6 +119,13 @@ def open_spawn_points(spawn_dir: str | Path, agent: Agent) -> SpawnPoints:
     return spawns
 
 
+def _run_agent_config(checkpoint: Path):
+    """The networks of the run folder `checkpoint` lies in (a world model trained by `diamond train --config-name
+    csgo`), else None."""
+    run = find_run_root(checkpoint)
+    return read_run_config(run).agent if run is not None else None
+
+
 def load_csgo(
     checkpoint: str | Path,
     spawn_dir: str | Path,
@@ -137,7 +147,9 @@ def load_csgo(
             f"checkpoint {path} is {describe_weights(state_dict, num_actions)}, not {CSGO_WORLD_MODEL} for the "
             f"spawn points of --spawn {spawn_dir}: play it with --env-id ID instead of --spawn"
         )
-    cfg = _agent_config(agent_request, state_dict, saved_cfg or csgo_preset_config())
+    cfg = _agent_config(
+        agent_request, state_dict, saved_cfg or _run_agent_config(path) or csgo_preset_config()
+    )
     if not fits(cfg, state_dict, csgo_action_spec()):  # checked before 1.5 GB are spent on the networks
         with torch.device("meta"):
             _build(

@@ -39,9 +39,9 @@ from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
+    build_loaded,
     infer_num_actions,
     load_agent_state,
-    load_into,
 )
 from diamond_wm.runtime.safe_load import safe_torch_load
 from diamond_wm.training.run_dir import AGENT_VERSION_RE, RunDir
@@ -105,7 +105,10 @@ def read_run_config(run: Path) -> TrainerConfig:
 
 
 CSGO_WORLD_MODEL = "a CS:GO world model (denoiser + upsampler, 51-dim multi-hot keyboard and mouse actions)"
-CSGO_PLAY = "diamond play --checkpoint {path} --spawn DIR (or diamond play --pretrained csgo)"
+CSGO_PLAY = (
+    "diamond play --checkpoint {path} --spawn DIR (spawn points from a dataset: diamond dataset spawn; or "
+    "diamond play --pretrained csgo)"
+)
 
 
 def is_csgo_state_dict(state_dict: dict[str, torch.Tensor]) -> bool:
@@ -179,8 +182,7 @@ def _build(
     device: torch.device,
 ) -> Agent:
     try:
-        agent = Agent(cfg, actions)
-        load_into(agent, state_dict)
+        agent = build_loaded(cfg, actions, state_dict)
     except CheckpointMismatchError as e:
         kinds = (
             (e.missing, "missing keys"),

@@ -233,12 +233,47 @@ def dataset_folders(root: Path) -> list[Path]:
     return sorted(found)
 
 
+def static_dataset_path(base: Path) -> Optional[Path]:
+    """The recorded play a world-model-only run trained on (its `static_dataset.path`), when `base` is such a run
+    folder and the path exists (relative paths are taken from the current folder, as training took them)."""
+    config = base / "config" / "trainer.yaml"
+    if not config.is_file():
+        return None
+    try:
+        from omegaconf import OmegaConf
+
+        path = OmegaConf.select(OmegaConf.load(config), "static_dataset.path", default=None)
+    except Exception:  # an unreadable config: nothing to add to dataset mode
+        return None
+    if not isinstance(path, str) or not Path(path).expanduser().is_dir():
+        return None
+    return Path(path).expanduser()
+
+
+def dataset_roots(base: str | Path) -> list[Path]:
+    """Where dataset mode looks, in turn, until one holds episodes: `<base>/dataset/` (a run's datasets), the
+    static dataset a world-model-only run trained on, and `base` itself when it is a dataset, a folder of train/
+    and test/ datasets, or the OUT of `diamond dataset`."""
+    base = Path(base)
+    static = static_dataset_path(base)
+    # `base` itself only when it is made of datasets: not a search of whatever folder play was started in.
+    marks = (base / "conversion.json", base / INDEX_FILENAME, base / "train" / INDEX_FILENAME)
+    own = [base] if any(p.is_file() for p in marks) else []
+    return [base / "dataset", *([static] if static is not None else []), *own]
+
+
 def find_datasets(base: str | Path) -> list[tuple[str, EpisodeDataset]]:
-    """Every dataset folder under `<base>/dataset/` (any depth), by name relative to it, sorted. Opened read-only:
-    a folder without `info.pt` is indexed in memory from its episode files, nothing is written."""
-    root = Path(base) / "dataset"
-    if not root.is_dir():
-        return []
+    """Every dataset folder under the first of `dataset_roots(base)` that holds episodes (any depth), by name
+    relative to it, sorted. Opened read-only: a folder without `info.pt` is indexed in memory from its episode
+    files, nothing is written."""
+    for root in dataset_roots(base):
+        found = _datasets_under(root) if root.is_dir() else []
+        if found:
+            return found
+    return []
+
+
+def _datasets_under(root: Path) -> list[tuple[str, EpisodeDataset]]:
     found = []
     for d in dataset_folders(root):
         name = d.relative_to(root).as_posix() if d != root else root.name
@@ -253,10 +288,10 @@ def find_datasets(base: str | Path) -> list[tuple[str, EpisodeDataset]]:
 
 
 def build_dataset_browser(base: str | Path, action_names: Optional[list[str]] = None) -> DatasetBrowser:
-    """Dataset mode over every dataset under `<base>/dataset/`; LoadError naming the folder when there is none."""
+    """Dataset mode over every dataset found by `find_datasets`; LoadError naming the folder when there is none."""
     root = Path(base) / "dataset"
     datasets = find_datasets(base)
     if not datasets:
         what = "does not exist" if not root.is_dir() else "holds no dataset with episodes"
-        raise LoadError(f"no dataset to browse: {root.resolve()} {what}")
+        raise LoadError(f"no dataset to browse: {root.resolve()} {what}, nor does {Path(base).resolve()}")
     return DatasetBrowser(datasets, action_names)

@@ -42,6 +42,16 @@ def compile_world_model(agent: nn.Module, freeze: bool = False) -> None:
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 16)
 
 
+def use_channels_last(agent: nn.Module) -> None:
+    """Store the convolution weights of the denoiser's and the upsampler's U-Nets in channels-last order (NHWC),
+    in place. oneDNN (CPU) and cuDNN (GPU) then run their convolutions, and propagate their outputs, in NHWC,
+    their fastest layout; inputs need no change (a convolution follows its weight's layout). For inference; the
+    state_dict is the same tensors, so a checkpoint saved afterwards is unchanged."""
+    for part in (getattr(agent, "denoiser", None), getattr(agent, "upsampler", None)):
+        if part is not None:
+            part.inner_model.to(memory_format=torch.channels_last)
+
+
 def uncompiled(module: nn.Module) -> Callable[..., Any]:
     """`module`'s own forward, bypassing a `compile_world_model` compilation (a no-op for an eager module).
 

@@ -24,9 +24,11 @@ from diamond_wm.config.derived import (
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.action_specs import dataset_action_spec
 from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.data.hdf5_frames import has_hdf5_files
+from diamond_wm.data.hdf5_full_res import Hdf5FullResFrames
 from diamond_wm.data.loader import SegmentLoader
 from diamond_wm.data.sampling import SegmentSampler
-from diamond_wm.data.static import StaticDatasetPaths, resolve_static_dataset
+from diamond_wm.data.static import StaticDatasetPaths, count_episodes, resolve_static_dataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import InitialConditionSource, WorldModelEnv
 from diamond_wm.models.agent import Agent
@@ -63,6 +65,38 @@ def build_datasets(
     )
 
 
+def follower_datasets(
+    run_dir: RunDir, cache_in_ram: bool, action_spec: Optional[ActionSpec]
+) -> tuple[EpisodeDataset, EpisodeDataset]:
+    """(train, test) of a rank other than 0 in a multi-process run: a view of rank 0's train dataset in the run
+    folder (its index comes from rank 0 before each training phase), and an empty test set (rank 0 evaluates)."""
+    train = EpisodeDataset(
+        run_dir.train_dataset,
+        name="train (rank 0's)",
+        cache_in_ram=cache_in_ram,
+        action_spec=action_spec,
+        follower=True,
+    )
+    return train, EpisodeDataset(None, name="test (rank 0 evaluates)")
+
+
+def discard_interrupted_start(run_dir: RunDir, train: EpisodeDataset, test: EpisodeDataset) -> None:
+    """Episodes in a run folder without a checkpoint come from a start that was interrupted during its initial
+    collection or first epoch: they are dropped, so that the run starts over as if new."""
+    dropped = [(d.num_episodes, d.num_steps) for d in (train, test)]
+    if not any(n for n, _ in dropped):
+        return
+    for d in (train, test):
+        d.clear()
+    log.info(
+        "%s has no checkpoint yet: discarded the %d train episodes (%d steps) and %d test episodes of an "
+        "interrupted start; starting over",
+        run_dir.root,
+        *dropped[0],
+        dropped[1][0],
+    )
+
+
 def build_static_datasets(
     static: StaticDatasetPaths, cache_in_ram: bool = True
 ) -> tuple[EpisodeDataset, EpisodeDataset]:
@@ -79,8 +113,14 @@ def full_res_datasets(
     path: str, train: EpisodeDataset, test: EpisodeDataset
 ) -> tuple[EpisodeDataset, Optional[EpisodeDataset]]:
     """`static_dataset.full_res_path`'s (train, test) datasets, read-only and not cached (full-resolution frames
-    are large), checked against the low-resolution ones: the same episodes, of the same lengths."""
+    are large), checked against the low-resolution ones: the same episodes, of the same lengths.
+
+    A folder of the original CS:GO `.hdf5` files (and no dataset) gives the frames of those files instead, found
+    by each low-resolution episode's `info["original_file_id"]` (`Hdf5FullResFrames`)."""
     key = f"static_dataset.full_res_path={path}"
+    root = Path(path).expanduser()
+    if root.is_dir() and not (root / "train").is_dir() and count_episodes(root) == 0 and has_hdf5_files(root):
+        return _hdf5_full_res(key, root, train, test)
     try:
         paths = resolve_static_dataset(path)
     except ValueError as e:
@@ -103,13 +143,36 @@ def full_res_datasets(
     return full_train, full_test
 
 
+def _hdf5_full_res(
+    key: str, root: Path, train: EpisodeDataset, test: EpisodeDataset
+) -> tuple[Hdf5FullResFrames, Optional[Hdf5FullResFrames]]:
+    """The hdf5 frames of the train and test episodes, checked on each dataset's first episode (one line naming
+    the episode or the file when they do not fit)."""
+    sources = []
+    for low in (train, test):
+        if low.num_episodes == 0:
+            sources.append(None)
+            continue
+        try:
+            frames = Hdf5FullResFrames(root, low)
+            frames.read_frames(0, 0, 1)  # the first episode's file is there, readable, of consistent frames
+        except (ValueError, ImportError) as e:
+            raise ValueError(f"{key}: {str(e).splitlines()[0]}") from e
+        sources.append(frames)
+    files = next(len(f.files) for f in sources if f is not None) if any(sources) else 0
+    log.info("full-resolution frames read from the hdf5 files below %s (%d files)", root, files)
+    return sources[0], sources[1]
+
+
 def build_segment_samplers(
     cfg: TrainerConfig,
     dataset: EpisodeDataset,
     generators: dict[str, torch.Generator],
     parts: tuple[str, ...],
+    shard: tuple[int, int] = (0, 1),
 ) -> dict[str, SegmentSampler]:
-    """The samplers of the training segments of the denoiser and the reward/termination model, among `parts`."""
+    """The samplers of the training segments of the denoiser and the reward/termination model, among `parts`;
+    `shard` (rank, world size): a rank's share of the episodes (see `diamond_wm.data.sampling`)."""
     ignore = cfg.static_dataset.ignore_sample_weights
     samplers = {}
     if "denoiser" in parts:
@@ -121,6 +184,7 @@ def build_segment_samplers(
             den.sample_weights,
             ignore_weights_if_static=ignore,
             generator=generators["denoiser"],
+            shard=shard,
         )
     if "upsampler" in parts:
         up = cfg.upsampler.training
@@ -131,6 +195,7 @@ def build_segment_samplers(
             up.sample_weights,
             ignore_weights_if_static=ignore,
             generator=generators["upsampler"],
+            shard=shard,
         )
     if "rew_end_model" in parts:
         rew = cfg.rew_end_model.training
@@ -142,6 +207,7 @@ def build_segment_samplers(
             can_sample_beyond_end=True,
             ignore_weights_if_static=ignore,
             generator=generators["rew_end_model"],
+            shard=shard,
         )
     return samplers
 
@@ -167,9 +233,9 @@ def batch_sources(
 
 
 def initial_conditions(
-    cfg: TrainerConfig, dataset: EpisodeDataset, device: torch.device
+    cfg: TrainerConfig, dataset: EpisodeDataset, device: torch.device, shard: tuple[int, int] = (0, 1)
 ) -> InitialConditionSource:
-    """Real contexts (frames and actions) from `dataset`, to start imagined rollouts."""
+    """Real contexts (frames and actions) from `dataset` (this rank's share of it), to start imagined rollouts."""
 
     def source(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         sampler = SegmentSampler(
@@ -179,6 +245,7 @@ def initial_conditions(
             cfg.actor_critic.training.sample_weights,
             ignore_weights_if_static=cfg.static_dataset.ignore_sample_weights,
             generator=generator,
+            shard=shard,
         )
         batch = sampler.sample()
         return batch.obs.to(device), batch.act.to(device)
@@ -193,9 +260,10 @@ def build_rollout(
     device: torch.device,
     seed: int,
     generator: torch.Generator,
+    shard: tuple[int, int] = (0, 1),
 ) -> tuple[Any, ActorCriticRollout]:
-    """(environment, rollout) where the actor-critic learns: imagination, or real games in model-free mode; (None,
-    None) for a world model without an actor-critic."""
+    """(environment, rollout) where the actor-critic learns: imagination (from contexts of this rank's `shard` of
+    the episodes), or real games in model-free mode; (None, None) for a world model without an actor-critic."""
     if agent.actor_critic is None:
         return None, None
     batch = cfg.actor_critic.training.batch_size
@@ -207,7 +275,7 @@ def build_rollout(
     env = WorldModelEnv(  # the environment's generator also gives a DDPM sampler's posterior noise
         build_sampler(agent.denoiser, cfg.world_model_env.diffusion_sampler, generator),
         agent.rew_end_model,
-        initial_conditions(cfg, dataset, device),
+        initial_conditions(cfg, dataset, device, shard),
         batch,
         cfg.world_model_env.horizon,
         action_spec=agent.action_spec,

@@ -1,8 +1,15 @@
 """One optimisation phase of one component (denoiser, reward/termination model or actor-critic): the same loop
-for all, over the component's objective (`diamond_wm.training.objectives`)."""
+for all, over the component's objective (`diamond_wm.training.objectives`).
+
+In a multi-process run the objective is wrapped in DistributedDataParallel (`wrap_ddp`): each rank's backward
+averages the gradients over the ranks, so every rank takes the same step. With gradient accumulation only the
+last micro-batch's backward synchronises (`no_sync` before): the all-reduce then averages the ranks' sums, which is
+the sum of the averages. Clipping follows the all-reduce, on the same gradients everywhere.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -14,6 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from diamond_wm.data.batch import Batch
+from diamond_wm.runtime.distributed import SINGLE, DistContext
 
 BatchSource = Callable[[], Optional[Batch]]  # the next training batch (None for objectives that need none)
 
@@ -32,6 +40,24 @@ class ComponentState:
     grad_acc_steps: int
     max_grad_norm: float | None
     num_updates: int = 0
+    ddp: Optional[nn.Module] = None  # DistributedDataParallel(objective) in a multi-process run
+    dist: DistContext = SINGLE
+
+    def wrap_ddp(self, dist: DistContext) -> None:
+        """Train through DistributedDataParallel over the ranks of `dist` (no-op for one process). DDP starts by
+        giving every rank rank 0's parameters and buffers."""
+        if not dist.is_distributed:
+            return
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = dist.device
+        ids = [device.index] if device is not None and device.type == "cuda" else None
+        # find_unused_parameters stays off: every parameter of an objective takes part in its loss (tested).
+        self.ddp = DistributedDataParallel(self.objective, device_ids=ids)
+        self.dist = dist
+
+    def _sync_context(self, last: bool) -> contextlib.AbstractContextManager:
+        return self.ddp.no_sync() if self.ddp is not None and not last else contextlib.nullcontext()
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -72,9 +98,11 @@ def train_component(
         if between_updates is not None:
             between_updates()  # e.g. adapt the CPU thread count to the machine's load
         comp.optimizer.zero_grad(set_to_none=True)
-        for _ in range(comp.grad_acc_steps):
-            loss, metrics = comp.objective(comp.batches())
-            loss.backward()  # unscaled, as the published trainer: the accumulated gradients are summed
+        forward = comp.ddp if comp.ddp is not None else comp.objective
+        for i in range(comp.grad_acc_steps):
+            with comp._sync_context(last=i == comp.grad_acc_steps - 1):
+                loss, metrics = forward(comp.batches())
+                loss.backward()  # unscaled, as the published trainer: the accumulated gradients are summed
             for k, v in metrics.items():
                 sums[k] += float(v) / comp.grad_acc_steps
         if comp.max_grad_norm is not None:
@@ -84,6 +112,12 @@ def train_component(
         comp.scheduler.step()
         comp.num_updates += 1
     comp.objective.eval()
+    if comp.dist.is_distributed and sums:  # the metrics of the whole (global) batch: the mean over the ranks
+        keys = sorted(sums)
+        means = comp.dist.mean_(
+            torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=comp.dist.device)
+        )
+        sums = dict(zip(keys, means.tolist(), strict=True))
     out = {f"{comp.name}/{k}": v / steps for k, v in sums.items()} if steps else {}
     if steps:
         out[f"{comp.name}/lr"] = comp.scheduler.get_last_lr()[0]

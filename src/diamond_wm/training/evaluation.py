@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
+from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length, upsampler_seq_length
+from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.traverser import DatasetTraverser
 
@@ -42,3 +44,29 @@ def world_model_test_losses(
     finally:
         torch.set_rng_state(state)
     return {k: v / counts[k] for k, v in metrics.items()}
+
+
+def run_test_losses(
+    cfg: TrainerConfig,
+    components: dict[str, Any],
+    test_dataset: EpisodeDataset,
+    device: torch.device,
+    full_res_test: Optional[EpisodeDataset],
+) -> dict[str, float]:
+    """A run's world-model test losses: each trained world-model part's objective on its test segments (the
+    upsampler only with full-resolution test episodes)."""
+    seq_lengths = {
+        "denoiser": lambda: denoiser_seq_length(cfg),
+        "upsampler": lambda: upsampler_seq_length(cfg),
+        "rew_end_model": lambda: rew_end_seq_length(cfg),
+    }
+    parts = [p for p in seq_lengths if p in components]
+    if "upsampler" in parts and full_res_test is None:
+        parts.remove("upsampler")  # no full-resolution test episodes
+    return world_model_test_losses(
+        {name: (components[name].objective, seq_lengths[name]()) for name in parts},
+        test_dataset,
+        cfg.denoiser.training.batch_size,
+        device,
+        full_res=full_res_test,
+    )

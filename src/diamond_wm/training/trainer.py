@@ -9,6 +9,10 @@ The run's parts come from `training.build`; what it writes goes through `trainin
 versioned dict of `training.run_state`, saved (atomically) after the initial collection ("epoch 0") and at the
 end of each epoch, so an interrupted run resumes from its last checkpoint. A run interrupted before its first
 checkpoint starts over: the episodes it had collected are discarded.
+
+Launched by torchrun (`diamond_wm.runtime.distributed`), every process runs this loop on its own device: rank 0
+alone collects, evaluates and writes; every rank trains every part through DistributedDataParallel on its share of
+the episodes (`diamond_wm.training.ranks` says what is shared); a barrier ends every epoch.
 """
 
 from __future__ import annotations
@@ -18,23 +22,29 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length, upsampler_seq_length
-from diamond_wm.config.errors import ConfigError
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.action_specs import dataset_action_spec
 from diamond_wm.data.static import resolve_static_dataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.models.agent import Agent
+from diamond_wm.runtime import distributed
 from diamond_wm.runtime.compile import compile_world_model
-from diamond_wm.runtime.devices import resolve_devices
 from diamond_wm.runtime.memory import tune_malloc
 from diamond_wm.runtime.seeding import seed_everything
 from diamond_wm.runtime.threads import ThreadGovernor
 from diamond_wm.training import build
 from diamond_wm.training.collector import CollectionReport, Collector
 from diamond_wm.training.component import train_component
-from diamond_wm.training.evaluation import world_model_test_losses
+from diamond_wm.training.evaluation import run_test_losses
 from diamond_wm.training.outputs import RunOutputs
+from diamond_wm.training.ranks import (
+    check_in_sync,
+    gather_rank_states,
+    own_state,
+    process_device,
+    rank_seed,
+    shared_seed,
+)
 from diamond_wm.training.rng import capture_rng_state, restore_rng_state
 from diamond_wm.training.run_dir import RunDir
 from diamond_wm.training.run_state import (
@@ -47,6 +57,7 @@ from diamond_wm.training.run_state import (
     read_state,
 )
 from diamond_wm.training.schedule import EpochSchedule, component_steps, initial_collection
+from diamond_wm.training.summary import epoch_summary
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +72,12 @@ class Trainer:
         self.static = cfg.static_dataset.path is not None
         # A bad static dataset fails here, before anything is written.
         static_paths = resolve_static_dataset(cfg.static_dataset.path) if self.static else None
-        devices = resolve_devices(cfg.common.devices)
-        if len(devices) > 1:  # e.g. `all` on a machine with several GPUs
-            raise ConfigError(
-                "common.devices",
-                cfg.common.devices,
-                f"one device ({len(devices)} resolved): training on several GPUs is not available yet; "
-                "pick one, e.g. common.devices=0",
-            )
-        self.device = devices[0]
+        self.dist = dist = distributed.current()
+        self.device = process_device(cfg.common.devices, dist)
         self.run_dir = RunDir(Path(run_dir))
-        self.outputs = RunOutputs(self.run_dir)
+        self.outputs = RunOutputs(self.run_dir, enabled=dist.is_main)  # only rank 0 writes
         self.outputs.start_log()
-        self.show_progress = show_progress
+        self.show_progress = show_progress and dist.is_main
         self.threads: Optional[ThreadGovernor] = None
         if self.device.type == "cpu":
             tune_malloc()  # keep large activations in the heap: a ~2.5x faster training step on CPU
@@ -83,7 +87,9 @@ class Trainer:
             if self.run_dir.state_file.exists()
             else None
         )
-        self.seed = seed_everything(state["seed"] if state is not None else cfg.common.seed)
+        self.seed = shared_seed(state["seed"] if state is not None else cfg.common.seed, dist)
+        self.rank_seed = seed_everything(rank_seed(self.seed, dist))
+        self.seed = self.rank_seed - dist.rank  # one process: the seed drawn, when none was given
         cfg.common.seed = self.seed
         self.model_free = cfg.training.model_free
 
@@ -100,10 +106,17 @@ class Trainer:
                 self.full_res_train, self.full_res_test = build.full_res_datasets(
                     cfg.static_dataset.full_res_path, self.train_dataset, self.test_dataset
                 )
-        else:
-            self.test_env = make_env(cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, self.device)
-            self.train_env = make_env(cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, self.device)
-            action_spec = self.test_env.action_spec
+        else:  # rank 0 alone plays the real game; the others learn its actions from it
+            action_spec = None
+            if dist.is_main:
+                self.test_env = make_env(
+                    cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, self.device
+                )
+                self.train_env = make_env(
+                    cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, self.device
+                )
+                action_spec = self.test_env.action_spec
+            action_spec = dist.broadcast_object(action_spec)
 
         self.agent = Agent(cfg.agent, action_spec).to(self.device)
         if state is None and cfg.initialization.path_to_ckpt is not None:
@@ -114,20 +127,29 @@ class Trainer:
         # The run folder gets a configuration only now: a bad static dataset or initialization checkpoint failed
         # above, leaving nothing that a later `--resume` would pick up.
         self.outputs.create(cfg, write_config=state is None, action_spec=action_spec)
-        if not self.static:
+        if not self.static and dist.is_main:
             self.train_dataset, self.test_dataset = build.build_datasets(
                 self.run_dir, None, cfg.training.cache_in_ram, action_spec
             )
             if state is None:
-                self._discard_interrupted_start()
+                build.discard_interrupted_start(self.run_dir, self.train_dataset, self.test_dataset)
+        elif not self.static:  # rank 0's episodes, read from the run folder
+            self.train_dataset, self.test_dataset = build.follower_datasets(
+                self.run_dir, cfg.training.cache_in_ram, action_spec
+            )
 
-        self.generators = make_generators(self.seed)
-        samplers = build.build_segment_samplers(cfg, self.train_dataset, self.generators, self.agent.parts)
+        self.generators = make_generators(self.rank_seed)
+        shard = (dist.rank, dist.world_size)
+        samplers = build.build_segment_samplers(
+            cfg, self.train_dataset, self.generators, self.agent.parts, shard
+        )
         self.rl_env, self.rollout = build.build_rollout(
-            cfg, self.agent, self.train_dataset, self.device, self.seed, self.generators["wm_env"]
+            cfg, self.agent, self.train_dataset, self.device, self.rank_seed, self.generators["wm_env"], shard
         )
         batches = build.batch_sources(cfg, samplers, self.device, self.full_res_train)
         self.components = build.build_components(cfg, self.agent, self.rollout, batches)
+        for comp in self.components.values():  # in the same order on every rank
+            comp.wrap_ddp(dist)
 
         col = cfg.collection
         self.train_collector = None
@@ -163,22 +185,7 @@ class Trainer:
         if state is not None:
             self._load_state(state)
         self.outputs.open_metrics(cfg)
-
-    def _discard_interrupted_start(self) -> None:
-        """Episodes in a run folder without a checkpoint come from a start that was interrupted during its
-        initial collection or first epoch: they are dropped, so that the run starts over as if new."""
-        dropped = [(d.num_episodes, d.num_steps) for d in (self.train_dataset, self.test_dataset)]
-        if not any(n for n, _ in dropped):
-            return
-        for d in (self.train_dataset, self.test_dataset):
-            d.clear()
-        log.info(
-            "%s has no checkpoint yet: discarded the %d train episodes (%d steps) and %d test episodes of an "
-            "interrupted start; starting over",
-            self.run_dir.root,
-            *dropped[0],
-            dropped[1][0],
-        )
+        dist.barrier()  # every rank has read the run state before rank 0 writes the next one
 
     # ---------------------------------------------------------------- main loop
 
@@ -210,8 +217,12 @@ class Trainer:
     def _start(self) -> None:
         """Before epoch 1: the initial collection, which fixes the number of collecting epochs; then the
         "epoch 0" checkpoint, so that an interruption later in epoch 1 does not repeat the collection."""
-        if self.train_collector is None:
+        if self.static:
             self.schedule.no_collection()
+            self._save_checkpoint()
+            return
+        if not self.dist.is_main:  # rank 0 collects: its schedule, then the checkpoint, are everyone's
+            self.num_env_steps, self.schedule.num_epochs_collect = self.dist.broadcast_object(None)
             self._save_checkpoint()
             return
         col = self.cfg.collection.train
@@ -226,6 +237,7 @@ class Trainer:
         )
         self.num_env_steps += report.num_steps
         self.schedule.set_collected(self.num_env_steps)
+        self.dist.broadcast_object((self.num_env_steps, self.schedule.num_epochs_collect))
         log.info(
             "initial collection: %d steps (reward signs -1/0/+1: %s); %d collecting epochs of %d steps, "
             "then %d final epochs",
@@ -245,7 +257,7 @@ class Trainer:
         metrics: dict[str, Any] = {"epoch": self.epoch}
         if self.threads is not None:
             self.threads.adapt()
-        if self.schedule.collects(self.epoch):
+        if self.schedule.collects(self.epoch) and self.dist.is_main:
             report = self.train_collector.collect(
                 num_steps=self.schedule.steps_to_collect(self.num_env_steps)
             )
@@ -254,17 +266,27 @@ class Trainer:
         metrics["env_steps"] = self.num_env_steps
         if self.cfg.training.should:
             metrics |= self._train_components()
-        if self.cfg.evaluation.should and self.epoch % self.cfg.evaluation.every == 0:
+        if self.dist.is_main and self.cfg.evaluation.should and self.epoch % self.cfg.evaluation.every == 0:
             seed = self.seed + TEST_SEED_OFFSET + self.epoch
             metrics |= self._evaluate(self.cfg.collection.test.num_episodes, seed)
+        digests = check_in_sync(self.dist, self.agent.state_dict(), self.epoch)
+        if digests is not None:
+            metrics["dist/weight_digests"] = digests  # one per rank, all equal
         self._save_checkpoint()
         metrics["time/epoch_s"] = time.perf_counter() - start
         if self.epoch > 1:  # the first epoch is longer (more updates)
             self._recent_epoch_s = [*self._recent_epoch_s[-9:], metrics["time/epoch_s"]]
         self.outputs.log_metrics(metrics, step=self.epoch)
         log.info(self._summary_line(metrics))
+        self.dist.barrier()
 
     def _train_components(self) -> dict[str, Any]:
+        if self.dist.is_distributed and not self.static:  # rank 0's episodes as they are now, for every rank
+            lengths = self.dist.broadcast_object(
+                self.train_dataset.lengths.tolist() if self.dist.is_main else None
+            )
+            if not self.dist.is_main:
+                self.train_dataset.follow_index(lengths)
         metrics: dict[str, Any] = {}
         for name, comp in self.components.items():
             if self.model_free and name != "actor_critic":
@@ -283,25 +305,14 @@ class Trainer:
             metrics[f"{prefix}/returns"] = report.returns[:num_episodes]
             metrics[f"{prefix}/lengths"] = report.lengths[:num_episodes]
         if not self.model_free and self.test_dataset.num_episodes > 0:
-            cfg = self.cfg
-            seq_lengths = {
-                "denoiser": lambda: denoiser_seq_length(cfg),
-                "upsampler": lambda: upsampler_seq_length(cfg),
-                "rew_end_model": lambda: rew_end_seq_length(cfg),
-            }
-            parts = [p for p in seq_lengths if p in self.components]
-            if "upsampler" in parts and self.full_res_test is None:
-                parts.remove("upsampler")  # no full-resolution test episodes
-            metrics |= world_model_test_losses(
-                {name: (self.components[name].objective, seq_lengths[name]()) for name in parts},
-                self.test_dataset,
-                cfg.denoiser.training.batch_size,
-                self.device,
-                full_res=self.full_res_test,
+            metrics |= run_test_losses(
+                self.cfg, self.components, self.test_dataset, self.device, self.full_res_test
             )
         return metrics
 
     def _final_evaluation(self) -> dict[str, Any]:
+        if not self.dist.is_main:  # rank 0 evaluates alone
+            return {}
         if not self.outputs.has_agent_version(self.epoch):  # the agent the final episodes evaluate is kept
             self.outputs.save_agent_version(self.epoch, self.agent, self.cfg.checkpointing.num_to_keep)
         n = 0 if self.static else self.cfg.collection.test.num_final_episodes
@@ -323,29 +334,20 @@ class Trainer:
         return max(0, self.schedule.num_epochs - self.epoch) if self.schedule.started else 0
 
     def _summary_line(self, m: dict[str, Any]) -> str:
-        parts = [f"epoch {self.epoch}", f"env steps {self.num_env_steps}"]
-        for key, label in (
-            ("collect/return_mean", "train return"),
-            ("test/return_mean", "test return"),
-            ("denoiser/loss_denoising", "denoiser"),
-            ("rew_end_model/loss_total", "rew/end"),
-            ("actor_critic/loss_total", "actor-critic"),
-        ):
-            if key in m:
-                parts.append(f"{label} {m[key]:.4g}")
-        times = [f"{n} {m[f'{n}/time_s']:.0f}s" for n in self.components if f"{n}/time_s" in m]
-        if times:
-            parts.append("time " + " ".join(times))
-        parts.append(f"epoch {m.get('time/epoch_s', 0):.1f}s")
-        left = self.epochs_left()
-        if left and self._recent_epoch_s:
-            eta = left * sum(self._recent_epoch_s) / len(self._recent_epoch_s)
-            parts.append(f"{left} epoch{'s' if left > 1 else ''} left, ~{_format_duration(eta)}")
-        return " | ".join(parts)
+        return epoch_summary(
+            self.epoch, self.num_env_steps, m, self.components, self.epochs_left(), self._recent_epoch_s
+        )
 
     # ---------------------------------------------------------------- run state
 
     def _save_checkpoint(self) -> None:
+        own = {  # what is this rank's own: its random streams, its imagination
+            "rng": capture_rng_state(self.generators),
+            "rollout": self.rollout.state_dict() if self.rollout is not None else None,
+        }
+        ranks = gather_rank_states(self.dist, own)
+        if not self.dist.is_main:
+            return
         state = {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
@@ -356,13 +358,15 @@ class Trainer:
             "agent": self.agent.state_dict(),
             "components": {k: c.state_dict() for k, c in self.components.items()},
             "train_collector": None if self.train_collector is None else self.train_collector.state_dict(),
-            "rollout": self.rollout.state_dict() if self.rollout is not None else None,
+            "rollout": own["rollout"],
             "datasets": {
                 "train": self.train_dataset.lengths.tolist(),
                 "test": self.test_dataset.lengths.tolist(),
             },
-            "rng": capture_rng_state(self.generators),
+            "rng": own["rng"],
         }
+        if ranks is not None:  # a multi-process run: every rank's own state (rank 0's is also above)
+            state["ranks"] = ranks
         self.outputs.save_state(state)
         every = self.cfg.checkpointing.save_agent_every
         if self.epoch > 0 and self.epoch % every == 0:
@@ -375,23 +379,26 @@ class Trainer:
         self.agent.load_state_dict(state["agent"])
         for k, c in self.components.items():
             c.load_state_dict(state["components"][k])
-        if not self.static:  # a static dataset is read-only and never changes
+        if not self.static and self.dist.is_main:  # a static dataset is read-only and never changes
             self.train_dataset.rollback(state["datasets"]["train"])
             self.test_dataset.rollback(state["datasets"]["test"])
         if self.train_collector is not None:
             self.train_collector.load_state_dict(state["train_collector"])
-        if self.rollout is not None and state.get("rollout") is not None:
-            self.rollout.load_state_dict(state["rollout"])
-        restore_rng_state(state["rng"], self.generators)
+        own = own_state(state, self.dist)
+        if own is None:
+            log.warning(
+                "rank %d: %s was saved by fewer processes: this rank's random streams start afresh from seed %d",
+                self.dist.rank,
+                self.run_dir.state_file,
+                self.rank_seed,
+            )
+        else:
+            if self.rollout is not None and own.get("rollout") is not None:
+                self.rollout.load_state_dict(own["rollout"])
+            restore_rng_state(own["rng"], self.generators)
         log.info(
             "resumed %s at the end of %s (%d env steps)",
             self.run_dir.root,
             describe(state),
             self.num_env_steps,
         )
-
-
-def _format_duration(seconds: float) -> str:
-    minutes, s = divmod(int(seconds), 60)
-    h, m = divmod(minutes, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"

@@ -33,12 +33,16 @@ class DDPMSchedule:
         if not 0 < beta_start <= beta_end < 1:
             raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
         self.num_train_timesteps = num_train_timesteps
-        self.betas = torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float32)  # (T,)
+        # On the CPU always (a schedule, not a network: moved to the frames' device where used), also when the
+        # denoiser is built on the meta device to take a checkpoint's tensors (`models.checkpoint.build_loaded`).
+        self.betas = torch.linspace(
+            beta_start, beta_end, num_train_timesteps, dtype=torch.float32, device="cpu"
+        )  # (T,)
         self.alphas_cumprod = torch.cumprod(1 - self.betas, dim=0)  # (T,)
 
     def alpha_cumprod(self, t: int) -> torch.Tensor:
         """abar_t as a 0-d float32 tensor; 1 for t < 0 (before the first step: no noise)."""
-        return self.alphas_cumprod[t] if t >= 0 else torch.ones((), dtype=torch.float32)
+        return self.alphas_cumprod[t] if t >= 0 else torch.ones((), dtype=torch.float32, device="cpu")
 
     def inference_timesteps(self, num_steps: int) -> list[int]:
         """The `num_steps` timesteps of sampling, decreasing: k * (T // num_steps) for k = num_steps - 1 .. 0."""
