@@ -43,8 +43,10 @@ def test_malicious_checkpoint_through_eval_and_train(tmp_path):
     assert not marker.exists()
 
 
-def test_hydra_errors_of_a_sweep_are_one_line(tmp_path, monkeypatch, capsys):
+def test_config_errors_of_a_sweep_are_one_line(tmp_path, monkeypatch, capsys):
+    # Every job is composed before any starts: a key that no job accepts is one line, as in a single run.
     monkeypatch.chdir(tmp_path)
     assert main(["-q", "train", "-m", "env.train.idd=a,b"]) == 2
     line = one_line(capsys.readouterr().err)
-    assert line == "diamond train: Could not override 'env.train.idd'. (Key 'idd' not in 'GameConfig')"
+    assert line == "diamond train: invalid config: unknown key 'env.train.idd' (did you mean 'env.train.id'?)"
+    assert not (tmp_path / "multirun").exists()

@@ -1,4 +1,4 @@
-"""The `diamond` command: train | play | eval | bench | results | dataset.
+"""The `diamond` command: train | benchmark | play | eval | bench | results | dataset.
 
 Errors the user can fix end every command the same way, in `main`: one line `diamond CMD: ...` on stderr and a
 non-zero exit code (see `diamond_wm.cli.errors`); `--debug`, before or after the subcommand, shows the traceback.
@@ -21,10 +21,12 @@ log = logging.getLogger("diamond_wm.cli")
 
 NOT_LANDED_EXIT = 2
 DEBUG_FLAG = "--debug"
+_FORWARDING = ("train", "benchmark")  # commands that parse their own arguments (Hydra overrides)
 DRIFT = "drift"  # `diamond eval drift`: always the command (a path named drift is given as ./drift)
 
 SUBCOMMANDS = {
     "train": "train a DIAMOND agent (Hydra overrides, e.g. env.train.id=PongNoFrameskip-v4)",
+    "benchmark": "train on the 26 Atari 100k games x seeds as one sweep of runs (`benchmark atari100k`)",
     "play": "play, or watch the policy, inside the world model or the real game (pygame window)",
     "eval": "evaluate a checkpoint or run folder headless: test episodes in the real environment, JSON report; "
     "`eval drift`: drift of imagined trajectories from real ones",
@@ -62,10 +64,11 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
         action="store_true",
         help="show the full traceback of an error (also accepted after the subcommand)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,play,eval,bench,results,dataset}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,benchmark,play,eval,bench,results,dataset}")
     sub.required = True
-    # `train` forwards everything after it to its own parser and to Hydra (overrides, --cfg, -m ...).
-    sub.add_parser("train", help=SUBCOMMANDS["train"], add_help=False)
+    # `train` and `benchmark` forward everything after them to their own parser and to Hydra (overrides, -m ...).
+    for name in _FORWARDING:
+        sub.add_parser(name, help=SUBCOMMANDS[name], add_help=False)
     for name in ("play", "eval", "bench", "results", "dataset"):
         kwargs = {"description": SUBCOMMANDS[name] + "."} if name == "bench" else {}
         sub_parser = sub.add_parser(name, help=SUBCOMMANDS[name], **kwargs)
@@ -100,7 +103,7 @@ def _run(argv: list[str], command: Optional[str]) -> int:
 
         return run_drift_command(argv[idx + 2 :])
     head, rest = (argv, []) if idx is None else (argv[: idx + 1], argv[idx + 1 :])
-    if idx is not None and head[-1] != "train":
+    if idx is not None and head[-1] not in _FORWARDING:
         head, rest = argv, []
     args = parser.parse_args(head)
     setup_logging(args.verbose, args.quiet)
@@ -108,6 +111,10 @@ def _run(argv: list[str], command: Optional[str]) -> int:
         from diamond_wm.cli.train import run_train_command
 
         return run_train_command(rest)
+    if args.command == "benchmark":
+        from diamond_wm.cli.benchmark import run_benchmark_command
+
+        return run_benchmark_command(rest)
     if args.command == "bench":
         from diamond_wm.bench.cli import run as run_bench_command
 

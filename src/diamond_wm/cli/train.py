@@ -17,6 +17,8 @@ from diamond_wm.cli import errors
 from diamond_wm.runtime.signals import handle_termination
 
 if TYPE_CHECKING:  # torch and Hydra are imported when a run starts, not for --help
+    from omegaconf import DictConfig
+
     from diamond_wm.config.trainer import TrainerConfig
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,9 @@ options:
   --debug             show the full traceback of an error (otherwise errors you can fix are one line)
   --cfg job           print the composed configuration and exit (Hydra; also --cfg hydra|all, --resolve)
   --info              print Hydra's information about the composition and exit
-  -m, --multirun      run a Hydra sweep, e.g. -m common.seed=0,1,2
+  -m, --multirun      run a Hydra sweep, e.g. -m common.seed=0,1,2: one run folder per run, in multirun/<the
+                      overrides>/ or hydra.sweep.dir=DIR; the same command again skips the finished runs and
+                      resumes the others; hydra/launcher=joblib|submitit_slurm (docs/sweeps.md)
 """
 
 _HYDRA_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp"}
@@ -94,35 +98,22 @@ def run_train_command(args: Sequence[str]) -> int:
             print(f"diamond train: --resume takes no overrides (got {' '.join(rest)})", file=sys.stderr)
             return 2
         return _resume(Path(known.resume), show_progress=not known.no_progress)
-    from diamond_wm.config.compose import compose_trainer_config
     from diamond_wm.data.errors import DatasetError
     from diamond_wm.runtime.distributed import launched_by_torchrun
 
     try:
         flags, overrides = _split(rest)
-        multirun = bool({"-m", "--multirun"} & set(flags))
-        if multirun and launched_by_torchrun():
-            raise ValueError(
-                "-m/--multirun under torchrun: a sweep's jobs are separate runs; launch one torchrun per run"
-            )
-        if not multirun:
-            # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts (and
-            # creates the run folder).
-            cfg = compose_trainer_config(overrides, config_name=_config_name(flags))
-            if cfg.common.resume:  # the published resume.sh's flag: our runs resume by folder
+        if {"-m", "--multirun"} & set(flags):
+            if launched_by_torchrun():
                 raise ValueError(
-                    "common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
-                    "(or RUN_DIR/scripts/resume.sh)"
+                    "-m/--multirun under torchrun: a sweep's jobs are separate runs; launch one torchrun per run"
                 )
-            if cfg.static_dataset.path is not None:
-                from diamond_wm.data.static import resolve_static_dataset
+            from diamond_wm.cli.sweep import run_sweep
 
-                resolve_static_dataset(cfg.static_dataset.path)
-            if cfg.initialization.path_to_ckpt is not None:
-                from diamond_wm.config.compose import to_trainer_config
-                from diamond_wm.training.build import check_initialization
-
-                check_initialization(to_trainer_config(cfg))
+            return run_sweep(flags, overrides, show_progress=not known.no_progress)
+        # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts (and
+        # creates the run folder).
+        cfg = check_run_overrides(overrides, config_name=_config_name(flags))
     except (
         ValueError,
         DatasetError,
@@ -132,9 +123,36 @@ def run_train_command(args: Sequence[str]) -> int:
         one_line = getattr(err, "one_line", None)  # a checkpoint that does not fit: counted, in one line
         print(f"diamond train: {one_line() if one_line else err}", file=sys.stderr)
         return 2
-    if not multirun:
-        return _run_distributed(cfg.common.devices, rest, flags, overrides, not known.no_progress)
-    return _run_hydra(flags + overrides, show_progress=not known.no_progress)
+    return _run_distributed(cfg.common.devices, rest, flags, overrides, not known.no_progress)
+
+
+def check_run_overrides(overrides: Sequence[str], config_name: str) -> TrainerConfig:
+    """The validated configuration of one run; a one-line `ValueError` (or `DatasetError`) for a bad key or
+    value, a missing static dataset or an initialization checkpoint that does not fit."""
+    from diamond_wm.config.compose import compose_trainer_config
+
+    return check_run_config(compose_trainer_config(overrides, config_name=config_name, validate=False))
+
+
+def check_run_config(cfg: DictConfig) -> TrainerConfig:
+    """`check_run_overrides` for a configuration composed already."""
+    from diamond_wm.config.compose import to_trainer_config
+
+    typed = to_trainer_config(cfg)
+    if typed.common.resume:  # the published resume.sh's flag: our runs resume by folder
+        raise ValueError(
+            "common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
+            "(or RUN_DIR/scripts/resume.sh)"
+        )
+    if typed.static_dataset.path is not None:
+        from diamond_wm.data.static import resolve_static_dataset
+
+        resolve_static_dataset(typed.static_dataset.path)
+    if typed.initialization.path_to_ckpt is not None:
+        from diamond_wm.training.build import check_initialization
+
+        check_initialization(typed)
+    return typed
 
 
 def _run_distributed(
@@ -257,6 +275,7 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
 def _run_hydra(argv: list[str], show_progress: bool) -> int:
     import hydra
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     from diamond_wm.config.compose import (
         PRESETS_PATH,
@@ -269,9 +288,17 @@ def _run_hydra(argv: list[str], show_progress: bool) -> int:
     exit_codes: list[int] = []
 
     @hydra.main(config_path=PRESETS_PATH, config_name=TRAINER_CONFIG_NAME, version_base="1.3")
-    def app(cfg) -> None:
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-        exit_codes.append(_train(to_trainer_config(cfg), run_dir, show_progress))
+    def app(cfg) -> int:
+        hydra_cfg = HydraConfig.get()
+        run_dir = Path(hydra_cfg.runtime.output_dir)
+        if hydra_cfg.mode == RunMode.MULTIRUN:  # a job of a sweep, maybe in another process (joblib, SLURM)
+            from diamond_wm.cli.sweep import run_sweep_job
+
+            code = run_sweep_job(to_trainer_config(cfg), run_dir, show_progress)
+        else:
+            code = _train(to_trainer_config(cfg), run_dir, show_progress)
+        exit_codes.append(code)
+        return code
 
     saved, saved_full_error = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = ["diamond train", *argv]

@@ -5,7 +5,10 @@ The presets live in the package (`diamond_wm/config/presets`), so composition wo
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
+import re
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,8 +35,9 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="trainer_schema", node=TrainerConfig)
 
 
-def _known_keys() -> list[str]:
-    return flat_keys(OmegaConf.structured(_with_optional_parts(TrainerConfig())))
+@functools.lru_cache(maxsize=1)
+def _known_keys() -> tuple[str, ...]:
+    return tuple(flat_keys(OmegaConf.structured(_with_optional_parts(TrainerConfig()))))
 
 
 def _with_optional_parts(obj: Any) -> Any:
@@ -66,14 +70,14 @@ def explain_error(err: BaseException) -> ValueError:
         key = getattr(e, "full_key", None) or ""
         msg = str(getattr(e, "msg", None) or e).splitlines()[0]
         if "not in" in msg or "Key '" in msg and "not" in msg or "ConfigAttributeError" in type(e).__name__:
-            return UnknownKeyError(key, _known_keys())
+            return UnknownKeyError(key, list(_known_keys()))
         if key:
             expected = _describe_expected(msg)
             return ValueError(f"invalid config: {key}: {expected}")
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if "Could not override" in str(err) or "Could not append" in str(err):
         key = first.split("'")[1] if "'" in first else first
-        return UnknownKeyError(key, _known_keys())
+        return UnknownKeyError(key, list(_known_keys()))
     return ValueError(f"invalid config: {first}")
 
 
@@ -110,6 +114,46 @@ def _reject_unknown_keys(cfg: DictConfig) -> None:
     for key in flat_keys(cfg):
         if key not in known:
             raise UnknownKeyError(key, sorted(known))
+
+
+_PLAIN_VALUE_KEY = re.compile(r"^[A-Za-z_]\w*(\.\w+)+$")  # `common.seed`: a value, never a config group
+
+
+class SweepComposer:
+    """The configurations of a sweep's jobs, as `compose_trainer_config` gives them, fast.
+
+    Jobs that differ only in the values of plain keys (`common.seed=0,1,2`, not config groups like `agent=...`)
+    share one Hydra composition of their other overrides (or its error); each job is a copy of it with its values
+    applied the way Hydra applies value overrides after composing."""
+
+    def __init__(self, config_name: str = TRAINER_CONFIG_NAME) -> None:
+        self.config_name = config_name
+        self._composed: dict[tuple[str, ...], DictConfig | ValueError] = {}
+
+    def compose(self, overrides: Sequence[str], value_keys: Sequence[str]) -> DictConfig:
+        """The composed (not yet validated) configuration of one job; `value_keys`: the keys its sweep varies."""
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        plain = {k for k in value_keys if _PLAIN_VALUE_KEY.match(k)}
+        values = [o for o in overrides if o.split("=", 1)[0] in plain]
+        rest = tuple(o for o in overrides if o not in values)
+        if rest not in self._composed:
+            try:
+                self._composed[rest] = compose_trainer_config(
+                    rest, config_name=self.config_name, validate=False
+                )
+            except ValueError as err:  # the same for every job that shares these overrides
+                self._composed[rest] = err
+        base = self._composed[rest]
+        if isinstance(base, ValueError):
+            raise base
+        cfg = copy.deepcopy(base)
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config(OverridesParser.create().parse_overrides(values), cfg)
+        except (HydraException, OmegaConfBaseException) as err:
+            raise explain_error(err) from err
+        return cfg
 
 
 def to_trainer_config(cfg: Any) -> TrainerConfig:
