@@ -181,6 +181,19 @@ def test_compiled_workloads_are_timed_compiled(monkeypatch):
         torch._dynamo.reset()
 
 
+def test_flops_are_counted_after_the_timed_calls(monkeypatch):
+    """A call under the FLOP counter slows the compiled calls after it: the timed calls come first."""
+    from diamond_wm.bench import runner
+    from diamond_wm.bench.workloads import BenchSettings
+
+    calls = []
+    real_time, real_count = runner.time_calls, runner.count_flops
+    monkeypatch.setattr(runner, "time_calls", lambda *a, **k: calls.append("time") or real_time(*a, **k))
+    monkeypatch.setattr(runner, "count_flops", lambda fn: calls.append("flops") or real_count(fn))
+    runner.run_bench(BenchSettings(tiny=True), ["csgo_play_step"], warmup=1, repeats=1)
+    assert calls == ["time", "flops"]
+
+
 def test_warmup_must_be_at_least_one():
     res = run_cli("bench", "--tiny", "--warmup", "0")
     assert res.returncode == 2
