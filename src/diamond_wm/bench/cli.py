@@ -96,7 +96,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--channels-last",
         action="store_true",
-        help="the U-Nets' convolution weights in channels-last (NHWC) order, as `diamond play --fast` runs them",
+        help="the U-Nets' convolution weights in channels-last (NHWC) order (faster in eager bf16 on CPU; no "
+        "gain once compiled with freezing: docs/benchmarks.md)",
     )
     parser.add_argument(
         "--tf32", action="store_true", help="allow TF32 matmuls and convolutions (CUDA only; fp32 precision)"

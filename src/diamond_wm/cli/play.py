@@ -122,7 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fast",
         action="store_true",
         help="the fastest mode measured for this device (docs/benchmarks.md): bf16 where the device computes it "
-        "natively (else fp32; --precision overrides), --compile, channels-last convolutions",
+        "natively (else fp32; --precision overrides) and --compile",
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the policy, world model and collection"
@@ -167,7 +167,7 @@ def _choose_mode(args: argparse.Namespace, device) -> None:
         args.compile = True
         if args.precision is None:
             args.precision = default_precision(device)
-        log.info("--fast: %s, torch.compile with freezing, channels-last convolutions", args.precision)
+        log.info("--fast: %s, torch.compile with freezing", args.precision)
     if args.precision is None:
         args.precision = "fp32"
 
@@ -339,10 +339,6 @@ def run(args: argparse.Namespace) -> int:
                 app, agent, title, size = _csgo_session(args, device, base)
             else:
                 app, agent, title, base_out = _agent_session(args, device, base)
-            if args.fast:
-                from diamond_wm.runtime.compile import use_channels_last
-
-                use_channels_last(agent)
             if args.compile:
                 print("Compiling the world model (torch.compile, about a minute on CPU)...", flush=True)
                 try:
