@@ -25,6 +25,17 @@ def _headless(headless):
     yield
 
 
+def tiny_model_args(tiny) -> list[str]:
+    return [
+        "--checkpoint",
+        str(tiny.checkpoint),
+        "--spawn",
+        str(tiny.spawn),
+        "--agent-config",
+        str(tiny.agent_config),
+    ]
+
+
 def error_line(stderr: str) -> str:
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1, lines
@@ -33,14 +44,7 @@ def error_line(stderr: str) -> str:
 
 def test_play_record_screenshot_then_browse_the_recording(tiny, tmp_path):
     shot = tmp_path / "shot.png"
-    args = [
-        "--checkpoint",
-        str(tiny.checkpoint),
-        "--spawn",
-        str(tiny.spawn),
-        "--agent-config",
-        str(tiny.agent_config),
-    ]
+    args = tiny_model_args(tiny)
     res = run_cli("play", *args, "-r", "--max-frames", "5", "--screenshot", str(shot), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     out = res.stdout
@@ -153,14 +157,7 @@ def test_fast_picks_the_devices_native_precision_and_compiles(flags, native, wan
 
 @pytest.mark.slow
 def test_play_fast_compiles_and_plays(tiny, tmp_path):
-    args = [
-        "--checkpoint",
-        str(tiny.checkpoint),
-        "--spawn",
-        str(tiny.spawn),
-        "--agent-config",
-        str(tiny.agent_config),
-    ]
+    args = tiny_model_args(tiny)
     res = run_cli(
         "play", *args, "--fast", "--max-frames", "3", "--screenshot", str(tmp_path / "f.png"), cwd=tmp_path
     )

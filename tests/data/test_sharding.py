@@ -56,9 +56,21 @@ def test_a_follower_reads_the_writers_episodes_by_its_index(tmp_path):
         writer.follow_index([1])
 
 
-def _episode(n: int) -> Episode:
+def test_a_disk_backed_follower_reads_an_episode_that_grew_through_its_new_file(tmp_path):
+    writer = EpisodeDataset(tmp_path / "train", cache_in_ram=False)
+    writer.add_episode(_episode(5))
+    follower = EpisodeDataset(tmp_path / "train", cache_in_ram=False, follower=True)
+    follower.follow_index(writer.lengths.tolist())
+    assert len(follower.load_steps(0, 1, 4)) == 3  # a partial read: the file's layout is kept
+    writer.extend_episode(0, _episode(3, value=7))  # rank 0 rewrites the file: 8 steps
+    follower.follow_index(writer.lengths.tolist())
+    steps = follower.load_steps(0, 4, 8)  # beyond the 5 steps of the layout read before
+    assert len(steps) == 4 and steps.obs[-1].eq(7).all()
+
+
+def _episode(n: int, value: int = 0) -> Episode:
     return Episode(
-        obs=torch.zeros(n, 3, 4, 4, dtype=torch.uint8),
+        obs=torch.full((n, 3, 4, 4), value, dtype=torch.uint8),
         act=torch.zeros(n, dtype=torch.long),
         rew=torch.zeros(n),
         end=torch.zeros(n, dtype=torch.uint8),

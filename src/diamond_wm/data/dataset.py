@@ -262,14 +262,17 @@ class EpisodeDataset:
         return (self.read_only and not self.follower) or self._is_static
 
     def follow_index(self, lengths: Sequence[int]) -> None:
-        """A follower takes the writer's index (its episode lengths): new episodes appear, and RAM copies of
-        episodes that grew since are dropped (read again from their files at the next draw)."""
+        """A follower takes the writer's index (its episode lengths): new episodes appear, and RAM copies and file
+        layouts of episodes that grew since are dropped (read again from their files at the next draw)."""
         if not self.follower:
             raise ValueError(f"dataset {self.name!r} is not a follower: its index is its own")
         lengths = [int(n) for n in lengths]
         for i in list(self._cache):
             if i >= len(lengths) or lengths[i] != self._lengths[i]:
                 del self._cache[i]
+        for i in list(self._files):  # the file layouts of partial reads, too: the writer rewrote those files
+            if i >= len(lengths) or lengths[i] != self._lengths[i]:
+                del self._files[i]
         self._lengths = lengths
         self._lengths_np = None
 
