@@ -111,7 +111,7 @@ def write_load_datasets(root: Path, episodes: int, frames: int, seed: int = 0) -
     g = torch.Generator().manual_seed(seed)
     folders = root / "low_res", root / "full_res"
     for folder, shape in zip(folders, (LOW_RES, FULL_RES), strict=True):
-        ds = EpisodeDataset(folder, autosave_index=False)
+        ds = EpisodeDataset(folder, cache_in_ram=False, autosave_index=False)  # memory flat: any size
         for _ in range(episodes):
             obs = torch.randint(0, 256, (frames, *shape), dtype=torch.uint8, generator=g)
             act = (torch.rand(frames, 51, generator=g) < 0.1).float()
