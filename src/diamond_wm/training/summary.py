@@ -20,6 +20,7 @@ def epoch_summary(
         ("collect/return_mean", "train return"),
         ("test/return_mean", "test return"),
         ("denoiser/loss_denoising", "denoiser"),
+        ("upsampler/loss_denoising", "upsampler"),
         ("rew_end_model/loss_total", "rew/end"),
         ("actor_critic/loss_total", "actor-critic"),
     ):
