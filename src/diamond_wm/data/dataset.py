@@ -267,12 +267,10 @@ class EpisodeDataset:
         if not self.follower:
             raise ValueError(f"dataset {self.name!r} is not a follower: its index is its own")
         lengths = [int(n) for n in lengths]
-        for i in list(self._cache):
-            if i >= len(lengths) or lengths[i] != self._lengths[i]:
-                del self._cache[i]
-        for i in list(self._files):  # the file layouts of partial reads, too: the writer rewrote those files
-            if i >= len(lengths) or lengths[i] != self._lengths[i]:
-                del self._files[i]
+        changed = {i for i, n in enumerate(self._lengths) if i >= len(lengths) or lengths[i] != n}
+        for i in changed:  # the writer rewrote their files: RAM copies and file layouts are stale
+            self._cache.pop(i, None)
+            self._files.pop(i, None)
         self._lengths = lengths
         self._lengths_np = None
 
