@@ -80,6 +80,16 @@ def train_spawn_and_play(root: Path, low_res: Path, full_res: Path) -> None:
         assert len(losses) == 2 and all(np.isfinite(losses)), part
     checkpoint = run / "checkpoints" / "agent_versions" / "agent_epoch_00002.pt"
     assert checkpoint.is_file()
+    # Training on from a checkpoint (as from the published csgo.pt): both networks start from its weights.
+    tuned = root / "tuned"
+    res = run_cli(
+        "train", "--config-name", "csgo", *TINY, "training.num_final_epochs=1", f"initialization.path_to_ckpt={checkpoint}",
+        f"env.path_data_low_res={low_res}", f"env.path_data_full_res={full_res}", f"hydra.run.dir={tuned}",
+        "--no-progress", cwd=root, timeout=600,
+    )  # fmt: skip
+    ok(res)
+    assert f"initialized denoiser, upsampler from {checkpoint}" in (tuned / "train.log").read_text()
+    assert (tuned / "FINISHED").is_file()
 
     out = ok(run_cli("dataset", "spawn", str(low_res), str(full_res), str(root / "spawn"), "--count", "2"))
     assert "wrote 2 spawn points" in out
