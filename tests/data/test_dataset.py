@@ -203,6 +203,17 @@ def test_our_index_has_the_published_keys_and_types(tmp_path):
     assert scan_episode_ids(tmp_path) == [0]
 
 
+def test_a_dataset_without_episodes_reads_back(tmp_path):
+    """The index of an empty dataset holds empty numpy arrays, which protocol 2 pickles with builtins.bytes."""
+    from diamond_wm.data.published_layout import DatasetIndex, write_index
+
+    write_index(tmp_path / "info.pt", DatasetIndex(is_static=True))
+    index = read_index(tmp_path / "info.pt")
+    assert index.num_episodes == 0 and index.num_steps == 0 and index.is_static
+    ds = EpisodeDataset(tmp_path, read_only=True)
+    assert ds.num_episodes == 0 and ds.num_steps == 0
+
+
 def test_rollback_to_checkpointed_lengths(tmp_path):
     ds = EpisodeDataset(tmp_path / "d")
     first = random_episode(4, seed=1)

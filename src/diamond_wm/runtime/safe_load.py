@@ -7,6 +7,10 @@ torch's own message for a refused pickle depends on the payload and opens with t
   `builtins.eval`...): "refusing to load FILE: it needs arbitrary unpickling (global posix.system); only tensors
   and plain data are loaded". The globals are found by reading the pickle's opcodes, never by running them.
 - `UnreadableFileError` (with `reason`) for a file that is empty, truncated or not a PyTorch file at all.
+
+Besides torch's own allow-list, `bytes` is allowed: `torch.save` pickles with protocol 2, which writes an empty
+`bytes` object as a call of `builtins.bytes` (a non-empty one as `_codecs.encode`, which torch allows), e.g. the
+data of an empty numpy array in the `info.pt` of a dataset with no episode. It only makes bytes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 import torch
 
 _SAFE_PREFIXES = ("torch.", "collections.OrderedDict", "collections.Counter", "_codecs.encode")
+_ALWAYS_ALLOWED: tuple[Any, ...] = (bytes,)  # protocol 2 writes b"" as builtins.bytes() (see the docstring)
 _MAX_SCAN_BYTES = 64 << 20
 
 
@@ -53,8 +58,9 @@ def safe_torch_load(path: str | Path, safe_globals: Sequence[Any] = ()) -> Any:
     Raises FileNotFoundError/PermissionError as `open` does, `UnsafePickleError` or `UnreadableFileError`.
     """
     path = Path(path)
+    safe_globals = [*_ALWAYS_ALLOWED, *safe_globals]
     try:
-        with warnings.catch_warnings(), torch.serialization.safe_globals(list(safe_globals)):
+        with warnings.catch_warnings(), torch.serialization.safe_globals(safe_globals):
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -121,6 +127,9 @@ def _refused_global(path: Path, err: BaseException, safe_globals: Sequence[Any])
         except Exception:  # a damaged archive: fall back to our own reading
             pass
     for name in found:
+        name = (
+            "builtins." + name[len("__builtin__.") :] if name.startswith("__builtin__.") else name
+        )  # protocol 2
         if name not in allowed and not name.startswith(_SAFE_PREFIXES):
             return name
     m = re.search(r"GLOBAL ([\w.]+)", str(err))
