@@ -16,15 +16,17 @@ NAMED = ActionSpec.discrete(3, ["noop", "left", "right"])
 def test_discrete_actions_by_index_or_name_rewards_and_episode_ends(tmp_path):
     rows = [
         {"frame": 0, "action": 2, "reward": 0, "end": 0},
-        {"frame": 1, "action": "left", "reward": 1.5, "end": 1},
-        {"frame": 2, "action": 0, "reward": -1, "end": 0},
+        {"frame": 1, "action": "left", "reward": 1.5, "end": 0},
+        {"frame": 2, "action": "", "reward": "", "end": 1},  # the terminal frame: no action, no reward
+        {"frame": 3, "action": 0, "reward": -1, "end": 0},
     ]
     for suffix in (".csv", ".jsonl"):
         log = read_action_log(write_action_log(tmp_path / f"a{suffix}", rows), NAMED)
-        assert log.act.tolist() == [2, 1, 0] and log.act.dtype == torch.int64
-        assert log.rew.tolist() == [0, 1.5, -1] and log.end.tolist() == [0, 1, 0]
-        assert log.episode_ranges() == [(0, 2), (2, 3)]
-        assert log.lines == ([2, 3, 4] if suffix == ".csv" else [1, 2, 3])
+        assert log.act.tolist() == [2, 1, 0, 0] and log.act.dtype == torch.int64
+        assert log.rew.tolist() == [0, 1.5, 0, -1] and log.end.tolist() == [0, 0, 1, 0]
+        assert log.episode_ranges() == [(0, 3), (3, 4)]
+        assert [log.num_steps(r) for r in log.episode_ranges()] == [2, 1] and log.ends((0, 3))
+        assert log.lines == ([2, 3, 4, 5] if suffix == ".csv" else [1, 2, 3, 4])
 
 
 def test_csgo_keys_columns_and_mouse_values_encode_like_the_keymap(tmp_path):
@@ -65,8 +67,32 @@ def test_jsonl_keys_as_a_list_and_a_one_hot_group_by_dimension_name(tmp_path):
         ([{"action": 1, "jump": 1}], NAMED, "unknown key name 'jump'", 1),
         ([{"keys": "w"}, {"keys": "w+q"}], "csgo", "unknown key name 'q' in keys", 3),
         ([{"frame": 0, "action": 1}, {"frame": 2, "action": 1}], NAMED, "frame 2, expected 1", 3),
-        ([{"action": 1}, {"action": 3}], NAMED, "action '3': expected an index in [0, 3)", 3),
-        ([{"action": 1}, {"action": "jump"}], NAMED, "neither an index nor an action name", 3),
+        (
+            [{"action": 1}, {"action": 3}],
+            NAMED,
+            "action '3': expected an index in [0, 3) or one of noop, left",
+            3,
+        ),
+        (
+            [{"action": 1}, {"action": "RIGHT"}],
+            NAMED,
+            "action 'RIGHT' is neither an index nor an action name: expected an index in [0, 3) or one of noop, left, "
+            "right",
+            3,
+        ),
+        (
+            [{"action": "FIRE"}],
+            ActionSpec.discrete(4),
+            "action 'FIRE' is neither an index nor an action name: expected an index in [0, 4) (the action spec "
+            "names no action; a JSON spec can)",
+            2,
+        ),
+        (
+            [{"action": 1}, {"action": ""}],
+            NAMED,
+            "no action (a column 'action': expected an index in [0, 3) or",
+            3,
+        ),
         ([{"time": 1.0, "action": 0}, {"time": 1.0, "action": 0}], NAMED, "times must increase", 3),
         ([{"keys": "w", "mouse_x": "fast"}], "csgo", "mouse_x 'fast' is not a number", 2),
         ([{"action": 1}], "csgo", "unknown key name 'action'", 1),

@@ -1,9 +1,18 @@
 """Action logs of gameplay videos: one row per video frame, CSV (with a header) or JSONL (one object a line).
 
+Rows and frames: row t's action is taken on frame t and yields frame t + 1; row t's reward is what that action
+earned. A row with end 1 is an episode's terminal frame: the frame the previous row's action led to, where the game
+is over. It becomes the episode's final observation (Gymnasium's `final_observation`); its action is not used (it
+may be empty) and its reward must be 0 or empty (the reward of the step that ended the episode belongs on the row
+before). The next row starts a new episode of the same video. So the rows [a, b) of an episode that ends (row b - 1
+has end 1) give the steps a .. b - 2, the last one with end 1, and the final observation frame b - 1; an episode
+that the video stops in has a step per row and no end.
+
 Columns (docs/datasets.md has examples):
 
 - `frame` (optional): the frame index, 0, 1, 2, ... in order; or `time` (or `timestamp`, optional): seconds,
-  increasing, matched against the frames' timestamps (both counted from the first one) within half a frame.
+  increasing, matched against the frames' timestamps (both counted from the first one; see
+  `diamond_wm.datasets.frame_matching`).
 - the action, by the kind of the action spec:
   - discrete: `action`, an index in [0, n) or one of the spec's action names;
   - multi-hot: `keys`, the pressed dimensions by name (CSV: joined with `+`, e.g. `w+space+l_click`; JSONL: a
@@ -11,11 +20,10 @@ Columns (docs/datasets.md has examples):
     column named after the group holding the name of its hot dimension, or a number when the dimensions are
     named `<group>=<number>` (CS:GO mouse bins): the nearest bin (clipped to the range; a tie goes to the
     lower bin). A one-hot group without a value takes its `<group>=0` dimension when there is one.
-- `reward` (optional, default 0) and `end` (optional, 0/1): the episode ends at a row with end 1 (the next row
-  starts a new episode of the same video).
+- `reward` (optional, default 0) and `end` (optional, 0/1): see above.
 
 Any other column (or JSONL key, or name in `keys`) is an unknown key name: a `ValueError` of one line naming the
-file and the line.
+file and the line. CSV files may start with a UTF-8 byte order mark (as spreadsheets export them).
 """
 
 from __future__ import annotations
@@ -56,16 +64,25 @@ class ActionLog:
         return len(self.lines)
 
     def episode_ranges(self) -> list[tuple[int, int]]:
-        """[start, stop) of each episode: a new one starts after every row with end 1."""
+        """Rows [start, stop) of each episode: a new one starts after every row with end 1 (that row, its terminal
+        frame, is the last of its episode)."""
         cuts = [i + 1 for i in range(len(self)) if self.end[i]]
         starts = [0, *(c for c in cuts if c < len(self))]
         return list(zip(starts, [*starts[1:], len(self)], strict=True))
+
+    def ends(self, span: tuple[int, int]) -> bool:
+        """True when the episode of rows `span` ends: its last row (the terminal frame) has end 1."""
+        return bool(self.end[span[1] - 1])
+
+    def num_steps(self, span: tuple[int, int]) -> int:
+        """Steps of the episode of rows `span`: one per row, but the terminal frame of an ended episode."""
+        return span[1] - span[0] - int(self.ends(span))
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) of a CSV or JSONL file."""
     if path.suffix == ".jsonl":
-        with path.open() as f:
+        with path.open(encoding="utf-8-sig") as f:
             for line_no, line in enumerate(f, 1):
                 if not line.strip():
                     continue
@@ -79,7 +96,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     )
                 yield line_no, row
         return
-    with path.open(newline="") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: a byte order mark (spreadsheet export)
         reader = csv.DictReader(f)
         for row in reader:
             if None in row:
@@ -179,21 +196,40 @@ class ActionEncoder:
             dim = self.dims[text]
         return dim
 
+    def has_action(self, row: dict[str, Any]) -> bool:
+        """True when `row` gives an action (a terminal frame's row may leave it empty)."""
+        if self.spec.is_discrete:
+            return str(row.get(ACTION, "") or "").strip() != ""
+        data = (v for k, v in row.items() if k not in (FRAME, TIME, TIMESTAMP, REWARD, END))
+        return any(v not in (None, "", []) and str(v).strip() != "" for v in data)
+
+    def placeholder(self) -> Any:
+        """The action stored for a terminal frame's row (never used: no step is taken from that frame)."""
+        return 0 if self.spec.is_discrete else torch.zeros(self.spec.num_action_dims)
+
     def _discrete(self, value: Any, where: str) -> int:
         if value is None or str(value).strip() == "":
-            raise ValueError(f"{where}: no action (expected a column 'action': an index or an action name)")
+            raise ValueError(f"{where}: no action (a column 'action': {self._expected_action()})")
         text = str(value).strip()
         if text in self.spec.names:
             return self.spec.names.index(text)
         try:
             index = int(float(text))
         except ValueError:
-            raise ValueError(f"{where}: action {value!r} is neither an index nor an action name") from None
-        if float(text) != index or not 0 <= index < self.spec.num_action_dims:
             raise ValueError(
-                f"{where}: action {value!r}: expected an index in [0, {self.spec.num_action_dims})"
-            )
+                f"{where}: action {value!r} is neither an index nor an action name: {self._expected_action()}"
+            ) from None
+        if float(text) != index or not 0 <= index < self.spec.num_action_dims:
+            raise ValueError(f"{where}: action {value!r}: {self._expected_action()}")
         return index
+
+    def _expected_action(self) -> str:
+        """'expected an index in [0, 4) or one of NOOP, FIRE, RIGHT, LEFT' (or why no name is accepted)."""
+        n, names = self.spec.num_action_dims, self.spec.names
+        if not names:
+            return f"expected an index in [0, {n}) (the action spec names no action; a JSON spec can)"
+        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+        return f"expected an index in [0, {n}) or one of {shown}"
 
     def _expected(self) -> str:
         names = [n for n in self.dims if ":" not in n]
@@ -226,9 +262,18 @@ def read_action_log(path: Path | str, spec: ActionSpec) -> ActionLog:
                 if times and t <= times[-1]:
                     raise ValueError(f"{where}: time {t} after {times[-1]}: times must increase")
                 times.append(t)
-            acts.append(encoder.encode(row, where))
-            rews.append(_number(row.get(REWARD) or 0, where, REWARD))
-            ends.append(_flag(row.get(END, 0), where, END))
+            end = _flag(row.get(END, 0), where, END)
+            rew = _number(row.get(REWARD) or 0, where, REWARD)
+            if end and rew != 0:
+                raise ValueError(
+                    f"{where}: reward {row.get(REWARD)!r} on a row with end 1: that row is the terminal frame, "
+                    "from which no action is taken; the reward of the step that ended the episode belongs on the "
+                    "row before"
+                )
+            terminal_without_action = end and not encoder.has_action(row)
+            acts.append(encoder.placeholder() if terminal_without_action else encoder.encode(row, where))
+            rews.append(rew)
+            ends.append(end)
             lines.append(line_no)
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: unreadable ({e})") from None
@@ -236,7 +281,14 @@ def read_action_log(path: Path | str, spec: ActionSpec) -> ActionLog:
         raise ValueError(f"{path}: no row (expected one row per video frame)")
     act = torch.tensor(acts, dtype=torch.int64) if spec.is_discrete else torch.stack(acts)
     rew, end = torch.tensor(rews, dtype=torch.float32), torch.tensor(ends, dtype=torch.uint8)
-    return ActionLog(path, act, rew, end, times if has_time else None, lines)
+    log = ActionLog(path, act, rew, end, times if has_time else None, lines)
+    for span in log.episode_ranges():
+        if log.num_steps(span) == 0:
+            raise ValueError(
+                f"{path}: line {lines[span[0]]}: end 1 on the first row of an episode: the row with end 1 is the "
+                "terminal frame that a step of the episode led to, so an episode needs a row before it"
+            )
+    return log
 
 
 def _column_hint(encoder: ActionEncoder) -> str:
