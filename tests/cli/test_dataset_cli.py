@@ -19,14 +19,25 @@ pytest.importorskip("av", reason="PyAV is in the video and dev extras: pip insta
 from diamond_wm.datasets.synthetic import write_action_log, write_csgo_episode, write_csgo_tar, write_video
 
 
-def test_each_dataset_command_has_help(capsys):
+def test_each_dataset_command_has_help_with_a_description(capsys):
     assert "dataset" in run_cli("--help").stdout
-    for command in ((), ("csgo",), ("import",), ("info",), ("verify",)):
+    described = {
+        (): "Make datasets from recorded play",
+        ("csgo",): "Convert the published CS:GO recordings",
+        ("import",): "Import your own game",
+        ("spawn",): "Spawn points for",
+        ("info",): "What the datasets of a folder hold",
+        ("verify",): "Read every episode file of the datasets",
+    }
+    for command, description in described.items():
         with pytest.raises(SystemExit) as exit_info:
             main(["dataset", *command, "--help"])
         assert exit_info.value.code == 0
         usage = f"usage: diamond dataset {' '.join(command)}".rstrip()
-        assert capsys.readouterr().out.startswith(usage)
+        out = capsys.readouterr().out
+        assert out.startswith(usage) and description in out, (command, out)
+    main_help = run_cli("dataset", "import", "--help").stdout
+    assert "--overwrite" in main_help and "terminal frame" in main_help
 
 
 def test_csgo_conversion_then_info_and_verify_naming_a_corrupted_episode(tmp_path):
@@ -138,6 +149,52 @@ def test_import_prints_a_summary(tmp_path):
         f"test: 0 episodes, 0 steps -> {out / 'low_res' / 'test'}",
     ]
     assert res.stdout.startswith("imported 1 episode (10 frames) from 1 video in ")
+    assert res.stdout.splitlines()[-1] == (
+        f"train with: diamond train --config-name world_model static_dataset.path={out / 'low_res'}"
+    )
+    full = tmp_path / "full"
+    res = run_cli("dataset", "import", str(tmp_path / "videos"), str(full), "--actions", "csv", "--action-spec",
+                  "csgo", "--size", "8x8", "--full-res-size", "16x16")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[-1] == (
+        f"train with: diamond train --config-name csgo env.path_data_low_res={full / 'low_res'} "
+        f"env.path_data_full_res={full / 'full_res'}"
+    )
+
+
+def test_a_one_episode_discrete_import_then_info_and_verify(tmp_path):
+    """No test episode (one episode, --test-fraction 0): a valid dataset everywhere; the summary says how to
+    train it."""
+    frames = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    write_video(tmp_path / "videos" / "breakout.mp4", frames)
+    rows = [
+        {"frame": i, "action": ["NOOP", "FIRE"][i % 2], "reward": int(i == 6), "end": int(i == 7)}
+        for i in range(8)
+    ]
+    rows[-1]["action"] = ""  # the terminal frame: no action
+    write_action_log(tmp_path / "videos" / "breakout.csv", rows)
+    spec = tmp_path / "breakout.json"
+    spec.write_text('{"kind": "discrete", "num_actions": 4, "names": ["NOOP", "FIRE", "RIGHT", "LEFT"]}')
+    out = tmp_path / "out"
+    res = run_cli("dataset", "import", str(tmp_path / "videos"), str(out), "--actions", "csv", "--action-spec",
+                  str(spec), "--size", "16x16", "--test-fraction", "0")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[1:4] == [
+        f"train: 1 episode, 7 steps -> {out / 'low_res' / 'train'}",
+        f"test: 0 episodes, 0 steps -> {out / 'low_res' / 'test'}",
+        "frames 16x16, actions: 4 actions",
+    ]
+    info = run_cli("dataset", "info", str(out))
+    assert info.returncode == 0, info.stderr
+    assert "low_res/train: 1 episode, 7 steps (lengths 7-7)" in info.stdout and "ends 1" in info.stdout
+    assert "low_res/test: 0 episodes, 0 steps (lengths -)" in info.stdout
+    verify = run_cli("dataset", "verify", str(out))
+    assert verify.returncode == 0, verify.stderr
+    assert (
+        verify.stdout.splitlines()[-1]
+        == f"{out}: every episode file is readable and consistent with its index"
+    )
 
 
 @pytest.mark.parametrize(

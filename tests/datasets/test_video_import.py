@@ -12,7 +12,8 @@ from diamond_wm.config.actions import ActionSpec
 from diamond_wm.data import EpisodeDataset
 from diamond_wm.datasets.resize import resize_frames
 from diamond_wm.datasets.synthetic import write_action_log, write_video
-from diamond_wm.datasets.video_import import choose_test_episodes, import_videos, iter_video_frames
+from diamond_wm.datasets.video_frames import iter_video_frames
+from diamond_wm.datasets.video_import import choose_test_episodes, import_videos
 from diamond_wm.envs.csgo.actions import csgo_action_spec
 from tests.datasets.conftest import tree_bytes
 
@@ -49,19 +50,19 @@ def test_lossless_video_frames_and_logs_become_episodes(tmp_path):
         test_fraction=0.34,
         progress=False,
     )
-    # game0 ends at row 4: episodes game0#0 (rows 0-4), game0#1 (5-9), game1#0 (0-6); the middle one is the test one
-    assert summary.episodes == {"train": 2, "test": 1} and summary.steps == {"train": 12, "test": 5}
+    # game0's row 4 has end 1: episode game0#0 is rows 0-4 (steps 0-3, frame 4 its final observation), game0#1 rows
+    # 5-9, game1#0 rows 0-6; the middle one is the test one
+    assert summary.episodes == {"train": 2, "test": 1} and summary.steps == {"train": 11, "test": 5}
+    assert summary.frames_converted == 17
     train = EpisodeDataset(tmp_path / "out" / "low_res" / "train", read_only=True)
     test = EpisodeDataset(tmp_path / "out" / "low_res" / "test", read_only=True)
-    assert train.action_spec == SPEC and list(train.lengths) == [5, 7] and list(test.lengths) == [5]
+    assert train.action_spec == SPEC and list(train.lengths) == [4, 7] and list(test.lengths) == [5]
     first, second, third = train.load_episode(0), test.load_episode(0), train.load_episode(1)
-    assert torch.equal(
-        first.obs, torch.from_numpy(frames_of(0, 10)[:5]).permute(0, 3, 1, 2)
-    )  # same size: as is
-    assert torch.equal(second.obs, torch.from_numpy(frames_of(0, 10)[5:]).permute(0, 3, 1, 2))
-    assert (
-        first.act.tolist() == [0, 1, 2, 3, 0] and first.end.tolist() == [0, 0, 0, 0, 1] and first.rew[3] == 1
-    )
+    frames = torch.from_numpy(frames_of(0, 10)).permute(0, 3, 1, 2)
+    assert torch.equal(first.obs, frames[:4])  # same size: as is
+    assert torch.equal(first.final_observation, frames[4])  # the terminal frame
+    assert first.act.tolist() == [0, 1, 2, 3] and first.end.tolist() == [0, 0, 0, 1] and first.rew[3] == 1
+    assert torch.equal(second.obs, frames[5:]) and second.final_observation is None and not second.end.any()
     assert second.info == {"original_file_id": "game0.mp4", "original_first_frame": 5}
     assert third.act.tolist() == [1, 2, 3, 0, 1, 2, 3] and not third.end.any() and not third.trunc.any()
 
@@ -109,10 +110,10 @@ def test_csgo_actions_from_a_folder_of_jsonl_logs_and_timestamps(tmp_path):
     ep = EpisodeDataset(tmp_path / "out" / "low_res" / "train", read_only=True).load_episode(0)
     csgo_action_spec().validate(ep.act)
     assert ep.act[1, 0] == 1 and ep.act[1, 11] == 1 and ep.act[0, :13].sum() == 0
-    rows[3]["time"] = 100.38  # frame 3 is at 0.3 s from the first: 0.38 is more than half a frame away
+    rows[3]["time"] = 100.38  # nearest to frame 4 (0.4 s), the frame of the next row
     write_action_log(logs / "match.jsonl", rows)
     with pytest.raises(
-        ValueError, match=r"match.jsonl: line 4: time 0.380 s .* but frame 3 of .* is at 0.300 s"
+        ValueError, match=r"match.jsonl: lines 4 and 5: times 0.380 s and 0.400 s .* both fall on frame 4 of "
     ):
         import_videos(
             videos,

@@ -35,16 +35,28 @@ Test split: the published test_split.txt by default (500 files, shipped with dia
 Needs h5py: pip install 'diamond-wm[csgo]'."""
 
 IMPORT_DESCRIPTION = """Import your own game: a folder of videos (mp4, mkv, avi, mov, webm, m4v), each with an
-action log of one row per frame (CSV or JSONL, same stem): the frame index or a time, the action (an index, or
-named keys and mouse values), optional reward and end columns. Format and examples: docs/datasets.md.
+action log (CSV or JSONL, same stem) of one row per frame, or rows with times matched to the frames' times: the
+action (an index or a name, or named keys and mouse values), optional reward and end columns. Row t's action is
+taken on frame t; its reward is what that action earned; a row with end 1 is the episode's terminal frame (kept as
+its final observation; its action is not used). Format and examples: docs/datasets.md.
 
-Frames are resized to --size (bicubic with antialiasing), optionally also to --full-res-size (a full-resolution
-copy for an upsampler); episodes end at rows with end 1 and at the end of each video; a --test-fraction of them,
-spread evenly, are test episodes. Output: OUT/low_res/{train,test} (and OUT/full_res/{train,test}) in the
-published layout, recording the action spec. A frame count that does not match its log, an unknown key name or
-an unreadable video stops the import with one line naming the file and the row; a rerun resumes.
+Frames are decoded as RGB and resized to --size (bicubic with antialiasing), optionally also to --full-res-size (a
+full-resolution copy for an upsampler); a --test-fraction of the episodes, spread evenly, are test episodes.
+Output: OUT/low_res/{train,test} (and OUT/full_res/{train,test}) in the published layout, recording the action
+spec. Every log is checked against its video before anything is written: a frame count or a time that does not
+match, an unknown key name or an unreadable video stops the import with one line naming the file and the row.
+Interrupt it at any time: a rerun resumes. A folder holding an import made with other settings is refused unless
+--overwrite.
 
 Needs PyAV: pip install 'diamond-wm[video]'."""
+
+INFO_DESCRIPTION = """What the datasets of a folder hold: for each one (a dataset, train/ and test/, a converted
+folder's low_res/ and full_res/, a run folder's dataset/), its episodes, steps and lengths, the frame size, the
+action spec, and the reward and end counts. Reads the indexes and one episode of each dataset; writes nothing."""
+
+VERIFY_DESCRIPTION = """Read every episode file of the datasets of a folder and check it against its index (its
+length, the reward and end counts), the recorded action spec and the frame size, and that a full-resolution copy
+has the episodes of its low-resolution twin. Each problem is one line naming the file; exit 1 if there is any."""
 
 
 SPAWN_DESCRIPTION = """Spawn points for `diamond play --checkpoint CKPT --spawn OUT`: where the imagined episodes of a
@@ -130,6 +142,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="fraction of the episodes for testing (default 0.1)",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace what OUT holds when it was imported with other settings (sizes, spec, video folder)",
+    )
 
     p = sub.add_parser(
         "spawn",
@@ -153,7 +170,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--replay-steps", type=int, default=100, help="recorded actions kept for replay (default 100)"
     )
 
-    p = sub.add_parser("info", help="episodes, steps, resolution, action spec and counts of a dataset folder")
+    p = sub.add_parser(
+        "info",
+        help="episodes, steps, resolution, action spec and counts of a dataset folder",
+        description=INFO_DESCRIPTION,
+    )
     p.add_argument(
         "dir",
         type=Path,
@@ -162,7 +183,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     p = sub.add_parser(
-        "verify", help="read every episode file and check it against its index (exit 1 if any is bad)"
+        "verify",
+        help="read every episode file and check it against its index (exit 1 if any is bad)",
+        description=VERIFY_DESCRIPTION,
     )
     p.add_argument(
         "dir", type=Path, metavar="DIR", help="a dataset, a folder of datasets or a converted folder"
@@ -253,6 +276,7 @@ def _import(args: argparse.Namespace) -> int:
             size=size,
             full_res_size=full,
             test_fraction=args.test_fraction,
+            overwrite=args.overwrite,
         )
     print("\n".join(summary.lines()), flush=True)
     return 0

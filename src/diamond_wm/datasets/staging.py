@@ -208,11 +208,51 @@ class StagedOutput:
                     src = folder / episode_relpath(i)
                     if src.is_file():
                         dst = self.staged_path(part, key)
+                        if (
+                            dst.is_file()
+                        ):  # converted again since it was laid out: the dataset's copy is stale
+                            src.unlink()
+                            continue
                         dst.parent.mkdir(parents=True, exist_ok=True)
                         os.replace(src, dst)
                 if folder.is_dir():
                     shutil.rmtree(folder)
         (self.out / MANIFEST_FILENAME).unlink()
+
+    def recorded_settings(self) -> Optional[dict[str, Any]]:
+        """The settings of what `out` holds: those of its datasets (`conversion.json`), else those of a staged
+        episode (a conversion that never finished); None for a new folder."""
+        m = self.manifest()
+        if m is not None:
+            return m.get("settings", {})
+        metas = sorted((self.staging / "meta").glob("*.json")) if self.staging.is_dir() else []
+        for path in metas:
+            try:
+                return json.loads(path.read_text()).get("settings", {})
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def remove_all(self) -> None:
+        """Remove everything a conversion wrote in `out` (after `check_folder`: nothing else is there): the
+        staged episodes first, the mapping last, so that an interrupted removal is finished by the next one."""
+        m = self.manifest() or {}
+        if self.staging.is_dir():
+            shutil.rmtree(self.staging)
+        for part in sorted(set(m.get("parts", ())) | set(self.parts)):
+            if (self.out / part).is_dir():
+                shutil.rmtree(self.out / part)
+        (self.out / MANIFEST_FILENAME).unlink(missing_ok=True)
+
+    def discard(self, keys: Sequence[str]) -> None:
+        """Remove the staged episodes (and meta files) of `keys`, then the staging folders left empty."""
+        for key in keys:
+            self.meta_path(key).unlink(missing_ok=True)
+            for part in self.parts:
+                self.staged_path(part, key).unlink(missing_ok=True)
+        for folder in (*(self.staging / p for p in (*self.parts, "meta")), self.staging):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
     def _write_manifest(self, manifest: Mapping[str, Any]) -> None:
         atomic_write_text(self.out / MANIFEST_FILENAME, json.dumps(manifest, indent=1) + "\n")

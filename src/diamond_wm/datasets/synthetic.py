@@ -115,7 +115,8 @@ def write_action_log(path: Path | str, rows: Sequence[dict]) -> Path:
 
 def game_frames(rng: np.random.Generator, mouse_x: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """uint8 RGB frames (T, H, W, 3) of a toy first-person game: a striped panorama seen through a window that
-    the mouse turns (`mouse_x` pixels per frame, cumulated), so the frames depend on the actions."""
+    the mouse turns, so the frames depend on the actions: the motion `mouse_x[t]` logged with frame t turns the
+    view between frame t and frame t + 1 (an action acts on its frame and yields the next)."""
     h, w = size
     panorama_w = 4 * w
     xs = np.arange(panorama_w)
@@ -123,7 +124,10 @@ def game_frames(rng: np.random.Generator, mouse_x: np.ndarray, size: Sequence[in
     rows = np.linspace(0, 1, h)[:, None, None]
     panorama = 127.5 + 90 * np.sin(2 * np.pi * xs[None, :, None] * 3 / panorama_w + phase) * (0.5 + rows)
     panorama = np.clip(panorama, 0, 255).astype(np.uint8)  # (H, 4W, 3)
-    offsets = np.cumsum(np.round(mouse_x / 10).astype(int)) % panorama_w
+    turns = np.round(mouse_x / 10).astype(int)
+    offsets = (
+        np.concatenate(([0], np.cumsum(turns)[:-1])) % panorama_w
+    )  # frame t: the turns of rows 0 .. t - 1
     cols = (offsets[:, None] + np.arange(w)[None, :]) % panorama_w  # (T, W)
     return np.ascontiguousarray(panorama[:, cols].transpose(1, 0, 2, 3))  # (T, H, W, 3)
 
@@ -132,13 +136,16 @@ def write_game_videos(
     folder: Path | str, num_videos: int, num_frames: int, size: Sequence[int] = (60, 100), *, fps: int = 15
 ) -> list[Path]:
     """Videos `play<k>.mp4` (lossless) of `game_frames` with CSV logs in the CS:GO layout (`frame, keys, mouse_x,
-    mouse_y, end`; an episode ends at the middle row of each video); video k is drawn from seed k."""
+    mouse_y, end`): the middle row of each video has end 1, the terminal frame of its first episode (no key, no
+    mouse motion: its action is not used), and the next row starts the second episode, which the video stops in;
+    video k is drawn from seed k."""
     folder = Path(folder)
     paths = []
     for k in range(num_videos):
         rng = np.random.default_rng(k)
         mouse_x = rng.choice([-40, 0, 0, 40], size=num_frames)
         keys = rng.choice(["w", "w+a", "w+d", "", "s"], size=num_frames)
+        mouse_x[num_frames // 2], keys[num_frames // 2] = 0, ""
         path = write_video(folder / f"play{k}.mp4", game_frames(rng, mouse_x, size), fps=fps)
         rows = [
             {

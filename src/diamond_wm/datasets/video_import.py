@@ -1,42 +1,44 @@
 """`diamond dataset import`: your own game's videos and their action logs as datasets in the published layout.
 
-Each video (mp4, mkv, avi, mov, webm, m4v; decoded with PyAV) has an action log with one row per frame
-(`diamond_wm.datasets.action_logs`). Its frames are resized to `size` (`diamond_wm.datasets.resize`), and to
+Each video (mp4, mkv, avi, mov, webm, m4v; decoded as RGB with PyAV, `diamond_wm.datasets.video_frames`) has an
+action log (`diamond_wm.datasets.action_logs`: one row per frame, or rows with times matched to the frames',
+`diamond_wm.datasets.frame_matching`). Every log is read and matched to its video's frame timestamps before any
+frame is decoded or anything written. Frames are resized to `size` (`diamond_wm.datasets.resize`), and to
 `full_res_size` for an optional full-resolution copy (an upsampler's targets: a whole multiple of `size`). A log
-row with end 1 ends an episode; the next row starts another. Episodes are ordered by video path, then by position;
-a fraction of them, spread evenly over that order, are test episodes. Output as `diamond dataset csgo`'s
-(`diamond_wm.datasets.staging`): `OUT/low_res/{train,test}` (and `OUT/full_res/{train,test}`), each recording the
-action spec; a rerun skips the episodes already converted from an unchanged video and log. Each episode's
-`info` names its video (`original_file_id`, relative to the video folder) and its first frame there.
+row with end 1 is the terminal frame of its episode (its final observation); the next row starts another.
+Episodes are ordered by video path, then by position; a fraction of them, spread evenly over that order, are
+test episodes. Output as `diamond dataset csgo`'s (`diamond_wm.datasets.staging`): `OUT/low_res/{train,test}`
+(and `OUT/full_res/{train,test}`), each recording the action spec; a rerun skips the episodes already converted
+from an unchanged video and log, and an interrupted import resumes. A folder holding an import made with other
+settings (sizes, action spec, video folder) is refused unless `overwrite`. A refused import leaves nothing it
+staged behind. Each episode's `info` names its video (`original_file_id`, relative to the video folder) and its
+first frame there (`original_first_frame`).
 
-Frames are decoded, resized and written as they come: one episode at output resolution is in memory at a time.
+One episode at output resolution is in memory at a time (`diamond_wm.datasets.video_episodes`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
-import torch
 from tqdm import tqdm
 
 from diamond_wm.config.actions import ActionSpec
-from diamond_wm.data.episode import Episode
-from diamond_wm.datasets.action_logs import LOG_SUFFIXES, ActionLog, read_action_log
+from diamond_wm.datasets.action_logs import LOG_SUFFIXES, read_action_log
+from diamond_wm.datasets.frame_matching import plan_frames
 from diamond_wm.datasets.interrupts import StopOnSignals
-from diamond_wm.datasets.resize import resize_frames
 from diamond_wm.datasets.staging import StagedOutput, plural, split_lines
+from diamond_wm.datasets.video_episodes import FULL_RES, LOW_RES, StillFrames, video_episodes
+from diamond_wm.datasets.video_frames import probe_video
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 DEFAULT_SIZE = (64, 64)
 DEFAULT_TEST_FRACTION = 0.1
-CHUNK_FRAMES = 32
-LOW_RES, FULL_RES = "low_res", "full_res"
+FORMAT = 2  # 2: an ended episode's last row is its terminal frame, kept as its final observation
 
 
 def parse_action_spec(text: str) -> ActionSpec:
@@ -85,29 +87,6 @@ def choose_test_episodes(n: int, fraction: float) -> set[int]:
     return {int((j + 0.5) * n / k) for j in range(k)}
 
 
-def iter_video_frames(path: Path) -> Iterator[tuple[np.ndarray, Optional[float], float]]:
-    """(RGB uint8 (H, W, 3), time in seconds or None, frame period) of each frame; ValueError naming the file."""
-    import av
-
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as e:
-        raise ValueError(f"{path}: unreadable video ({e})") from None
-    with container:
-        if not container.streams.video:
-            raise ValueError(f"{path}: no video stream")
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate
-        period = 1 / float(rate) if rate else 0.0
-        k = 0
-        try:
-            for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24"), frame.time, period
-                k += 1
-        except av.FFmpegError as e:
-            raise ValueError(f"{path}: frame {k}: unreadable ({e})") from None
-
-
 @dataclass
 class ImportSummary:
     """What `import_videos` did; `lines()` is the summary the command prints."""
@@ -118,30 +97,50 @@ class ImportSummary:
     full_res_size: Optional[tuple[int, int]]
     videos: int = 0
     converted: int = 0
-    frames_converted: int = 0
+    frames_converted: int = 0  # the log rows of the converted episodes: their steps and terminal frames
+    frames_skipped: int = 0  # video frames between rows (resampled by time)
     already_done: int = 0
     episodes: dict[str, int] = field(default_factory=dict)
     steps: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    still: StillFrames = field(default_factory=StillFrames)
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
         low = self.out / LOW_RES
         lines = [
             f"imported {plural(self.converted, 'episode')} ({plural(self.frames_converted, 'frame')}) from "
-            f"{plural(self.videos, 'video')} in "
-            f"{self.seconds:.1f} s; {self.already_done} already done",
+            f"{plural(self.videos, 'video')} in {self.seconds:.1f} s; {self.already_done} already done",
         ]
         lines += split_lines(low, self.episodes, self.steps)
         lines.append(f"frames {self.size[0]}x{self.size[1]}, actions: {self.spec.describe()}")
-        paths = f"static_dataset.path={low}"
         if self.full_res_size is not None:
             h, w = self.full_res_size
             lines.append(f"full resolution {h}x{w}: {self.out / FULL_RES}/{{train,test}} (same episode ids)")
-            paths += f" (upsampler targets: {self.out / FULL_RES})"
+        if self.frames_skipped:
+            lines.append(
+                f"matched by time: {plural(self.frames_skipped, 'video frame')} between rows skipped"
+            )
+        lines += [f"warning: {w}" for w in self.warnings]
+        if self.still.count:
+            lines.append(
+                f"warning: {plural(self.still.count, 'frame')} identical to the frame before (the longest run: "
+                f"{self.still.longest}, {self.still.where}): a frozen capture looks like this (so does a still screen)"
+            )
         if self.episodes.get("test", 0) == 0:
             lines.append("warning: no test episode (no test losses): raise --test-fraction or add videos")
-        lines.append(f"train on: {paths}")
+        lines.append(f"train with: {self.recipe()}")
         return lines
+
+    def recipe(self) -> str:
+        """The command that trains a world model on the datasets."""
+        low = self.out / LOW_RES
+        if not self.spec.is_discrete and self.full_res_size is not None:  # keyboard and mouse, as CS:GO
+            return (
+                f"diamond train --config-name csgo env.path_data_low_res={low} "
+                f"env.path_data_full_res={self.out / FULL_RES}"
+            )
+        return f"diamond train --config-name world_model static_dataset.path={low}"
 
 
 def _fingerprint(video: Path, log: Path) -> str:
@@ -158,6 +157,7 @@ def import_videos(
     size: tuple[int, int] = DEFAULT_SIZE,
     full_res_size: Optional[tuple[int, int]] = None,
     test_fraction: float = DEFAULT_TEST_FRACTION,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> ImportSummary:
     """Import (or resume importing) the videos of `video_dir` into `out`; see the module docstring."""
@@ -176,55 +176,75 @@ def import_videos(
     if not videos:
         raise ValueError(f"{video_dir}: no video ({', '.join(VIDEO_SUFFIXES)}) in it")
     logs = {v: find_log(v, video_dir, actions) for v in videos}
-    parsed = {
-        v: read_action_log(logs[v], action_spec) for v in videos
-    }  # every log checked before any decoding
-    keys = [(v, i, r) for v in videos for i, r in enumerate(parsed[v].episode_ranges())]
-    names = [f"{v.relative_to(video_dir).as_posix()}#{i}" for v, i, _ in keys]
-    test = choose_test_episodes(len(keys), test_fraction)
+    parsed = {v: read_action_log(logs[v], action_spec) for v in videos}
+    rels = {v: v.relative_to(video_dir).as_posix() for v in videos}
+    names = {v: [f"{rels[v]}#{i}" for i in range(len(parsed[v].episode_ranges()))] for v in videos}
+    ordered = [n for v in videos for n in names[v]]
+    test = choose_test_episodes(len(ordered), test_fraction)
     mapping = {
-        "train": [n for j, n in enumerate(names) if j not in test],
-        "test": [n for j, n in enumerate(names) if j in test],
+        "train": [n for j, n in enumerate(ordered) if j not in test],
+        "test": [n for j, n in enumerate(ordered) if j in test],
     }
     parts = (LOW_RES, FULL_RES) if full_res_size is not None else (LOW_RES,)
     settings = {
         "kind": "import",
+        "format": FORMAT,
         "size": list(size),
         "full_res_size": list(full_res_size or ()),
         "spec": action_spec.to_dict(),
+        "videos": str(video_dir.resolve()),
     }
     staged = StagedOutput(out, parts, settings)
     staged.check_folder()
-    staged.remove_temporary_files()
-    staged.prepare(mapping)
+    recorded = staged.recorded_settings()
+    replace = recorded is not None and recorded != staged.settings
+    if replace and not overwrite:
+        raise ValueError(
+            f"{out} holds datasets imported with other settings: {settings_difference(recorded, staged.settings)}; "
+            "give a new folder, or --overwrite to replace them"
+        )
     prints = {v: _fingerprint(v, logs[v]) for v in videos}
-    pending = {n for (v, _, _), n in zip(keys, names, strict=True) if not staged.is_done(n, prints[v])}
-    if pending:
-        staged.unfinalize()
+    pending = {n for v in videos for n in names[v] if replace or not staged.is_done(n, prints[v])}
+    todo_videos = [v for v in videos if pending & set(names[v])]
+    plans = {}
+    for v in todo_videos:  # every video checked against its log before anything is written
+        probe = probe_video(v)
+        plans[v] = plan_frames(parsed[v], v, probe.times, probe.count, probe.period)
     summary = ImportSummary(out, action_spec, size, full_res_size, videos=len(videos))
-    summary.already_done = len(names) - len(pending)
+    summary.already_done = len(ordered) - len(pending)
+    summary.warnings = [w for v in todo_videos for w in plans[v].warnings]
+    created = not out.exists()
+    if replace:
+        staged.remove_all()
+    staged.remove_temporary_files()
+    written: list[str] = []
     bar = tqdm(
-        total=sum(len(parsed[v]) for v in videos),
+        total=sum(len(parsed[v]) for v in todo_videos),
         unit="frame",
         desc="importing",
         disable=None if progress else True,
     )
-    with bar, StopOnSignals() as stop:
-        for video in videos:
-            rel = video.relative_to(video_dir).as_posix()
-            todo = {i for i in range(len(parsed[video].episode_ranges())) if f"{rel}#{i}" in pending}
-            if not todo:
-                bar.update(len(parsed[video]))
-                continue
-            for i, episodes in _video_episodes(video, rel, parsed[video], todo, size, full_res_size, bar):
-                stop.check()
-                staged.write(f"{rel}#{i}", episodes, prints[video])
-                summary.converted += 1
-                summary.frames_converted += len(episodes[LOW_RES])
-        stop.check()
-    indexes = staged.finalize(
-        mapping, action_spec, {"videos": str(video_dir), "test_fraction": test_fraction}
-    )
+    try:
+        with bar, StopOnSignals() as stop:
+            for v in todo_videos:
+                todo = {i for i, n in enumerate(names[v]) if n in pending}
+                summary.frames_skipped += plans[v].count - len(parsed[v])
+                args = (v, rels[v], parsed[v], plans[v], todo, size, full_res_size, bar, summary.still)
+                for i, episodes in video_episodes(*args):
+                    stop.check()
+                    staged.write(names[v][i], episodes, prints[v])
+                    written.append(names[v][i])
+                    summary.converted += 1
+                    summary.frames_converted += _rows(parsed[v], i)
+            stop.check()
+    except ValueError:
+        staged.discard(written)  # a refusal leaves nothing of this run behind (an interrupt keeps it: resume)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    staged.prepare(mapping)
+    extra = {"videos": str(video_dir), "test_fraction": test_fraction}
+    indexes = staged.finalize(mapping, action_spec, extra)
     for split in mapping:
         index = indexes[f"{LOW_RES}/{split}"]
         summary.episodes[split], summary.steps[split] = index.num_episodes, index.num_steps
@@ -232,65 +252,39 @@ def import_videos(
     return summary
 
 
-def _video_episodes(
-    video: Path,
-    rel: str,
-    log: ActionLog,
-    todo: set[int],
-    size: tuple[int, int],
-    full_res_size: Optional[tuple[int, int]],
-    bar: Any,
-) -> Iterator[tuple[int, dict[str, Episode]]]:
-    """Decode `video` once; yield (episode index, {part: Episode}) for the episodes in `todo`."""
-    ranges = log.episode_ranges()
-    low: list[torch.Tensor] = []
-    full: list[torch.Tensor] = []
-    chunk: list[np.ndarray] = []
-    e, k, t0 = 0, 0, None
-
-    def flush() -> None:
-        if chunk and e in todo:
-            x = torch.from_numpy(np.stack(chunk)).permute(0, 3, 1, 2).contiguous()  # (n, 3, H, W)
-            low.append(resize_frames(x, size))
-            if full_res_size is not None:
-                full.append(resize_frames(x, full_res_size))
-        chunk.clear()
-
-    for frame, t, period in iter_video_frames(video):
-        if k >= len(log):
-            raise ValueError(
-                f"{video}: frame {k} has no row in {log.path} (its last row is line {log.lines[-1]})"
-            )
-        if log.times is not None and t is not None:
-            t0 = t if t0 is None else t0
-            logged = log.times[k] - log.times[0]
-            if abs((t - t0) - logged) > period / 2 + 1e-6:
-                raise ValueError(
-                    f"{log.path}: line {log.lines[k]}: time {logged:.3f} s (from the first row) but frame {k} "
-                    f"of {video} is at {t - t0:.3f} s"
-                )
-        chunk.append(frame)
-        k += 1
-        bar.update()
-        if len(chunk) == CHUNK_FRAMES or k == ranges[e][1]:
-            flush()
-        if k == ranges[e][1]:
-            if e in todo:
-                yield e, _episode(log, ranges[e], low, full, rel)
-            low, full, e = [], [], e + 1
-    if k < len(log):
-        raise ValueError(f"{log.path}: line {log.lines[k]}: row {k} has no frame: {video} has {k} frames")
+def _rows(log: Any, i: int) -> int:
+    a, b = log.episode_ranges()[i]
+    return b - a
 
 
-def _episode(
-    log: ActionLog, span: tuple[int, int], low: Sequence[torch.Tensor], full: Sequence[torch.Tensor], rel: str
-) -> dict[str, Episode]:
-    a, b = span
-    act, rew, end = log.act[a:b], log.rew[a:b], log.end[a:b]
-    info = {"original_file_id": rel, "original_first_frame": a}
-    out = {LOW_RES: Episode(torch.cat(list(low)), act, rew, end, torch.zeros_like(end), dict(info))}
-    if full:
-        out[FULL_RES] = Episode(
-            torch.cat(list(full)), act.clone(), rew.clone(), end.clone(), torch.zeros_like(end), dict(info)
-        )
-    return out
+def settings_difference(recorded: dict[str, Any], now: dict[str, Any]) -> str:
+    """'--size 64x64 (now 32x32), videos from /a (now /b)': what differs between two imports' settings."""
+
+    def size(v: Any) -> str:
+        return "x".join(map(str, v)) if v else "none"
+
+    def spec(v: Any) -> str:
+        try:
+            return ActionSpec.from_dict(v).describe()
+        except ValueError:
+            return "unreadable"
+
+    if recorded.get("kind") != now["kind"]:
+        return f"diamond dataset {recorded.get('kind')} (now diamond dataset {now['kind']})"
+    if recorded.get("format") != now["format"]:
+        return "an older diamond dataset import (ended episodes without their final observation)"
+    shown = {
+        "size": ("--size", size),
+        "full_res_size": ("--full-res-size", size),
+        "spec": ("--action-spec", spec),
+    }
+    shown["videos"] = ("videos from", str)
+    parts = []
+    for key, (label, text) in shown.items():
+        old, new = recorded.get(key), now[key]
+        if old != new:
+            old_text, new_text = text(old), text(new)
+            if old_text == new_text:  # e.g. specs of the same size with other names
+                old_text, new_text = f"{old_text}, {old}", f"{new_text}, {new}"
+            parts.append(f"{label} {old_text} (now {new_text})")
+    return ", ".join(parts) or "other settings"
