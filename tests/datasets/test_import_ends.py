@@ -84,8 +84,14 @@ def test_the_reward_model_trains_on_an_imported_end(tmp_path):
         attn_depths=[0, 0],
         num_actions=4,
     )
-    loss, metrics = RewEndModel(cfg).compute_loss(batch)
+    model = RewEndModel(cfg)
+    loss, metrics = model.compute_loss(batch)
     assert torch.isfinite(loss)
+    del batch.info[0]["final_observation"]  # an older import: ends without their final observation
+    with pytest.raises(ValueError) as info:
+        model.compute_loss(batch)
+    assert len(str(info.value).splitlines()) == 1
+    assert str(info.value).endswith("import the recordings again with diamond dataset import --overwrite")
 
 
 @pytest.mark.parametrize(

@@ -145,7 +145,9 @@ class RewEndModel(nn.Module):
             final_obs = info.get("final_observation")
             if final_obs is None:
                 raise ValueError(
-                    f"segment {row} of the batch terminates but its info has no 'final_observation'"
+                    f"segment {row} of the batch ends its episode, but the episode has no 'final_observation' to "
+                    "learn the end from (datasets imported by an older diamond dataset import lack it): import the "
+                    "recordings again with diamond dataset import --overwrite"
                 )
             t_end = int(end[row].argmax().item())
             next_obs[row, t_end] = torch.as_tensor(final_obs, dtype=next_obs.dtype, device=next_obs.device)
