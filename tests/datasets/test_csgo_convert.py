@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 import tarfile
 from pathlib import Path
@@ -21,19 +22,21 @@ from diamond_wm.data.published_layout import episode_relpath
 from diamond_wm.datasets import csgo_convert, staging
 from diamond_wm.datasets.csgo_convert import convert_csgo
 from diamond_wm.datasets.csgo_hdf5 import hdf5_file_index
+from diamond_wm.datasets.resize import published_uint8, resize_float, resize_frames
 from diamond_wm.datasets.synthetic import write_csgo_episode, write_csgo_tar
 from diamond_wm.envs.csgo.actions import csgo_action_spec
 from tests.datasets.conftest import NUM_FRAMES, tree_bytes
 
 
 def reference_low_res(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """The published recipe, frame by frame: BGR -> RGB, [-1, 1], bicubic with antialiasing, nearest uint8."""
+    """The published recipe, frame by frame: BGR -> RGB, [-1, 1], bicubic with antialiasing, then `Episode.save`'s
+    `.add(1).div(2).mul(255).byte()` (truncated; on x86, out-of-range values wrap modulo 256)."""
     frames, actions = [], []
     with h5py.File(path, "r") as f:
         for i in range(NUM_FRAMES):
             x = torch.tensor(f[f"frame_{i}_x"][:]).flip(2).permute(2, 0, 1).div(255).mul(2).sub(1)
             y = F.interpolate(x[None], size=(30, 56), mode="bicubic", align_corners=False, antialias=True)[0]
-            frames.append(y.clamp(-1, 1).add(1).div(2).mul(255).round().to(torch.uint8))
+            frames.append(y.add(1).div(2).mul(255).byte())
             actions.append(torch.tensor(f[f"frame_{i}_y"][:], dtype=torch.float32))
     return torch.stack(frames), torch.stack(actions)
 
@@ -67,6 +70,28 @@ def test_tar_converted_as_the_published_converter_does(csgo_tars, tmp_path, monk
             assert ep.info == {"original_file_id": file_id, "original_first_frame": 0}
             assert torch.equal(ep.obs, obs) and torch.equal(ep.act, act)
             assert not ep.rew.any() and not ep.end.any() and not ep.trunc.any()
+
+
+def test_frames_are_truncated_and_wrapped_as_the_published_converter_stored_them():
+    """Where rounding and the published truncation differ: a flat 200 resizes to 199.99998 (199, not 200), a flat
+    1 to 0.99999994 (0), and bicubic overshoot past 255 wraps around (258.5 -> 2) instead of clamping."""
+    flat = torch.full((1, 3, 10, 10), 200, dtype=torch.uint8)
+    assert csgo_convert.downsample(flat, (2, 2))[0, 0].flatten().tolist() == [199, 199, 199, 200]
+    assert resize_frames(flat, (2, 2))[0, 0].flatten().tolist() == [200, 200, 200, 200]  # import: nearest
+    one = torch.full((1, 3, 5, 5), 1, dtype=torch.uint8)
+    assert csgo_convert.downsample(one, (1, 1)).flatten().tolist() == [0, 0, 0]
+    stripes = torch.full((1, 3, 10, 10), 255, dtype=torch.uint8)
+    stripes[..., 3:5] = 0  # white, a black stripe, white: overshoot on both sides of it
+    levels = resize_float(stripes, (2, 4)).add(1).div(2).mul(255)[0, 0, 0]
+    assert levels[0] > 255 and levels[3] > 256  # 255.55, 258.47
+    assert csgo_convert.downsample(stripes, (2, 4))[0, 0, 0].tolist() == [255, 74, 229, 2]
+    assert resize_frames(stripes, (2, 4))[0, 0, 0].tolist() == [255, 74, 230, 255]
+    if platform.machine().lower() in (
+        "x86_64",
+        "amd64",
+    ):  # what the published `.byte()` gave there (elsewhere
+        x = torch.linspace(-1.5, 1.5, 200001)  # float-to-uint8 conversion may saturate instead of wrapping)
+        assert torch.equal(published_uint8(x), x.add(1).div(2).mul(255).byte())
 
 
 def test_antialiasing_matters(csgo_tars, tmp_path):

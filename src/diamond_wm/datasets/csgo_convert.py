@@ -1,7 +1,9 @@
 """`diamond dataset csgo`: the published CS:GO recordings as datasets in the published layout.
 
-Each hdf5 episode becomes one low-resolution episode (30x56 frames made as the published converter makes them,
-see `diamond_wm.datasets.resize`), with `act` the 51-dim float actions, `rew`/`end`/`trunc` all 0 and
+Each hdf5 episode becomes one low-resolution episode (30x56 frames, the bytes the published converter made, see
+`diamond_wm.datasets.resize`), with `act` the 51-dim float actions, `rew`/`end`/`trunc` all 0 as the published
+converter writes them (a file is 1000 frames of a deathmatch, which a death does not end: the files' kill/death
+flags, `frame_<i>_helperarr`, are not read) and
 `info["original_file_id"]` naming the hdf5 file (`diamond_wm.datasets.csgo_hdf5`) and `info["original_first_frame"]`
 0: training reads the upsampler's full-resolution frames back from the file (`diamond_wm.data.hdf5_full_res`).
 `--full-res-copy` also keeps the full-resolution frames as a second dataset with the same episode ids. Output
@@ -32,7 +34,7 @@ from diamond_wm.data.hdf5_full_res import ORIGINAL_FILE_ID, ORIGINAL_FIRST_FRAME
 from diamond_wm.datasets.csgo_hdf5 import count_frames, read_actions, read_bgr_frames
 from diamond_wm.datasets.csgo_sources import Source, TestSplit, find_sources, load_test_split
 from diamond_wm.datasets.interrupts import StopOnSignals
-from diamond_wm.datasets.resize import resize_frames
+from diamond_wm.datasets.resize import resize_frames_published
 from diamond_wm.datasets.staging import StagedOutput, plural, split_lines
 from diamond_wm.envs.csgo.actions import csgo_action_spec
 
@@ -44,8 +46,9 @@ LOW_RES, FULL_RES = "low_res", "full_res"
 
 
 def downsample(frames: torch.Tensor, size: tuple[int, int] = LOW_RES_SIZE) -> torch.Tensor:
-    """uint8 (n, 3, 150, 280) -> uint8 (n, 3, 30, 56): the low-resolution frames (see `resize_frames`)."""
-    return resize_frames(frames, size)
+    """uint8 (n, 3, 150, 280) -> uint8 (n, 3, 30, 56): the low-resolution frames, the bytes of the published
+    converter (`diamond_wm.datasets.resize`: truncated, not rounded)."""
+    return resize_frames_published(frames, size)
 
 
 def convert_episode(
