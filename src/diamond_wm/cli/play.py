@@ -127,7 +127,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the policy, world model and collection"
     )
-    parser.add_argument("--max-frames", type=int, default=None, help=argparse.SUPPRESS)  # tests, demos
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="quit after drawing N frames (with --screenshot and SDL_VIDEODRIVER=dummy: a check without a display)",
+    )
     parser.add_argument("--screenshot", type=Path, default=None, help="save the window to this PNG on exit")
     add_agent_arguments(parser)
 
