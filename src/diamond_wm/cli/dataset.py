@@ -129,7 +129,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--action-spec",
         required=True,
         metavar="SPEC",
-        help="discrete:N, csgo, or a JSON file (ActionSpec.to_dict form)",
+        help='discrete:N, csgo, or a JSON file, e.g. {"kind": "discrete", "num_actions": 4, "names": ["NOOP", '
+        '"FIRE", "RIGHT", "LEFT"]} (docs/datasets.md)',
     )
     p.add_argument("--size", default="64x64", metavar="HxW", help="frame size of the dataset (default 64x64)")
     p.add_argument(

@@ -113,23 +113,34 @@ def write_action_log(path: Path | str, rows: Sequence[dict]) -> Path:
     return path
 
 
-def game_frames(rng: np.random.Generator, mouse_x: np.ndarray, size: Sequence[int]) -> np.ndarray:
+def game_frames(
+    rng: np.random.Generator, mouse_x: np.ndarray, size: Sequence[int], forward: np.ndarray | None = None
+) -> np.ndarray:
     """uint8 RGB frames (T, H, W, 3) of a toy first-person game: a striped panorama seen through a window that
-    the mouse turns, so the frames depend on the actions: the motion `mouse_x[t]` logged with frame t turns the
-    view between frame t and frame t + 1 (an action acts on its frame and yields the next)."""
+    the mouse turns and `forward` (+1 forward, -1 back, 0) moves up and down, and a clock (a bright pixel moving
+    along the bottom row), so the frames depend on the actions: the action logged with frame t acts between frame
+    t and frame t + 1 (an action acts on its frame and yields the next)."""
     h, w = size
     panorama_w = 4 * w
     xs = np.arange(panorama_w)
     phase = rng.uniform(0, 2 * np.pi, size=3)
-    rows = np.linspace(0, 1, h)[:, None, None]
+    rows = np.linspace(0, 1, 2 * h)[:, None, None]
     panorama = 127.5 + 90 * np.sin(2 * np.pi * xs[None, :, None] * 3 / panorama_w + phase) * (0.5 + rows)
-    panorama = np.clip(panorama, 0, 255).astype(np.uint8)  # (H, 4W, 3)
-    turns = np.round(mouse_x / 10).astype(int)
-    offsets = (
-        np.concatenate(([0], np.cumsum(turns)[:-1])) % panorama_w
-    )  # frame t: the turns of rows 0 .. t - 1
-    cols = (offsets[:, None] + np.arange(w)[None, :]) % panorama_w  # (T, W)
-    return np.ascontiguousarray(panorama[:, cols].transpose(1, 0, 2, 3))  # (T, H, W, 3)
+    panorama = np.clip(panorama, 0, 255).astype(np.uint8)  # (2H, 4W, 3)
+    forward = np.zeros(len(mouse_x), dtype=int) if forward is None else np.asarray(forward, dtype=int)
+
+    def before(steps: np.ndarray) -> np.ndarray:  # frame t: the sum of the steps of rows 0 .. t - 1
+        return np.concatenate(([0], np.cumsum(steps)[:-1]))
+
+    cols = (
+        before(np.round(mouse_x / 10).astype(int))[:, None] + np.arange(w)[None, :]
+    ) % panorama_w  # (T, W)
+    tops = before(forward) % h  # (T,)
+    frames = np.stack(
+        [panorama[top : top + h][:, c] for top, c in zip(tops, cols, strict=True)]
+    )  # (T, H, W, 3)
+    frames[np.arange(len(frames)), h - 1, np.arange(len(frames)) % w] = 255  # the clock
+    return np.ascontiguousarray(frames)
 
 
 def write_game_videos(
@@ -146,7 +157,8 @@ def write_game_videos(
         mouse_x = rng.choice([-40, 0, 0, 40], size=num_frames)
         keys = rng.choice(["w", "w+a", "w+d", "", "s"], size=num_frames)
         mouse_x[num_frames // 2], keys[num_frames // 2] = 0, ""
-        path = write_video(folder / f"play{k}.mp4", game_frames(rng, mouse_x, size), fps=fps)
+        forward = np.array([int("w" in key) - int("s" in key) for key in keys])
+        path = write_video(folder / f"play{k}.mp4", game_frames(rng, mouse_x, size, forward), fps=fps)
         rows = [
             {
                 "frame": i,
