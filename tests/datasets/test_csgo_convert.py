@@ -94,6 +94,20 @@ def test_frames_are_truncated_and_wrapped_as_the_published_converter_stored_them
         assert torch.equal(published_uint8(x), x.add(1).div(2).mul(255).byte())
 
 
+def test_a_conversion_with_rounded_frames_is_converted_again(csgo_tars, tmp_path):
+    """Episodes staged before frames were made the published way (rounded) are not mixed with new ones."""
+    out = tmp_path / "out"
+    convert_csgo(csgo_tars, out, progress=False)
+    for path in [out / "conversion.json", *(out / ".staging" / "meta").iterdir()]:
+        d = json.loads(path.read_text())
+        del d["settings"]["frames"]  # as the rounding version recorded them
+        path.write_text(json.dumps(d))
+    summary = convert_csgo(csgo_tars, out, progress=False)
+    assert (summary.converted, summary.already_done) == (3, 0)
+    convert_csgo(csgo_tars, tmp_path / "fresh", progress=False)
+    assert tree_bytes(out) == tree_bytes(tmp_path / "fresh")
+
+
 def test_antialiasing_matters(csgo_tars, tmp_path):
     """The reference above would not catch a converter without antialiasing if the two agreed: they do not."""
     originals = extract(csgo_tars, tmp_path / "full")

@@ -201,7 +201,9 @@ def convert_csgo(
     split = load_test_split(test_split)
     train, test = split.split(sources)
     parts = (LOW_RES, FULL_RES) if full_res_copy else (LOW_RES,)
-    staged = StagedOutput(out, parts, {"kind": "csgo", "low_res_size": list(LOW_RES_SIZE)})
+    # "frames": how low-resolution frames are made; a conversion made otherwise (rounded) is converted again
+    settings = {"kind": "csgo", "low_res_size": list(LOW_RES_SIZE), "frames": "published bytes"}
+    staged = StagedOutput(out, parts, settings)
     staged.check_folder()
     staged.remove_temporary_files()
     mapping = {"train": [s.file_id for s in train], "test": [s.file_id for s in test]}

@@ -28,7 +28,7 @@ from typing import Any, Optional
 from tqdm import tqdm
 
 from diamond_wm.config.actions import ActionSpec
-from diamond_wm.datasets.action_logs import LOG_SUFFIXES, read_action_log
+from diamond_wm.datasets.action_logs import LOG_SUFFIXES, ActionLog, read_action_log
 from diamond_wm.datasets.frame_matching import plan_frames
 from diamond_wm.datasets.interrupts import StopOnSignals
 from diamond_wm.datasets.staging import StagedOutput, plural, split_lines
@@ -252,7 +252,8 @@ def import_videos(
     return summary
 
 
-def _rows(log: Any, i: int) -> int:
+def _rows(log: ActionLog, i: int) -> int:
+    """The rows of episode i of `log`: its steps and, when it ends, its terminal frame."""
     a, b = log.episode_ranges()[i]
     return b - a
 
@@ -277,8 +278,8 @@ def settings_difference(recorded: dict[str, Any], now: dict[str, Any]) -> str:
         "size": ("--size", size),
         "full_res_size": ("--full-res-size", size),
         "spec": ("--action-spec", spec),
+        "videos": ("videos from", str),
     }
-    shown["videos"] = ("videos from", str)
     parts = []
     for key, (label, text) in shown.items():
         old, new = recorded.get(key), now[key]
