@@ -10,7 +10,7 @@ import pytest
 
 from diamond_wm.config.env import GameConfig
 from diamond_wm.datasets.record_atari import main, psnr
-from diamond_wm.datasets.video_import import iter_video_frames
+from diamond_wm.datasets.video_frames import iter_video_frames
 from diamond_wm.envs.atari import make_atari_env
 
 GAME = "BreakoutNoFrameskip-v4"
