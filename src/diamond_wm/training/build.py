@@ -346,9 +346,11 @@ def _initialization_checkpoint(
     return path, state_dict, recorded or num_actions, parts
 
 
-def _load_parts(agent: Agent, state_dict: dict[str, torch.Tensor], parts: list[str], path: str) -> None:
+def _load_parts(
+    agent: Agent, state_dict: dict[str, torch.Tensor], parts: list[str], path: str, assign: bool = False
+) -> None:
     try:
-        load_into(agent, state_dict, parts=parts)
+        load_into(agent, state_dict, parts=parts, assign=assign)
     except CheckpointMismatchError as e:
         source = f"initialization.path_to_ckpt={path}"
         raise CheckpointMismatchError(e.missing, e.unexpected, e.shape_mismatches, source=source) from None
@@ -370,7 +372,9 @@ def check_initialization(cfg: TrainerConfig) -> None:
     _check_actions(path, actions, spec, cfg)
     with torch.device("meta"):
         agent = Agent(cfg.agent, spec)
-    _load_parts(agent, state_dict, parts, path)
+    # assign: the checkpoint's tensors become the meta agent's (a copy into a meta parameter is a no-op that
+    # torch warns about, once per tensor)
+    _load_parts(agent, state_dict, parts, path, assign=True)
 
 
 def actions_source(cfg: TrainerConfig) -> str:
