@@ -40,7 +40,8 @@ Configuration overrides use the keys of the published config/trainer.yaml, for e
 options:
   -h, --help          show this help and exit
   --resume RUN_DIR    continue an interrupted run from its last checkpoint (also RUN_DIR/scripts/resume.sh)
-  --no-progress       no progress bars (the one-line summary of every epoch stays)
+  --no-progress       no progress bars on a terminal, no line per phase in a log file or pipe (the one-line
+                      summary of every epoch stays)
   --config-name NAME  start from another packaged preset: trainer (default), demo (the CPU demo: Catch,
                       small networks) or csgo (the CS:GO world model on recorded play: env.path_data_low_res=DIR
                       env.path_data_full_res=DIR); also -cn NAME
