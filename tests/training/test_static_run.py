@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,30 @@ def test_a_dataset_without_a_recorded_spec_gives_the_actions_of_its_episodes(tmp
         ),
         torch.tensor(top + 1),
     )
+
+
+def test_a_static_run_ends_with_its_test_losses_not_a_return(tmp_path, no_real_env, caplog, monkeypatch):
+    source = static_dataset(tmp_path / "static")
+    cfg = tiny_static_config(source, "evaluation.should=true", "evaluation.every=1")
+    trainer = Trainer(cfg, tmp_path / "run", show_progress=False)
+    passes = []
+    monkeypatch.setattr(
+        "diamond_wm.training.trainer.run_test_losses", lambda *a: passes.append(1) or {**LOSSES}
+    )
+    caplog.set_level(logging.INFO)
+    trainer.run()
+    assert len(passes) == 1  # the last epoch's test losses are the final ones: not computed twice
+    assert json.loads((tmp_path / "run" / "FINISHED").read_text()) == LOSSES
+    assert "run finished after 1 epoch: test losses denoiser 0.25 | rew/end 0.5" in caplog.messages
+    assert not any("test episodes" in m for m in caplog.messages)
+
+
+def test_a_static_run_without_evaluation_says_so_at_the_end(tmp_path, no_real_env, caplog):
+    caplog.set_level(logging.INFO)
+    Trainer(
+        tiny_static_config(static_dataset(tmp_path / "static")), tmp_path / "run", show_progress=False
+    ).run()
+    assert caplog.messages[-1] == "run finished after 1 epoch (no test episodes, no test losses)"
+
+
+LOSSES = {"test/denoiser/loss_denoising": 0.25, "test/rew_end_model/loss_total": 0.5}
