@@ -204,26 +204,40 @@ def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
 
 
 def published_resume_message(run_dir: Path, marks: list[str]) -> str:
-    """One line: a run of the published code cannot be continued here, and how to start from its weights."""
+    """One line: a run of the published code cannot be continued here, and the command that starts from its
+    weights (its game and networks read from its config/trainer.yaml)."""
     from diamond_wm.training.run_dir import RunDir
 
     rd = RunDir(run_dir)
     newest = rd.newest_agent_version()
     ckpt = newest if newest is not None else rd.agent_versions / "agent_epoch_XXXXX.pt"
-    env_id = "..."
     try:
-        from omegaconf import OmegaConf
-
-        game = OmegaConf.load(rd.config_file).env.train.id
-        env_id = game if isinstance(game, str) and "$" not in game else env_id
-    except Exception:
-        pass  # the suggestion keeps a placeholder
+        keys = " ".join(_published_run_overrides(rd.config_file))
+    except Exception:  # an unreadable config: the suggestion keeps placeholders
+        keys = "env.train.id=... agent.*=... (the network sizes of its config/trainer.yaml)"
     return (
         f"diamond train: cannot resume {run_dir}: it is a run of the published DIAMOND code "
         f"({'; '.join(marks)}), whose training state diamond-wm does not read; start a new run from its "
-        f"weights instead: diamond train initialization.path_to_ckpt={ckpt} env.train.id={env_id} agent.*=... "
-        "(the network sizes of its config/trainer.yaml)"
+        f"weights instead: diamond train initialization.path_to_ckpt={ckpt} {keys}"
     )
+
+
+def _published_run_overrides(config_file: Path) -> list[str]:
+    """The game and the networks of a published run's config, as `diamond train` overrides."""
+    from diamond_wm.config.env import GameConfig
+    from diamond_wm.config.published import read_published_trainer_config
+    from diamond_wm.evaluation.agent_config import agent_overrides
+
+    reader = logging.getLogger("diamond_wm.config.published")
+    level = reader.level
+    reader.setLevel(logging.WARNING)  # its notes on keys we ignore: not for this one-line answer
+    try:
+        cfg = read_published_trainer_config(config_file)
+    finally:
+        reader.setLevel(level)
+    size = cfg.env.train.size
+    sized = [f"env.train.size={size}"] if size != GameConfig().size else []
+    return [f"env.train.id={cfg.env.train.id}", *sized, *agent_overrides(cfg.agent, size)]
 
 
 def _resume(run_dir: Path, show_progress: bool) -> int:
