@@ -129,7 +129,8 @@ def run_train_command(args: Sequence[str]) -> int:
 
 def check_run_overrides(overrides: Sequence[str], config_name: str) -> TrainerConfig:
     """The validated configuration of one run; a one-line `ValueError` (or `DatasetError`) for a bad key or
-    value, a missing static dataset or an initialization checkpoint that does not fit."""
+    value, a missing static dataset or one whose frames the networks do not take, or an initialization
+    checkpoint that does not fit."""
     from diamond_wm.config.compose import compose_trainer_config
 
     return check_run_config(compose_trainer_config(overrides, config_name=config_name, validate=False))
@@ -145,10 +146,16 @@ def check_run_config(cfg: DictConfig) -> TrainerConfig:
             "common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
             "(or RUN_DIR/scripts/resume.sh)"
         )
-    if typed.static_dataset.path is not None:
+    if typed.static_dataset.path is not None:  # the networks take it (read quietly: the run logs it)
+        from diamond_wm.config.actions import ActionSpec
+        from diamond_wm.data.dataset import EpisodeDataset
         from diamond_wm.data.static import resolve_static_dataset
+        from diamond_wm.training.static_checks import check_static_dataset
 
-        resolve_static_dataset(typed.static_dataset.path)
+        path = resolve_static_dataset(typed.static_dataset.path).train
+        train = EpisodeDataset(path, read_only=True, cache_in_ram=False, quiet=True)
+        kind = train.action_spec or ActionSpec.infer(train.load_episode(0).act)  # no spec: their kind
+        check_static_dataset(typed, train, kind)
     if typed.initialization.path_to_ckpt is not None:
         from diamond_wm.training.build import check_initialization
 

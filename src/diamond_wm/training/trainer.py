@@ -57,6 +57,7 @@ from diamond_wm.training.run_state import (
     read_state,
 )
 from diamond_wm.training.schedule import EpochSchedule, component_steps, initial_collection
+from diamond_wm.training.static_checks import check_static_dataset
 from diamond_wm.training.summary import epoch_summary, final_summary
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class Trainer:
                 static_paths, cfg.training.cache_in_ram
             )
             action_spec = dataset_action_spec(self.train_dataset, self.test_dataset)
+            check_static_dataset(cfg, self.train_dataset, action_spec)
             if cfg.static_dataset.full_res_path is not None:
                 self.full_res_train, self.full_res_test = build.full_res_datasets(
                     cfg.static_dataset.full_res_path, self.train_dataset, self.test_dataset
