@@ -122,7 +122,7 @@ def test_bad_requests_say_what_is_accepted(request_, message, tmp_path):
 
 
 def test_presets_listed():
-    assert AGENT_PRESETS == ("default", "small", "demo", "tiny", "ddpm")
+    assert AGENT_PRESETS == ("default", "small", "demo", "tiny", "ddpm", "world_model_small")
     assert all(preset_path(name).is_file() for name in AGENT_PRESETS)
 
 

@@ -30,18 +30,6 @@ def static_dataset(root: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def no_real_env(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a static-dataset run built a real environment")
-
-    import diamond_wm.envs.factory
-    import diamond_wm.training.trainer
-
-    for module in (diamond_wm.training.trainer, build, diamond_wm.envs.factory):
-        monkeypatch.setattr(module, "make_env", refuse)
-
-
 def tiny_static_config(path: Path, *extra: str):
     overrides = [
         *CATCH,

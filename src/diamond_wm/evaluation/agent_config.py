@@ -7,9 +7,9 @@ Where the agent config comes from, first that applies (see `evaluation.loading`)
    keys and presets of `diamond train`. FILE is a published `config/trainer.yaml` or `config/agent/*.yaml`, one
    of our run configs, an agent preset YAML, or a run folder (its config);
 2. an older diamond-wm file's own config; 3. the config of the run folder the file lies in;
-4. the packaged presets (`default` = the paper's, `small`, `demo`, `tiny`, `ddpm`): the one the checkpoint loads into
-   strictly (`detect_preset`). A CS:GO world model (`diamond play --spawn`) gets the `csgo` preset instead
-   (`diamond_wm.evaluation.csgo_loading`).
+4. the packaged presets (`default` = the paper's, `small`, `demo`, `tiny`, `ddpm`, `world_model_small`): the one
+   the checkpoint loads into strictly (`detect_preset`). A CS:GO world model (`diamond play --spawn`) gets the
+   `csgo` preset instead (`diamond_wm.evaluation.csgo_loading`).
 
 Frame size: agent YAMLs and presets take it from `${env.train.size}`. Unless an `img_size` is given, it is the size
 the checkpoint's actor-critic was built for, read off the width of its LSTM input (`fitted_img_size`).
@@ -45,7 +45,8 @@ from diamond_wm.models.checkpoint import CheckpointMismatchError, check_state_di
 
 log = logging.getLogger(__name__)
 
-AGENT_PRESETS = ("default", "small", "demo", "tiny", "ddpm")  # Atari agents: the ones `detect_preset` tries
+# The agents (discrete actions) `detect_preset` tries; world_model_small: `--config-name world_model`'s
+AGENT_PRESETS = ("default", "small", "demo", "tiny", "ddpm", "world_model_small")
 CSGO_AGENT_PRESET = "csgo"  # the CS:GO world model (denoiser + upsampler): asked for, never guessed
 PACKAGED_AGENT_PRESETS = AGENT_PRESETS + (CSGO_AGENT_PRESET,)
 DEFAULT_IMG_SIZE = 64
