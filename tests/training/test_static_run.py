@@ -57,9 +57,10 @@ def test_a_static_run_builds_no_env_and_takes_the_datasets_actions(tmp_path, no_
 @pytest.mark.filterwarnings(
     "error::UserWarning"
 )  # it runs on the meta device, without torch's warning for every tensor
-def test_initialization_is_checked_against_the_datasets_actions(tmp_path, no_real_env):
+def test_initialization_is_checked_against_the_datasets_actions(tmp_path, no_real_env, caplog):
     source = static_dataset(tmp_path / "static")
     cfg = tiny_static_config(source)
+    caplog.set_level(logging.INFO)
     three = save_agent(tmp_path / "three.pt", Agent(cfg.agent, 3))
     cfg.initialization.path_to_ckpt = str(three)
     with pytest.raises(ValueError) as e:
@@ -71,6 +72,7 @@ def test_initialization_is_checked_against_the_datasets_actions(tmp_path, no_rea
     five = save_agent(tmp_path / "five.pt", Agent(cfg.agent, 5))
     cfg.initialization.path_to_ckpt = str(five)
     build.check_initialization(cfg)  # fits: no error, no env
+    assert "EpisodeDataset(" not in caplog.text  # read quietly: the run logs its datasets, once
 
 
 def test_a_dataset_without_a_recorded_spec_gives_the_actions_of_its_episodes(tmp_path, no_real_env):
