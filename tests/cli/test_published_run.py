@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from diamond_wm.cli.main import main
+from diamond_wm.cli.train import check_run_overrides
 from tests.conftest import run_cli
 from tests.models.test_checkpoint import published_agent_load
 from tests.play.tiny_run import TINY_SCHEDULE, one_thread
@@ -83,11 +84,15 @@ def test_resume_of_a_published_run_is_refused_in_one_line(published, tmp_path):
         f"diamond train: cannot resume {run.root}: it is a run of the published DIAMOND code"
     )
     assert ".run_is_over" in line and "_target_" in line
-    assert (
-        f"diamond train initialization.path_to_ckpt={run.newest_agent} env.train.id=BreakoutNoFrameskip-v4"
-        in line
+    command = line.split("weights instead: ")[1]
+    # Its game and networks, read from its config: the exact values, no placeholder to fill in.
+    assert command == (
+        f"diamond train initialization.path_to_ckpt={run.newest_agent} env.train.id=BreakoutNoFrameskip-v4 "
+        "agent=tiny"
     )
     assert list(tmp_path.iterdir()) == []
+    # The command it gives is accepted, its checkpoint checked against the networks it names.
+    check_run_overrides(command.split()[2:], config_name="trainer")
     unchanged(published)
 
 

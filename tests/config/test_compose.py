@@ -131,6 +131,8 @@ def test_composition_works_from_any_directory(tmp_path, monkeypatch):
         ("+foo=1", "unknown key 'foo'"),
         ("denoiser.training.batch_size=abc", "denoiser.training.batch_size: value 'abc' is not an integer"),
         ("training.model_free=maybe", "training.model_free"),
+        ("agent=huge", "invalid config: agent=huge: expected one of csgo, ddpm, default, demo, small, tiny"),
+        ("env=my-snes", "invalid config: env=my-snes: expected one of atari, catch, csgo, recorded"),
     ],
 )
 def test_unknown_keys_and_wrong_types_fail_in_one_line(override, fragment):

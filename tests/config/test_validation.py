@@ -37,7 +37,8 @@ from diamond_wm.config.errors import ConfigError
         ),
         ("collection.train.epsilon=1.5", "collection.train.epsilon", "[0, 1]"),
         ("wandb.mode=sometimes", "wandb.mode", "online | offline | disabled"),
-        ("env.type=snes", "env.type", "atari | gym | csgo"),
+        ("env.type=snes", "env.type", "atari | gym | csgo | recorded"),
+        ("env=recorded", "static_dataset.path", "env.type=recorded has no environment to play"),
         ("env.keymap=csgo", "env.keymap", "csgo (keyboard and mouse) goes with env.type=csgo"),
         (
             "env.keymap=atari/PongNoFrameskip-v4",

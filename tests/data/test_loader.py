@@ -3,6 +3,8 @@ are those of the in-RAM path for the same seed; full-resolution frames come per 
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
@@ -71,3 +73,24 @@ def test_bad_worker_counts_are_refused(tmp_path):
         SegmentLoader(SegmentSampler(ds, 1, 2, None), 0)
     with pytest.raises(ValueError, match="needs a dataset with a directory"):
         SegmentLoader(SegmentSampler(EpisodeDataset(None), 1, 2, None), 1)
+
+
+def test_workers_open_the_dataset_without_logging_it_again(tmp_path, caplog):
+    """The workers start again at every phase: the dataset's log line was once per worker and phase."""
+    ds = write_dataset(tmp_path / "train", [5, 9])
+    log_file = tmp_path / "log"
+    handler = logging.FileHandler(log_file)  # forked workers inherit it: their records land in the file
+    caplog.set_level(logging.INFO)
+    logging.getLogger().addHandler(handler)
+    try:
+        loader = SegmentLoader(SegmentSampler(ds, 2, 4, None, generator=torch.Generator().manual_seed(0)), 2)
+        for _ in range(2):  # two phases
+            loader.prepare(2)
+            loader(), loader()
+        handler.flush()
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    assert "EpisodeDataset(" not in log_file.read_text()
+    EpisodeDataset(tmp_path / "train", cache_in_ram=False, read_only=True)  # opened in the run: logged
+    assert caplog.text.count("EpisodeDataset(") == 1

@@ -17,10 +17,14 @@ def test_unknown_ids_and_types():
         make_env(GameConfig(id="diamond_wm/Catch-v0"), "atari", 1)
     with pytest.raises(ValueError, match=r"unknown Gymnasium env id 'NoSuchGame-v0'.*diamond_wm/Catch-v0"):
         make_env(GameConfig(id="NoSuchGame-v0"), "gym", 1)
-    with pytest.raises(ValueError, match=r"unknown env type 'atary'.*\['atari', 'gym', 'csgo'\]"):
+    with pytest.raises(ValueError, match=r"unknown env type 'atary'.*\['atari', 'gym', 'csgo', 'recorded'\]"):
         make_env(GameConfig(), "atary", 1)
     with pytest.raises(ValueError, match=r"'csgo' is recorded play: there is no real CS:GO environment"):
         make_env(GameConfig(), "csgo", 1)
+    with pytest.raises(
+        ValueError, match=r"'recorded' is recorded play: there is no real environment of my-game"
+    ):
+        make_env(GameConfig(id="my-game"), "recorded", 1)
 
 
 def test_bad_values():

@@ -12,6 +12,7 @@ from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.evaluation.agent_config import (
     AGENT_PRESETS,
     AgentRequest,
+    agent_overrides,
     agent_yaml_config,
     detect_preset,
     fits,
@@ -121,5 +122,34 @@ def test_bad_requests_say_what_is_accepted(request_, message, tmp_path):
 
 
 def test_presets_listed():
-    assert AGENT_PRESETS == ("default", "small", "demo", "tiny", "ddpm")
+    assert AGENT_PRESETS == ("default", "small", "demo", "tiny", "ddpm", "world_model_small")
     assert all(preset_path(name).is_file() for name in AGENT_PRESETS)
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ([], []),
+        (["agent=tiny"], ["agent=tiny"]),
+        (
+            ["agent=tiny", "agent.actor_critic.lstm_dim=24", "agent.denoiser.inner_model.channels=[8,16]"],
+            ["agent=tiny", "agent.denoiser.inner_model.channels=[8,16]", "agent.actor_critic.lstm_dim=24"],
+        ),
+        (["agent=demo", "agent.actor_critic=null"], ["agent=demo", "agent.actor_critic=null"]),
+        (
+            ["agent=csgo", "agent.upsampler.inner_model.cond_channels=8"],
+            ["agent=csgo", "agent.upsampler.inner_model.cond_channels=8"],
+        ),
+    ],
+)
+def test_agent_overrides_name_the_closest_preset_and_each_difference(overrides, expected):
+    """The overrides that rebuild a config's networks (what `diamond train --resume` on a published run prints)."""
+    cfg = _composed(overrides)
+    assert agent_overrides(cfg.agent, 32) == expected
+    assert _composed(expected).agent == cfg.agent  # they give the same networks back
+
+
+def _composed(overrides: list[str]):
+    from diamond_wm.config.compose import compose_trainer_config
+
+    return OmegaConf.to_object(compose_trainer_config([*overrides, "env.train.size=32"], validate=False))

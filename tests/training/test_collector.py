@@ -3,6 +3,9 @@ collection starts afresh, the policy's LSTM state is reset at episode ends, and 
 
 from __future__ import annotations
 
+import io
+import logging
+import sys
 from typing import NamedTuple
 
 import pytest
@@ -151,14 +154,28 @@ def test_resume_closes_the_episode_in_progress(tmp_path):
     env.close()
 
 
-def test_collects_catch_with_progress_bar(capsys):
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_collects_catch_with_progress_bar_on_a_terminal_one_line_elsewhere(terminal, monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    stderr = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
     env = make_env(GameConfig(id="diamond_wm/Catch-v0", size=16, frame_skip=1), "gym", 2)
     ds = EpisodeDataset()
     report = Collector(env, ds, show_progress=True, seed=0).collect(num_episodes=2)
     assert (
         report.num_episodes == 2 and report.lengths == [23, 23] and all(-3 <= r <= 3 for r in report.returns)
     )
-    assert "Collect dataset" in capsys.readouterr().err
+    lines = [r.getMessage() for r in caplog.records if r.name == "diamond_wm.runtime.progress"]
+    if terminal:
+        assert "Collect dataset" in stderr.getvalue() and lines == []
+    else:  # a log file or a pipe: no bar (no carriage returns), one line
+        assert stderr.getvalue() == ""
+        assert len(lines) == 1 and lines[0].startswith("Collect dataset: 46 steps, 2 episodes ended in ")
     assert (
         ds.load_episode(0).obs.shape == (23, 3, 16, 16) and ds.load_episode(0).final_observation is not None
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -27,18 +28,6 @@ def static_dataset(root: Path) -> Path:
         for seed in seeds:
             ds.add_episode(random_episode(12, size=16, end=True, seed=seed, num_actions=5))
     return root
-
-
-@pytest.fixture
-def no_real_env(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a static-dataset run built a real environment")
-
-    import diamond_wm.envs.factory
-    import diamond_wm.training.trainer
-
-    for module in (diamond_wm.training.trainer, build, diamond_wm.envs.factory):
-        monkeypatch.setattr(module, "make_env", refuse)
 
 
 def tiny_static_config(path: Path, *extra: str):
@@ -66,11 +55,12 @@ def test_a_static_run_builds_no_env_and_takes_the_datasets_actions(tmp_path, no_
 
 
 @pytest.mark.filterwarnings(
-    "ignore:for .*copying from a non-meta parameter"
-)  # the check runs on the meta device
-def test_initialization_is_checked_against_the_datasets_actions(tmp_path, no_real_env):
+    "error::UserWarning"
+)  # it runs on the meta device, without torch's warning for every tensor
+def test_initialization_is_checked_against_the_datasets_actions(tmp_path, no_real_env, caplog):
     source = static_dataset(tmp_path / "static")
     cfg = tiny_static_config(source)
+    caplog.set_level(logging.INFO)
     three = save_agent(tmp_path / "three.pt", Agent(cfg.agent, 3))
     cfg.initialization.path_to_ckpt = str(three)
     with pytest.raises(ValueError) as e:
@@ -82,6 +72,7 @@ def test_initialization_is_checked_against_the_datasets_actions(tmp_path, no_rea
     five = save_agent(tmp_path / "five.pt", Agent(cfg.agent, 5))
     cfg.initialization.path_to_ckpt = str(five)
     build.check_initialization(cfg)  # fits: no error, no env
+    assert "EpisodeDataset(" not in caplog.text  # read quietly: the run logs its datasets, once
 
 
 def test_a_dataset_without_a_recorded_spec_gives_the_actions_of_its_episodes(tmp_path, no_real_env):
@@ -99,3 +90,30 @@ def test_a_dataset_without_a_recorded_spec_gives_the_actions_of_its_episodes(tmp
         ),
         torch.tensor(top + 1),
     )
+
+
+def test_a_static_run_ends_with_its_test_losses_not_a_return(tmp_path, no_real_env, caplog, monkeypatch):
+    source = static_dataset(tmp_path / "static")
+    cfg = tiny_static_config(source, "evaluation.should=true", "evaluation.every=1")
+    trainer = Trainer(cfg, tmp_path / "run", show_progress=False)
+    passes = []
+    monkeypatch.setattr(
+        "diamond_wm.training.trainer.run_test_losses", lambda *a: passes.append(1) or {**LOSSES}
+    )
+    caplog.set_level(logging.INFO)
+    trainer.run()
+    assert len(passes) == 1  # the last epoch's test losses are the final ones: not computed twice
+    assert json.loads((tmp_path / "run" / "FINISHED").read_text()) == LOSSES
+    assert "run finished after 1 epoch: test losses denoiser 0.25 | rew/end 0.5" in caplog.messages
+    assert not any("test episodes" in m for m in caplog.messages)
+
+
+def test_a_static_run_without_evaluation_says_so_at_the_end(tmp_path, no_real_env, caplog):
+    caplog.set_level(logging.INFO)
+    Trainer(
+        tiny_static_config(static_dataset(tmp_path / "static")), tmp_path / "run", show_progress=False
+    ).run()
+    assert caplog.messages[-1] == "run finished after 1 epoch (no test episodes, no test losses)"
+
+
+LOSSES = {"test/denoiser/loss_denoising": 0.25, "test/rew_end_model/loss_total": 0.5}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from diamond_wm.training.summary import epoch_summary
+from diamond_wm.training.summary import epoch_summary, final_summary
 
 
 def test_a_csgo_epoch_line_shows_the_denoiser_and_the_upsampler_losses():
@@ -18,3 +18,13 @@ def test_a_csgo_epoch_line_shows_the_denoiser_and_the_upsampler_losses():
         "epoch 2 | env steps 0 | denoiser 1.05 | upsampler 0.731 | time denoiser 2s upsampler 3s | epoch 5.2s"
         " | 1 epoch left, ~0m05s"
     )
+
+
+def test_the_last_line_of_a_run_says_what_it_measured():
+    played = {"final/return_mean": 0.5, "test/denoiser/loss_denoising": 0.1}
+    assert final_summary(100, 7, played) == "run finished: mean return over 100 test episodes 0.500"
+    world_model = {"test/denoiser/loss_denoising": 0.01234, "test/rew_end_model/loss_total": 0.4}
+    assert final_summary(0, 7, world_model) == (
+        "run finished after 7 epochs: test losses denoiser 0.01234 | rew/end 0.4"
+    )
+    assert final_summary(0, 1, {}) == "run finished after 1 epoch (no test episodes, no test losses)"

@@ -38,7 +38,7 @@ options:
                       (pip install 'diamond-wm[slurm]'; hydra.launcher.partition=... hydra.launcher.gpus_per_node=1)
   --sweep-dir DIR     the sweep folder; default: {DEFAULT_SWEEP_DIR}
   --dry-run           list the runs (new, to resume, finished) and exit
-  --no-progress       no progress bars
+  --no-progress       no progress bars (on a terminal), no line per phase (in a log file or pipe)
   KEY=VALUE           overrides of every run (keys of `diamond train`) and of the launcher (hydra.launcher.*)
 """
 

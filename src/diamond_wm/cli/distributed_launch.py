@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _devices(spec: Any) -> list:
+def _devices(spec: Any, announce: bool = True) -> list:
     from diamond_wm.runtime.devices import resolve_devices
 
-    return resolve_devices(spec)
+    return resolve_devices(spec, announce=announce)
 
 
 def launch_if_several_devices(devices_spec: Any, argv: Sequence[str], debug: bool = False) -> Optional[int]:
@@ -37,7 +37,7 @@ def launch_if_several_devices(devices_spec: Any, argv: Sequence[str], debug: boo
 
     if launched_by_torchrun():
         return None
-    devices = _devices(devices_spec)
+    devices = _devices(devices_spec, announce=False)  # counted only: the run (or torchrun's) logs its device
     if len(devices) <= 1:
         return None
     cmd = [

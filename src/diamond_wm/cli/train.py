@@ -40,10 +40,12 @@ Configuration overrides use the keys of the published config/trainer.yaml, for e
 options:
   -h, --help          show this help and exit
   --resume RUN_DIR    continue an interrupted run from its last checkpoint (also RUN_DIR/scripts/resume.sh)
-  --no-progress       no progress bars (the one-line summary of every epoch stays)
+  --no-progress       no progress bars on a terminal, no line per phase in a log file or pipe (the one-line
+                      summary of every epoch stays)
   --config-name NAME  start from another packaged preset: trainer (default), demo (the CPU demo: Catch,
-                      small networks) or csgo (the CS:GO world model on recorded play: env.path_data_low_res=DIR
-                      env.path_data_full_res=DIR); also -cn NAME
+                      small networks), world_model (your own game's world model on recorded play:
+                      static_dataset.path=DIR [world_model_size=small|paper]) or csgo (the CS:GO world model on
+                      recorded play: env.path_data_low_res=DIR env.path_data_full_res=DIR); also -cn NAME
   --debug             show the full traceback of an error (otherwise errors you can fix are one line)
   --cfg job           print the composed configuration and exit (Hydra; also --cfg hydra|all, --resolve)
   --info              print Hydra's information about the composition and exit
@@ -128,7 +130,8 @@ def run_train_command(args: Sequence[str]) -> int:
 
 def check_run_overrides(overrides: Sequence[str], config_name: str) -> TrainerConfig:
     """The validated configuration of one run; a one-line `ValueError` (or `DatasetError`) for a bad key or
-    value, a missing static dataset or an initialization checkpoint that does not fit."""
+    value, a missing static dataset or one whose frames the networks do not take, or an initialization
+    checkpoint that does not fit."""
     from diamond_wm.config.compose import compose_trainer_config
 
     return check_run_config(compose_trainer_config(overrides, config_name=config_name, validate=False))
@@ -144,10 +147,16 @@ def check_run_config(cfg: DictConfig) -> TrainerConfig:
             "common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
             "(or RUN_DIR/scripts/resume.sh)"
         )
-    if typed.static_dataset.path is not None:
+    if typed.static_dataset.path is not None:  # the networks take it (read quietly: the run logs it)
+        from diamond_wm.config.actions import ActionSpec
+        from diamond_wm.data.dataset import EpisodeDataset
         from diamond_wm.data.static import resolve_static_dataset
+        from diamond_wm.training.static_checks import check_static_dataset
 
-        resolve_static_dataset(typed.static_dataset.path)
+        path = resolve_static_dataset(typed.static_dataset.path).train
+        train = EpisodeDataset(path, read_only=True, cache_in_ram=False, quiet=True)
+        kind = train.action_spec or ActionSpec.infer(train.load_episode(0).act)  # no spec: their kind
+        check_static_dataset(typed, train, kind)
     if typed.initialization.path_to_ckpt is not None:
         from diamond_wm.training.build import check_initialization
 
@@ -203,26 +212,40 @@ def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
 
 
 def published_resume_message(run_dir: Path, marks: list[str]) -> str:
-    """One line: a run of the published code cannot be continued here, and how to start from its weights."""
+    """One line: a run of the published code cannot be continued here, and the command that starts from its
+    weights (its game and networks read from its config/trainer.yaml)."""
     from diamond_wm.training.run_dir import RunDir
 
     rd = RunDir(run_dir)
     newest = rd.newest_agent_version()
     ckpt = newest if newest is not None else rd.agent_versions / "agent_epoch_XXXXX.pt"
-    env_id = "..."
     try:
-        from omegaconf import OmegaConf
-
-        game = OmegaConf.load(rd.config_file).env.train.id
-        env_id = game if isinstance(game, str) and "$" not in game else env_id
-    except Exception:
-        pass  # the suggestion keeps a placeholder
+        keys = " ".join(_published_run_overrides(rd.config_file))
+    except Exception:  # an unreadable config: the suggestion keeps placeholders
+        keys = "env.train.id=... agent.*=... (the network sizes of its config/trainer.yaml)"
     return (
         f"diamond train: cannot resume {run_dir}: it is a run of the published DIAMOND code "
         f"({'; '.join(marks)}), whose training state diamond-wm does not read; start a new run from its "
-        f"weights instead: diamond train initialization.path_to_ckpt={ckpt} env.train.id={env_id} agent.*=... "
-        "(the network sizes of its config/trainer.yaml)"
+        f"weights instead: diamond train initialization.path_to_ckpt={ckpt} {keys}"
     )
+
+
+def _published_run_overrides(config_file: Path) -> list[str]:
+    """The game and the networks of a published run's config, as `diamond train` overrides."""
+    from diamond_wm.config.env import GameConfig
+    from diamond_wm.config.published import read_published_trainer_config
+    from diamond_wm.evaluation.agent_config import agent_overrides
+
+    reader = logging.getLogger("diamond_wm.config.published")
+    level = reader.level
+    reader.setLevel(logging.WARNING)  # its notes on keys we ignore: not for this one-line answer
+    try:
+        cfg = read_published_trainer_config(config_file)
+    finally:
+        reader.setLevel(level)
+    size = cfg.env.train.size
+    sized = [f"env.train.size={size}"] if size != GameConfig().size else []
+    return [f"env.train.id={cfg.env.train.id}", *sized, *agent_overrides(cfg.agent, size)]
 
 
 def _resume(run_dir: Path, show_progress: bool) -> int:

@@ -74,11 +74,20 @@ def explain_error(err: BaseException) -> ValueError:
         if key:
             expected = _describe_expected(msg)
             return ValueError(f"invalid config: {key}: {expected}")
+    missing_option = _MISSING_OPTION.search(str(err))
+    if missing_option is not None:  # Hydra's text lists the group's options on the lines after
+        group, name = missing_option.groups()
+        options = re.search(rf"Available options in '{re.escape(group)}':\n((?:\t.*\n?)*)", str(err))
+        names = options.group(1).split() if options else []
+        return ValueError(f"invalid config: {group}={name}: expected one of {', '.join(names)}")
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if "Could not override" in str(err) or "Could not append" in str(err):
         key = first.split("'")[1] if "'" in first else first
         return UnknownKeyError(key, list(_known_keys()))
     return ValueError(f"invalid config: {first}")
+
+
+_MISSING_OPTION = re.compile(r"Could not find '([\w/]+)/([^'/]+)'")
 
 
 def _describe_expected(msg: str) -> str:

@@ -7,7 +7,8 @@ from typing import Optional
 
 from diamond_wm.config.errors import ConfigError
 
-ENV_TYPES = ("atari", "gym", "csgo")  # csgo: recorded play only (no real environment)
+# csgo and recorded: recorded play only, no real environment (recorded: your own game, `--config-name world_model`)
+ENV_TYPES = ("atari", "gym", "csgo", "recorded")
 CSGO_KEYMAP = "csgo"
 ATARI_KEYMAP_PREFIX = "atari/"
 

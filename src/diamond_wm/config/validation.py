@@ -98,6 +98,13 @@ def check_trained_parts(cfg: TrainerConfig) -> None:
             cfg.env.path_data_low_res,
             "the folder of the low-resolution CS:GO dataset (train/, test/; see `diamond dataset csgo --help`)",
         )
+    if cfg.env.type == "recorded" and cfg.static_dataset.path is None:
+        raise ConfigError(
+            "static_dataset.path",
+            None,
+            "the folder of your game's recorded play (train/, test/; see `diamond dataset import --help`): "
+            "env.type=recorded has no environment to play",
+        )
     if cfg.env.type == "csgo" and agent.actor_critic is not None:
         raise ConfigError(
             "agent.actor_critic", "a network config", "null: CS:GO is recorded play, no game to act in"

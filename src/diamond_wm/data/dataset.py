@@ -68,6 +68,8 @@ class EpisodeDataset:
         follower: a read-only view of a folder that another process writes (multi-process training: rank 0
             collects, the other ranks read its episodes). Nothing is read when opening: the index comes from
             `follow_index(lengths)`, the writer's. Not static (its sample weights apply).
+        quiet: do not log the opened dataset (a second view of one the log named already, e.g. a data-loader
+            worker's, opened again at every training phase).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class EpisodeDataset:
         rebuild_index: bool = False,
         action_spec: Optional[ActionSpec] = None,
         follower: bool = False,
+        quiet: bool = False,
     ) -> None:
         if follower and directory is None:
             raise ValueError("a follower dataset needs the directory of the dataset it follows")
@@ -103,7 +106,7 @@ class EpisodeDataset:
         self.counter_rew: Counter = Counter({v: 0 for v in REW_SIGNS})
         self.counter_end: Counter = Counter({v: 0 for v in END_VALUES})
         if self.directory is not None and not follower:
-            self._open(rebuild_index)
+            self._open(rebuild_index, quiet)
         if action_spec is not None:
             self.set_action_spec(action_spec)
 
@@ -114,7 +117,7 @@ class EpisodeDataset:
         """`<directory>/info.pt`, or None for a RAM-only dataset."""
         return self.directory / INDEX_FILENAME if self.directory is not None else None
 
-    def _open(self, rebuild_index: bool) -> None:
+    def _open(self, rebuild_index: bool, quiet: bool = False) -> None:
         assert self.directory is not None and self.index_path is not None
         if self.read_only and not self.directory.is_dir():
             raise FileNotFoundError(f"dataset folder {self.directory} does not exist")
@@ -142,7 +145,8 @@ class EpisodeDataset:
             ids = scan_episode_ids(self.directory) if self.directory.is_dir() else []
             if ids:
                 self._rebuild(ids)
-        log.info("%s", self)
+        if not quiet:
+            log.info("%s", self)
 
     def _rebuild(self, ids: list[int]) -> None:
         """Index the contiguous run of episode files 0 .. k-1 (an id missing from the sequence is an error)."""

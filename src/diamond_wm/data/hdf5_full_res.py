@@ -80,7 +80,9 @@ class Hdf5FullResFrames:
 
     def _low_res_dataset(self) -> EpisodeDataset:
         if self._low_res is None:
-            self._low_res = EpisodeDataset(self.low_res_directory, cache_in_ram=False, read_only=True)
+            self._low_res = EpisodeDataset(  # in a data-loader worker too: quiet, the run logged it
+                self.low_res_directory, cache_in_ram=False, read_only=True, quiet=True
+            )
         return self._low_res
 
     def _h5(self, path: Path) -> Any:

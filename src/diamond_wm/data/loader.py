@@ -33,7 +33,8 @@ class _SegmentReader(Dataset):
 
     def _open(self) -> tuple[EpisodeDataset, Optional[Any]]:
         if self._datasets is None:  # in the worker: its own read-only view of the files, nothing cached
-            open_ = lambda d: EpisodeDataset(d, cache_in_ram=False, read_only=True)  # noqa: E731
+            # quiet: the workers start again at every phase, and the training process logged the dataset
+            open_ = lambda d: EpisodeDataset(d, cache_in_ram=False, read_only=True, quiet=True)  # noqa: E731
             full = open_(self.full_res) if isinstance(self.full_res, Path) else self.full_res
             self._datasets = (open_(self.directory), full)
         return self._datasets

@@ -50,10 +50,15 @@ def make_env(
         asynchronous: one process per environment; None chooses it for Atari with num_envs > 1.
         context: multiprocessing start method for the processes (None: Gymnasium's default).
 
-    Raises ValueError naming the bad value for an unknown `env_type`, an unknown id, or bad sizes.
+    Raises ValueError naming the bad value for an unknown `env_type`, an unknown id, or bad sizes, and for the
+    types of recorded play ("csgo", "recorded"), which have no environment to run.
     """
     if env_type == "csgo":
         raise ValueError("env type 'csgo' is recorded play: there is no real CS:GO environment to run")
+    if env_type == "recorded":
+        raise ValueError(
+            f"env type 'recorded' is recorded play: there is no real environment of {cfg.id} to run"
+        )
     if env_type not in ENV_TYPES:
         raise ValueError(f"unknown env type {env_type!r}: expected one of {list(ENV_TYPES)}")
     if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:

@@ -7,9 +7,9 @@ Where the agent config comes from, first that applies (see `evaluation.loading`)
    keys and presets of `diamond train`. FILE is a published `config/trainer.yaml` or `config/agent/*.yaml`, one
    of our run configs, an agent preset YAML, or a run folder (its config);
 2. an older diamond-wm file's own config; 3. the config of the run folder the file lies in;
-4. the packaged presets (`default` = the paper's, `small`, `demo`, `tiny`, `ddpm`): the one the checkpoint loads into
-   strictly (`detect_preset`). A CS:GO world model (`diamond play --spawn`) gets the `csgo` preset instead
-   (`diamond_wm.evaluation.csgo_loading`).
+4. the packaged presets (`default` = the paper's, `small`, `demo`, `tiny`, `ddpm`, `world_model_small`): the one
+   the checkpoint loads into strictly (`detect_preset`). A CS:GO world model (`diamond play --spawn`) gets the
+   `csgo` preset instead (`diamond_wm.evaluation.csgo_loading`).
 
 Frame size: agent YAMLs and presets take it from `${env.train.size}`. Unless an `img_size` is given, it is the size
 the checkpoint's actor-critic was built for, read off the width of its LSTM input (`fitted_img_size`).
@@ -45,7 +45,8 @@ from diamond_wm.models.checkpoint import CheckpointMismatchError, check_state_di
 
 log = logging.getLogger(__name__)
 
-AGENT_PRESETS = ("default", "small", "demo", "tiny", "ddpm")  # Atari agents: the ones `detect_preset` tries
+# The agents (discrete actions) `detect_preset` tries; world_model_small: `--config-name world_model`'s
+AGENT_PRESETS = ("default", "small", "demo", "tiny", "ddpm", "world_model_small")
 CSGO_AGENT_PRESET = "csgo"  # the CS:GO world model (denoiser + upsampler): asked for, never guessed
 PACKAGED_AGENT_PRESETS = AGENT_PRESETS + (CSGO_AGENT_PRESET,)
 DEFAULT_IMG_SIZE = 64
@@ -242,3 +243,45 @@ def detect_preset(
         f"{source} ({num_actions} actions) fits none of the packaged agent presets, tried {'; '.join(tried)}: "
         + HOW_TO_GIVE
     )
+
+
+def _flat(node: Any, where: str = "") -> dict[str, Any]:
+    """{dotted key: value} of a config tree; an absent (null) part is one key with the value None."""
+    if isinstance(node, dict):
+        return {k: v for key, sub in node.items() for k, v in _flat(sub, f"{where}.{key}").items()}
+    return {where[1:]: node}
+
+
+def _present_parts(flat: dict[str, Any]) -> set[str]:
+    return {k.split(".", 1)[0] for k in flat if "." in k}
+
+
+def _override_value(value: Any) -> str:
+    """A value as a Hydra override writes it, without spaces (one shell word)."""
+    if isinstance(value, list):
+        return "[" + ",".join(_override_value(v) for v in value) + "]"
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def agent_overrides(cfg: AgentConfig, img_size: int) -> list[str]:
+    """The `diamond train` overrides that give the networks of `cfg` for frames of `img_size` (`env.train.size`):
+    the packaged preset closest to it (`agent=NAME`, none for the default), then each key that differs."""
+    want = _flat(OmegaConf.to_container(OmegaConf.structured(cfg)))
+    best: Optional[list[str]] = None
+    for name in PACKAGED_AGENT_PRESETS:
+        preset = agent_yaml_config(read_yaml_raw(preset_path(name)), preset_path(name), img_size)
+        have = _flat(OmegaConf.to_container(OmegaConf.structured(preset)))
+        if _present_parts(want) - _present_parts(have):
+            continue  # a part the preset sets to null: its keys cannot be given one by one
+        diff = [f"agent={name}"] if name != "default" else []
+        diff += [f"agent.{p}=null" for p in sorted(_present_parts(have) - _present_parts(want))]
+        diff += [
+            f"agent.{k}={_override_value(v)}"
+            for k, v in want.items()
+            if "." in k and not k.endswith(".num_actions") and have.get(k) != v
+        ]
+        if best is None or len(diff) < len(best):
+            best = diff
+    if best is None:
+        raise ValueError("no packaged agent preset has the parts of this agent")
+    return best

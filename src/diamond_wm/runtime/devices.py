@@ -57,8 +57,10 @@ def resolve_devices(
     cuda_count: Optional[int] = None,
     mps_available: Optional[bool] = None,
     key: str = "common.devices",
+    announce: bool = True,
 ) -> list[torch.device]:
-    """The devices a run uses, checked against what this machine has; logs the choice."""
+    """The devices a run uses, checked against what this machine has; logs the choice (unless `announce` is
+    False: a caller that only counts them, before the run that uses them logs it)."""
     names = parse_devices(spec, key)
     if cuda_count is None:
         cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -86,5 +88,6 @@ def resolve_devices(
             if d.index >= cuda_count:
                 have = f"{cuda_count} CUDA GPU(s)" if cuda_count else "no CUDA GPU"
                 raise ConfigError(key, spec, f"a device this machine has: it has {have} (try 'cpu' or null)")
-    log.info("device: %s", ", ".join(str(d) for d in devices))
+    if announce:
+        log.info("device: %s", ", ".join(str(d) for d in devices))
     return devices

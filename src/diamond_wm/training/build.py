@@ -98,15 +98,17 @@ def discard_interrupted_start(run_dir: RunDir, train: EpisodeDataset, test: Epis
 
 
 def build_static_datasets(
-    static: StaticDatasetPaths, cache_in_ram: bool = True
+    static: StaticDatasetPaths, cache_in_ram: bool = True, quiet: bool = False
 ) -> tuple[EpisodeDataset, EpisodeDataset]:
-    """A static dataset's (train, test), read-only; the test set may be absent (an empty dataset in RAM)."""
-    if static.notice:
+    """A static dataset's (train, test), read-only; the test set may be absent (an empty dataset in RAM).
+    `quiet`: not logged (a check before the run, which logs them)."""
+    if static.notice and not quiet:
         log.info("%s", static.notice)
-    train = EpisodeDataset(static.train, name="static train", read_only=True, cache_in_ram=cache_in_ram)
+    kw = dict(read_only=True, quiet=quiet)
+    train = EpisodeDataset(static.train, name="static train", cache_in_ram=cache_in_ram, **kw)
     if static.test is None:
         return train, EpisodeDataset(None, name="no test dataset")
-    return train, EpisodeDataset(static.test, name="static test", read_only=True)
+    return train, EpisodeDataset(static.test, name="static test", **kw)
 
 
 def full_res_datasets(
@@ -346,9 +348,11 @@ def _initialization_checkpoint(
     return path, state_dict, recorded or num_actions, parts
 
 
-def _load_parts(agent: Agent, state_dict: dict[str, torch.Tensor], parts: list[str], path: str) -> None:
+def _load_parts(
+    agent: Agent, state_dict: dict[str, torch.Tensor], parts: list[str], path: str, assign: bool = False
+) -> None:
     try:
-        load_into(agent, state_dict, parts=parts)
+        load_into(agent, state_dict, parts=parts, assign=assign)
     except CheckpointMismatchError as e:
         source = f"initialization.path_to_ckpt={path}"
         raise CheckpointMismatchError(e.missing, e.unexpected, e.shape_mismatches, source=source) from None
@@ -359,9 +363,8 @@ def check_initialization(cfg: TrainerConfig) -> None:
     anything runs: checked on the meta device, no memory used."""
     path, state_dict, actions, parts = _initialization_checkpoint(cfg)
     if cfg.static_dataset.path is not None:  # the static dataset's actions (read-only)
-        train, test = build_static_datasets(
-            resolve_static_dataset(cfg.static_dataset.path), cache_in_ram=False
-        )
+        static = resolve_static_dataset(cfg.static_dataset.path)
+        train, test = build_static_datasets(static, cache_in_ram=False, quiet=True)  # the run logs them
         spec = dataset_action_spec(train, test)
     else:  # the environment's (no files are written)
         env = make_env(cfg.env.test, cfg.env.type, 1, "cpu")
@@ -370,7 +373,9 @@ def check_initialization(cfg: TrainerConfig) -> None:
     _check_actions(path, actions, spec, cfg)
     with torch.device("meta"):
         agent = Agent(cfg.agent, spec)
-    _load_parts(agent, state_dict, parts, path)
+    # assign: the checkpoint's tensors become the meta agent's (a copy into a meta parameter is a no-op that
+    # torch warns about, once per tensor)
+    _load_parts(agent, state_dict, parts, path, assign=True)
 
 
 def actions_source(cfg: TrainerConfig) -> str:

@@ -22,12 +22,12 @@ from typing import Any, Optional
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.episode import FINAL_OBSERVATION, Episode
 from diamond_wm.data.frames import to_uint8_frames
 from diamond_wm.envs.base import TorchEnv
+from diamond_wm.runtime.progress import Phase
 from diamond_wm.training.driver import PolicyDriver
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class Collector:
         policy: the actor-critic, or None for uniformly random actions. May be replaced between calls.
         epsilon: probability of replacing the policy's action by a uniformly random one.
         reset_every_collect: test collection (fresh environments each call, unfinished episodes dropped).
-        show_progress: show a tqdm progress bar.
+        show_progress: show a progress bar on a terminal, one log line per collection elsewhere.
         seed: seed of the first environment reset (later resets continue the environments' RNG).
         generator: torch.Generator (CPU) for the action draws; None seeds one from torch's global RNG.
     """
@@ -191,17 +191,13 @@ class Collector:
             self._reset_envs()
         report = CollectionReport(num_steps=0)
         unit = "steps" if num_steps is not None else "episodes"
-        pbar = tqdm(
-            total=target, unit=unit, desc=f"Collect {self.dataset.name}", disable=not self.show_progress
-        )
-        try:
+        with Phase(f"Collect {self.dataset.name}", target, unit, self.show_progress, leave=True) as phase:
             while True:
-                self._step(report, pbar, count_steps=num_steps is not None)
+                self._step(report, phase, count_steps=num_steps is not None)
                 done_count = report.num_steps if num_steps is not None else report.num_episodes
                 if done_count >= target:
                     break
-        finally:
-            pbar.close()
+            phase.summary = f"{report.num_steps} steps, {report.num_episodes} episodes ended"
         if self.reset_every_collect:
             self.driver.obs = None  # unfinished test episodes are dropped
         else:
@@ -212,7 +208,7 @@ class Collector:
         report.counts_rew, report.counts_end = self.dataset.counts_rew, self.dataset.counts_end
         return report
 
-    def _step(self, report: CollectionReport, pbar: tqdm, count_steps: bool) -> None:
+    def _step(self, report: CollectionReport, progress: Phase, count_steps: bool) -> None:
         act, hx_cx = self._act()
         tr = self.driver.step(act, hx_cx)  # the LSTM state of ended episodes restarts from zeros
         rew, end, trunc, info = tr.rew, tr.end, tr.trunc, tr.info
@@ -231,10 +227,10 @@ class Collector:
             report.episode_ids.append(episode_id)
             self._episode_ids[i], self._returns[i], self._lengths[i] = None, 0.0, 0
             if not count_steps:
-                pbar.update(1)
+                progress.update(1)
         report.num_steps += self.env.num_envs
         if count_steps:
-            pbar.update(self.env.num_envs)
+            progress.update(self.env.num_envs)
 
     # ------------------------------------------------------------------ resuming
 

@@ -18,10 +18,10 @@ from typing import Any, Optional
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from diamond_wm.data.batch import Batch
 from diamond_wm.runtime.distributed import SINGLE, DistContext
+from diamond_wm.runtime.progress import Phase
 
 BatchSource = Callable[[], Optional[Batch]]  # the next training batch (None for objectives that need none)
 
@@ -92,25 +92,11 @@ def train_component(
         prepare(steps * comp.grad_acc_steps)
     sums: dict[str, float] = defaultdict(float)
     start = time.perf_counter()
-    for _ in tqdm(
-        range(steps), desc=f"train {comp.name}", disable=not show_progress or steps == 0, leave=False
-    ):
-        if between_updates is not None:
-            between_updates()  # e.g. adapt the CPU thread count to the machine's load
-        comp.optimizer.zero_grad(set_to_none=True)
-        forward = comp.ddp if comp.ddp is not None else comp.objective
-        for i in range(comp.grad_acc_steps):
-            with comp._sync_context(last=i == comp.grad_acc_steps - 1):
-                loss, metrics = forward(comp.batches())
-                loss.backward()  # unscaled, as the published trainer: the accumulated gradients are summed
-            for k, v in metrics.items():
-                sums[k] += float(v) / comp.grad_acc_steps
-        if comp.max_grad_norm is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(comp.model.parameters(), comp.max_grad_norm)
-            sums["grad_norm"] += float(grad_norm)
-        comp.optimizer.step()
-        comp.scheduler.step()
-        comp.num_updates += 1
+    with Phase(f"train {comp.name}", steps, "update", show_progress) as phase:
+        for _ in range(steps):
+            _update(comp, sums, between_updates)
+            phase.update()
+        phase.summary = f"{steps} updates"
     comp.objective.eval()
     if comp.dist.is_distributed and sums:  # the metrics of the whole (global) batch: the mean over the ranks
         keys = sorted(sums)
@@ -124,3 +110,25 @@ def train_component(
         out[f"{comp.name}/num_updates"] = comp.num_updates
         out[f"{comp.name}/time_s"] = time.perf_counter() - start
     return out
+
+
+def _update(
+    comp: ComponentState, sums: dict[str, float], between_updates: Optional[Callable[[], None]]
+) -> None:
+    """One optimizer update of `comp`; its metrics are added to `sums`."""
+    if between_updates is not None:
+        between_updates()  # e.g. adapt the CPU thread count to the machine's load
+    comp.optimizer.zero_grad(set_to_none=True)
+    forward = comp.ddp if comp.ddp is not None else comp.objective
+    for i in range(comp.grad_acc_steps):
+        with comp._sync_context(last=i == comp.grad_acc_steps - 1):
+            loss, metrics = forward(comp.batches())
+            loss.backward()  # unscaled, as the published trainer: the accumulated gradients are summed
+        for k, v in metrics.items():
+            sums[k] += float(v) / comp.grad_acc_steps
+    if comp.max_grad_norm is not None:
+        grad_norm = torch.nn.utils.clip_grad_norm_(comp.model.parameters(), comp.max_grad_norm)
+        sums["grad_norm"] += float(grad_norm)
+    comp.optimizer.step()
+    comp.scheduler.step()
+    comp.num_updates += 1

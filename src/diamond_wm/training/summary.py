@@ -1,4 +1,4 @@
-"""The one-line summary of an epoch in the log: returns, losses, times and what is left."""
+"""The one-line summary of an epoch in the log (returns, losses, times and what is left), and the run's last line."""
 
 from __future__ import annotations
 
@@ -34,6 +34,28 @@ def epoch_summary(
         eta = left * sum(recent_epoch_s) / len(recent_epoch_s)
         parts.append(f"{left} epoch{'s' if left > 1 else ''} left, ~{_format_duration(eta)}")
     return " | ".join(parts)
+
+
+TEST_LOSSES = (  # a world model's score: its losses on the test episodes
+    ("test/denoiser/loss_denoising", "denoiser"),
+    ("test/upsampler/loss_denoising", "upsampler"),
+    ("test/rew_end_model/loss_total", "rew/end"),
+)
+
+
+def final_summary(num_episodes: int, num_epochs: int, m: dict[str, Any]) -> str:
+    """The run's last line: the mean return over its final test episodes; without any (a static dataset), the
+    final test losses; else that it finished, and nothing more."""
+    if num_episodes > 0:
+        score = m.get("final/return_mean")
+        return f"run finished: mean return over {num_episodes} test episodes " + (
+            "n/a" if score is None else f"{score:.3f}"
+        )
+    epochs = f"{num_epochs} epoch{'' if num_epochs == 1 else 's'}"
+    losses = [f"{label} {m[key]:.4g}" for key, label in TEST_LOSSES if key in m]
+    if losses:
+        return f"run finished after {epochs}: test losses " + " | ".join(losses)
+    return f"run finished after {epochs} (no test episodes, no test losses)"
 
 
 def _format_duration(seconds: float) -> str:

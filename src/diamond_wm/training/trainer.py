@@ -57,7 +57,8 @@ from diamond_wm.training.run_state import (
     read_state,
 )
 from diamond_wm.training.schedule import EpochSchedule, component_steps, initial_collection
-from diamond_wm.training.summary import epoch_summary
+from diamond_wm.training.static_checks import check_static_dataset
+from diamond_wm.training.summary import epoch_summary, final_summary
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class Trainer:
                 static_paths, cfg.training.cache_in_ram
             )
             action_spec = dataset_action_spec(self.train_dataset, self.test_dataset)
+            check_static_dataset(cfg, self.train_dataset, action_spec)
             if cfg.static_dataset.full_res_path is not None:
                 self.full_res_train, self.full_res_test = build.full_res_datasets(
                     cfg.static_dataset.full_res_path, self.train_dataset, self.test_dataset
@@ -152,35 +154,24 @@ class Trainer:
             comp.wrap_ddp(dist)
 
         col = cfg.collection
-        self.train_collector = None
-        if self.train_env is not None:
+        self.train_collector = self.test_collector = None
+        if self.train_env is not None:  # rank 0 of a run that plays the game: both environments
+            policy, gens = self.agent.actor_critic, self.generators
             self.train_collector = Collector(
-                self.train_env,
-                self.train_dataset,
-                self.agent.actor_critic,
-                epsilon=col.train.epsilon,
-                reset_every_collect=False,
-                show_progress=show_progress,
-                seed=self.seed,
-                generator=self.generators["train_collector"],
-            )
-        self.test_collector = None
-        if self.test_env is not None:
+                self.train_env, self.train_dataset, policy, epsilon=col.train.epsilon, reset_every_collect=False,
+                show_progress=show_progress, seed=self.seed, generator=gens["train_collector"],
+            )  # fmt: skip
             self.test_collector = Collector(
-                self.test_env,
-                self.test_dataset,
-                self.agent.actor_critic,
-                epsilon=col.test.epsilon,
-                reset_every_collect=True,
-                show_progress=show_progress,
-                generator=self.generators["test_collector"],
-            )
+                self.test_env, self.test_dataset, policy, epsilon=col.test.epsilon, reset_every_collect=True,
+                show_progress=show_progress, generator=gens["test_collector"],
+            )  # fmt: skip
 
         self.schedule = EpochSchedule(
             col.train.steps_per_epoch, col.train.num_steps_total, cfg.training.num_final_epochs
         )
         self.epoch = 0
         self._recent_epoch_s: list[float] = []
+        self._last_evaluation: tuple[int, dict[str, Any]] = (-1, {})  # its epoch and metrics
         self.num_env_steps = 0
         if state is not None:
             self._load_state(state)
@@ -268,7 +259,9 @@ class Trainer:
             metrics |= self._train_components()
         if self.dist.is_main and self.cfg.evaluation.should and self.epoch % self.cfg.evaluation.every == 0:
             seed = self.seed + TEST_SEED_OFFSET + self.epoch
-            metrics |= self._evaluate(self.cfg.collection.test.num_episodes, seed)
+            tested = self._evaluate(self.cfg.collection.test.num_episodes, seed)
+            self._last_evaluation = (self.epoch, tested)
+            metrics |= tested
         digests = check_in_sync(self.dist, self.agent.state_dict(), self.epoch)
         if digests is not None:
             metrics["dist/weight_digests"] = digests  # one per rank, all equal
@@ -316,14 +309,14 @@ class Trainer:
         if not self.outputs.has_agent_version(self.epoch):  # the agent the final episodes evaluate is kept
             self.outputs.save_agent_version(self.epoch, self.agent, self.cfg.checkpointing.num_to_keep)
         n = 0 if self.static else self.cfg.collection.test.num_final_episodes
-        metrics = self._evaluate(n, self.seed + FINAL_EVAL_SEED_OFFSET, prefix="final") if n > 0 else {}
+        metrics: dict[str, Any] = {}
+        if n > 0:
+            metrics = self._evaluate(n, self.seed + FINAL_EVAL_SEED_OFFSET, prefix="final")
+        elif self.static and self.cfg.evaluation.should:  # a world model's score: its final test losses
+            done_at, tested = self._last_evaluation  # the last epoch's, when it evaluated
+            metrics = tested if done_at == self.epoch else self._evaluate(0, 0)
         self.outputs.log_metrics(metrics, step=self.epoch + 1)
-        score = metrics.get("final/return_mean")
-        log.info(
-            "run finished: mean return over %d test episodes %s",
-            n,
-            "n/a" if score is None else f"{score:.3f}",
-        )
+        log.info(final_summary(n, self.epoch, metrics))
         self.outputs.finish(metrics)
         return metrics
 
