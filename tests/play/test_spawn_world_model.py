@@ -102,7 +102,10 @@ def test_spawn_points_that_do_not_fit_are_one_line(spawn, checkpoint, tmp_path, 
     np.save(bad / "0" / "next_act.npy", np.array([1, 9], dtype=np.int64))  # another game's action 9
     assert main(["-q", "play", "--checkpoint", str(checkpoint), "--spawn", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"spawn point {bad / '0'}: next_act.npy" in err[0] and "9" in err[0], err
+    assert (
+        len(err) == 1 and f"spawn point {bad / '0'}: next_act.npy" in err[0] and "[9] out of range" in err[0]
+    ), err
+    assert err[0].endswith(f"(checkpoint {checkpoint} has 4 actions)")
 
 
 def test_the_csgo_world_model_needs_full_resolution_spawn_points(tmp_path):

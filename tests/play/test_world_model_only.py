@@ -99,6 +99,11 @@ def test_human_control_without_reward_model_says_na_and_ends_at_the_horizon(wm_r
         assert line in header, header
     session.handle_key_down(K_CONTROLLER)
     assert session.controller == "replay"  # no policy to switch to
+    session.update()
+    resets = session.num_resets
+    session.handle_key_down(pygame.K_RIGHT)  # no other environment: nothing happens
+    session.update()
+    assert session.num_resets == resets and session.env_name == "wm"
 
 
 @pytest.mark.usefixtures("no_real_env")

@@ -139,7 +139,7 @@ def open_spawn_points(
         try:
             spec.validate(act, what=f"{where}: {file}")
         except ValueError as e:
-            raise LoadError(str(e).splitlines()[0]) from e
+            raise LoadError(f"{str(e).splitlines()[0]} ({name} has {spec.describe()})") from e
     return spawns, recorded
 
 

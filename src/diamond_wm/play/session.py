@@ -156,7 +156,7 @@ class PlaySession:
         elif key == K_HORIZON_DOWN:
             self.set_horizon(self.horizon - 1)
             log.info("imagination horizon: %d", self.horizon)
-        elif key in (K_NEXT_ENV, K_PREV_ENV):
+        elif key in (K_NEXT_ENV, K_PREV_ENV) and len(self.envs) > 1:
             step = 1 if key == K_NEXT_ENV else -1
             self.env_index = (self.env_index + step) % len(self.envs)
             log.info("environment: %s", self.env_name)
