@@ -18,13 +18,13 @@ TRAIN_LENGTHS, TEST_LENGTHS = (12, 14, 10), (11, 13)
 WORLD_MODEL_ONLY = ("agent.actor_critic=null", "agent.rew_end_model=null")
 
 
-def write_recorded_game(root: Path) -> Path:
+def write_recorded_game(root: Path, spec: ActionSpec = SPEC) -> Path:
     """ROOT/train (3 episodes) and ROOT/test (2), recording their action spec."""
     seed = 0
     for split, lengths in (("train", TRAIN_LENGTHS), ("test", TEST_LENGTHS)):
-        ds = EpisodeDataset(root / split, action_spec=SPEC)
+        ds = EpisodeDataset(root / split, action_spec=spec)
         for n in lengths:
-            ds.add_episode(random_episode(n, size=16, end=True, seed=seed, num_actions=4))
+            ds.add_episode(random_episode(n, size=16, end=True, seed=seed, num_actions=spec.num_action_dims))
             seed += 1
         ds.save_index()
     return root

@@ -168,3 +168,26 @@ def test_bad_denoising_steps_are_one_line(wm_run, capsys):
     assert main(["-q", "play", str(wm_run), "--denoising-steps", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["diamond play: error: --denoising-steps 0: expected an integer >= 1"]
+
+
+def test_a_world_model_alone_given_a_real_game_plays_it_under_human_control(game, tmp_path, monkeypatch):
+    from diamond_wm.config.actions import ActionSpec
+    from diamond_wm.play.window import PlayWindow
+
+    catch = write_recorded_game(tmp_path / "catch", ActionSpec.discrete(3, ["NOOP", "LEFT", "RIGHT"]))
+    run = train_static_run(tmp_path / "run", catch, *WORLD_MODEL_ONLY, "env.train.size=16")
+    loose = tmp_path / "wm.pt"  # outside its run folder: the game is the one given
+    shutil.copy(run / "checkpoints" / "agent_versions" / "agent_epoch_00001.pt", loose)
+    played, run_window = [], PlayWindow.run
+    monkeypatch.setattr(
+        PlayWindow, "run", lambda self, **kw: played.append(self.app) or run_window(self, **kw)
+    )
+    monkeypatch.chdir(tmp_path)
+    argv = ["-q", "play", "--checkpoint", str(loose), "--env-id", "diamond_wm/Catch-v0", "-n", "20"]
+    assert main([*argv, "--max-frames", "3"]) == 0
+    session = played[0]
+    assert session.controllers == ("human",) and [e.name for e in session.envs] == ["wm", "test", "train"]
+    assert (
+        EpisodeDataset(tmp_path / "dataset" / "wm_20").num_steps >= 20
+    )  # random actions collected the starts
+    assert session.t == 3 and "Reward: n/a" in header_text(session)
