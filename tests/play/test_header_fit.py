@@ -9,7 +9,7 @@ from diamond_wm.play.launch import build_dataset_browser
 from diamond_wm.play.window import PlayWindow, fit_text
 from tests.play.static_runs import SPEC, write_recorded_game
 
-LONG = "my_recorded_breakout_sessions_from_last_weekend_full_quality"
+LONG = "my_recorded_breakout_games_from_last_weekend_full_quality"
 
 
 def test_fit_text_keeps_the_label_and_the_end_of_the_value():
