@@ -60,10 +60,11 @@ has the episodes of its low-resolution twin. Each problem is one line naming the
 
 
 SPAWN_DESCRIPTION = """Spawn points for `diamond play --checkpoint CKPT --spawn OUT`: where the imagined episodes of a
-CS:GO-shaped world model (a denoiser and an upsampler, multi-hot actions) start. Each OUT/<n>/ holds 4
-consecutive steps of an episode (low_res.npy, full_res.npy, act.npy) and the recorded actions that followed
-(next_act.npy), in the published csgo/spawn layout. FULL_RES is what training read: a full-resolution dataset, or
-the folder of the original CS:GO .hdf5 files."""
+world model start. Each OUT/<n>/ holds 4 consecutive steps of an episode (low_res.npy, act.npy) and the recorded
+actions that followed (next_act.npy), in the published csgo/spawn layout; OUT/action_spec.json names the actions.
+FULL_RES, for a world model with an upsampler (CS:GO-shaped), adds their full-resolution frames (full_res.npy): it
+is what training read, a full-resolution dataset or the folder of the original CS:GO .hdf5 files. Without it, the
+spawn points are for a world model without upsampler (e.g. 64x64 Atari-like frames, discrete actions)."""
 
 
 def _workers_default() -> int:
@@ -151,7 +152,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser(
         "spawn",
-        help="spawn points for diamond play --spawn from a dataset (a CS:GO-shaped world model)",
+        help="spawn points for diamond play --spawn from a dataset",
         description=SPAWN_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -161,8 +162,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "full_res",
         type=Path,
+        nargs="?",
+        default=None,
         metavar="FULL_RES",
-        help="its full-resolution frames: a full-resolution dataset, or the folder of the original hdf5 files",
+        help="for a world model with an upsampler: its full-resolution frames, a full-resolution dataset or the "
+        "folder of the original hdf5 files",
     )
     p.add_argument("out", type=Path, metavar="OUT", help="folder of the spawn points (OUT/<n>/)")
     p.add_argument("--count", type=int, default=10, help="number of spawn points (default 10)")

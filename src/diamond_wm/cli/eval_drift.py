@@ -27,7 +27,8 @@ model's conditioning frames + HORIZON (a shorter horizon when no episode is that
 Writes OUT/drift.json, OUT/drift.png (error against imagination step, one line per model x steps),
 OUT/drift.mp4 (the first context: real | each model at each number of steps) and OUT/drift_frames.png (the first
 context's frames at imagination steps 1, 5, 10, 25, 50), and prints a summary table.
-Models: run folders (their latest agent) or agent checkpoint files, EDM or DDPM (agent=ddpm).
+Models: run folders (their latest agent) or agent checkpoint files, EDM or DDPM (agent=ddpm). Without --dataset,
+the test episodes are those of the static dataset the models' runs trained on.
 
 A checkpoint or run folder named `drift` is evaluated by `diamond eval ./drift`."""
 
@@ -40,10 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dataset",
         type=Path,
-        required=True,
-        help="test dataset folder (or a static dataset's root: its test/)",
+        default=None,
+        help="test dataset folder (or a static dataset's root: its test/); default: the static dataset the "
+        "models' runs trained on (static_dataset.path: its test/, else its train/)",
     )
-    parser.add_argument("--steps", default="1,3,10", help="numbers of denoising steps, e.g. 1,3,10 (default)")
+    parser.add_argument(
+        "--steps",
+        default="1,3,10",
+        help="numbers of denoising steps, e.g. 1,3,10 (default); the other sampler settings are the run's "
+        "world_model_env.diffusion_sampler",
+    )
     parser.add_argument("--horizon", type=int, default=50, help="imagined frames per context (default 50)")
     parser.add_argument("-n", "--episodes", type=int, default=None, help="test episodes used (default: all)")
     parser.add_argument(
@@ -93,6 +100,7 @@ def _run(args: argparse.Namespace, steps: list[int]) -> int:
         model_labels,
         open_test_dataset,
         run_drift,
+        static_test_dataset,
     )
     from diamond_wm.runtime.atomic import atomic_write_text
     from diamond_wm.runtime.devices import resolve_devices
@@ -102,10 +110,13 @@ def _run(args: argparse.Namespace, steps: list[int]) -> int:
             return _error(f"{name} must be >= 1, got {value}")
     labels = [s.strip() for s in args.labels.split(",")] if args.labels is not None else None
     device = resolve_devices(args.device, key="--device")[0]
-    dataset = open_test_dataset(args.dataset)  # before the models: a bad folder is the quicker error
+    # before the models: a bad folder is the quicker error
+    dataset = open_test_dataset(args.dataset) if args.dataset is not None else None
     targets = [Path(m) for m in args.models]
     request = agent_request(args)
     loaded = [load_world_model(t, device, request) for t in targets]
+    if dataset is None:
+        dataset = static_test_dataset(targets, loaded)
     models = [
         DriftModel(label, t, la)
         for label, t, la in zip(model_labels(targets, loaded, labels), targets, loaded, strict=True)

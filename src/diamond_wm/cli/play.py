@@ -8,24 +8,31 @@ import sys
 from pathlib import Path
 
 from diamond_wm.cli import errors
-from diamond_wm.cli.agent_args import add_agent_arguments, agent_request
+from diamond_wm.cli.agent_args import add_agent_arguments
+from diamond_wm.cli.play_sources import (
+    CSGO_PRESET,
+    CSGO_SIZE_MULTIPLIER,
+    agent_session,
+    csgo_session,
+    is_csgo,
+    spawn_session,
+)
 
 log = logging.getLogger(__name__)
 
 USAGE_ERROR = 2
-DEFAULT_HORIZON = 50  # imagination horizon of Atari play (the CS:GO world model's is 1000)
-CSGO_PRESET = "fast"  # the CS:GO world model's samplers by default
-CSGO_SIZE_MULTIPLIER = 2  # its window shows frames twice as large by default
 
 DESCRIPTION = """Play, or watch the policy, inside the world model or the real game (pygame window).
 
 Sources (one of):
   RUN_DIR                 a training run folder (default: the current directory), ours or the published code's:
-                          its latest agent checkpoint; a checkpoint file here is the same as --checkpoint
+                          its latest agent checkpoint; a checkpoint file here is the same as --checkpoint.
+                          A run trained on a static dataset starts from that dataset (no real game)
   --pretrained [GAME]     a published Atari 100k model from the Hugging Face Hub (eloialonso/diamond)
   --pretrained csgo       the published CS:GO world model (keyboard and mouse) and its spawn points
   --checkpoint PATH       any agent checkpoint file, ours or published (with --env-id, or inside a run folder)
-  --checkpoint PATH --spawn DIR   a CS:GO world model (e.g. csgo.pt) with its spawn points (csgo/spawn/)
+  --checkpoint PATH --spawn DIR   a world model with spawn points (diamond dataset spawn), e.g. csgo.pt with
+                          csgo/spawn/
 
 Modes: play (default), -r record (every finished episode into dataset/rec_<env>_<controller>),
 -d dataset mode (browse every dataset under RUN_DIR/dataset). The controls are printed at start; see docs/play.md.
@@ -58,8 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="spawn points of a CS:GO world model (--checkpoint): folders <n>/ of low_res, full_res, act, "
-        "next_act .npy",
+        help="spawn points of a world model (--checkpoint): folders <n>/ of low_res, act, next_act (and for "
+        "CS:GO full_res) .npy, as diamond dataset spawn writes them",
     )
     parser.add_argument(
         "--preset",
@@ -81,6 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--horizon", type=int, default=None, help="imagination horizon (default 50; CS:GO 1000)"
+    )
+    parser.add_argument(
+        "--denoising-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="denoising steps per imagined frame (default: the run's world_model_env.diffusion_sampler, else 3; "
+        "CS:GO: --preset's)",
     )
     parser.add_argument("--fps", type=int, default=15, help="frame rate (default 15)")
     parser.add_argument(
@@ -143,27 +158,6 @@ def _error(msg: str) -> int:
     return USAGE_ERROR
 
 
-def prompt_game() -> str:
-    """Ask for a game number on the terminal (CLI only). Ctrl-C raises KeyboardInterrupt and Ctrl-D EOFError,
-    which `diamond` reports in one line (exit 130 and 1)."""
-    from diamond_wm.hub import ATARI_100K_GAMES
-
-    for i, game in enumerate(ATARI_100K_GAMES):
-        print(f"{i:2d}: {game}")
-    while True:
-        try:
-            answer = input(f"\nEnter a number (0-{len(ATARI_100K_GAMES) - 1}): ").strip()
-        except EOFError:
-            print()  # the prompt's line stays unfinished otherwise
-            raise EOFError("no game chosen (end of input)") from None
-        except KeyboardInterrupt:
-            print()
-            raise KeyboardInterrupt("no game chosen") from None
-        if answer.isdigit() and 0 <= int(answer) < len(ATARI_100K_GAMES):
-            return ATARI_100K_GAMES[int(answer)]
-        print("Invalid.")
-
-
 def _choose_mode(args: argparse.Namespace, device) -> None:
     """Resolve `--fast` and the default precision: fp32 unless `--fast` picks bf16 where the device computes it
     natively (`runtime.precision.default_precision`); an explicit --precision always wins."""
@@ -185,116 +179,29 @@ def _device(spec):
 
 
 def _dataset_action_names(base: Path) -> list[str] | None:
-    """Action names of the run's game (for the header), when base is a run folder."""
+    """Action names of the run's game (for the header), when base is a run folder: those it recorded, else, for a
+    run that played a real game, that game's (a run trained on a static dataset never did)."""
+    from diamond_wm.config.actions import read_action_spec
     from diamond_wm.evaluation.loading import is_run_dir, read_run_config
+    from diamond_wm.evaluation.static_run import static_path
 
     if not (base / "config" / "trainer.yaml").is_file() or not is_run_dir(base):  # ours or a published run
         return None
     try:
         from diamond_wm.envs import make_env
 
+        spec = read_action_spec(base / "config" / "action_spec.json")
+        if spec is not None and spec.is_discrete and spec.names:
+            return list(spec.names)
         cfg = read_run_config(base)
+        if static_path(cfg) is not None:
+            return None
         env = make_env(cfg.env.test, cfg.env.type, 1, "cpu", asynchronous=False)
         names = list(env.action_names)
         env.close()
         return names
     except Exception:
         return None
-
-
-def _is_csgo(args: argparse.Namespace) -> bool:
-    from diamond_wm.hub import CSGO
-
-    return args.spawn is not None or (args.pretrained or "").strip().lower() == CSGO
-
-
-def _csgo_session(args: argparse.Namespace, device, base: Path):
-    """(session, agent, window title, window frame size) of the CS:GO world model (`--spawn`, `--pretrained
-    csgo`); LoadError for options that do not go with it."""
-    from diamond_wm.evaluation.csgo_loading import CSGO_HORIZON, load_csgo, load_pretrained_csgo
-    from diamond_wm.evaluation.loading import LoadError
-    from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
-    from diamond_wm.play.launch import build_csgo_play_session
-
-    if args.env_id is not None:
-        raise LoadError(
-            f"--env-id {args.env_id} names the game of an agent, but the CS:GO world model plays from its spawn "
-            "points (--spawn DIR, --pretrained csgo): give one or the other"
-        )
-    if args.pretrained is not None:
-        if args.spawn is not None:
-            raise LoadError(
-                f"--spawn {args.spawn} goes with --checkpoint FILE: --pretrained csgo comes with its spawn points"
-            )
-        loaded = load_pretrained_csgo(device, args.preset or CSGO_PRESET)
-    elif args.checkpoint is None:
-        raise LoadError(
-            f"--spawn {args.spawn} needs the CS:GO world model that starts from it: --checkpoint FILE "
-            "(e.g. csgo.pt), or play --pretrained csgo"
-        )
-    else:
-        preset = args.preset or CSGO_PRESET
-        loaded = load_csgo(args.checkpoint, args.spawn, device, agent_request(args), preset)
-    session = build_csgo_play_session(
-        loaded,
-        base,
-        horizon=args.horizon or CSGO_HORIZON,
-        record=args.record,
-        store_denoising_trajectory=args.store_denoising_trajectory,
-        store_original_obs=args.store_original_obs,
-        mouse_multiplier=args.mouse_multiplier or DEFAULT_MOUSE_MULTIPLIER,
-        seed=args.seed,
-        precision=args.precision,
-    )
-    _, h, w = session.frame_shape
-    multiplier = args.size_multiplier or CSGO_SIZE_MULTIPLIER
-    size = (w * multiplier, h * multiplier)
-    return session, loaded.agent, f"diamond play: CS:GO world model ({loaded.name}, {loaded.preset})", size
-
-
-def _agent_session(args: argparse.Namespace, device, base: Path):
-    """(session, agent, window title, base folder) of an agent in its game (run folder, checkpoint, Atari model)."""
-    from diamond_wm.evaluation.loading import load_checkpoint, load_pretrained, load_run
-    from diamond_wm.play.launch import build_play_session
-
-    csgo_only = ("preset", "size_multiplier", "mouse_multiplier")
-    ignored = ["--" + k.replace("_", "-") for k in csgo_only if getattr(args, k) is not None]
-    if ignored:
-        log.warning("%s: options of the CS:GO world model, ignored here", ", ".join(ignored))
-
-    if args.pretrained is not None:
-        game = args.pretrained
-        if not game:
-            if not sys.stdin.isatty():
-                from diamond_wm.hub import ATARI_100K_GAMES
-
-                raise ValueError(
-                    "--pretrained needs a game, one of: "
-                    + ", ".join(ATARI_100K_GAMES)
-                    + ", or csgo (the CS:GO world model)"
-                )
-            game = prompt_game()
-        loaded = load_pretrained(game, device=device)
-        base = Path(".") if args.run_dir == "." else base
-    elif args.checkpoint is not None:
-        loaded = load_checkpoint(
-            args.checkpoint, env_id=args.env_id, device=device, agent_request=agent_request(args)
-        )
-    else:
-        loaded = load_run(base, device=device, agent_request=agent_request(args))
-    base_out = loaded.run_dir if loaded.run_dir is not None and args.checkpoint is None else base
-    session = build_play_session(
-        loaded,
-        base_out,
-        num_steps_initial_collect=args.num_steps_initial_collect,
-        horizon=args.horizon or DEFAULT_HORIZON,
-        record=args.record,
-        store_denoising_trajectory=args.store_denoising_trajectory,
-        store_original_obs=args.store_original_obs,
-        seed=args.seed,
-        precision=args.precision,
-    )
-    return session, loaded.agent, f"diamond play: {loaded.env.test.id} ({loaded.name})", base_out
 
 
 def _dataset_window_size(app, width: int) -> int | tuple[int, int]:
@@ -326,6 +233,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.num_steps_initial_collect < 1 or bad_multiplier:
         return _error("-n and --size-multiplier must be >= 1, --mouse-multiplier > 0")
+    if args.denoising_steps is not None and args.denoising_steps < 1:
+        return _error(f"--denoising-steps {args.denoising_steps}: expected an integer >= 1")
     base_out, size = base, args.size
     try:
         if args.dataset_mode:
@@ -341,10 +250,15 @@ def run(args: argparse.Namespace) -> int:
                 import torch
 
                 torch.manual_seed(args.seed)
-            if _is_csgo(args):
-                app, agent, title, size = _csgo_session(args, device, base)
+            if is_csgo(args):
+                from diamond_wm.evaluation.csgo_loading import NotCSGOError
+
+                try:
+                    app, agent, title, size = csgo_session(args, device, base)
+                except NotCSGOError:  # a world model of other actions, without upsampler
+                    app, agent, title, base_out = spawn_session(args, device, base)
             else:
-                app, agent, title, base_out = _agent_session(args, device, base)
+                app, agent, title, base_out = agent_session(args, device, base)
             if args.compile:
                 print("Compiling the world model (torch.compile, about a minute on CPU)...", flush=True)
                 try:

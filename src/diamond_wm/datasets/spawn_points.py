@@ -1,20 +1,22 @@
-"""Spawn points of a CS:GO-shaped world model from a dataset (`diamond dataset spawn`): where `diamond play
---checkpoint ... --spawn DIR` starts its imagined episodes, in the published `csgo/spawn/<n>/` layout
-(`diamond_wm.envs.csgo.spawn`).
+"""Spawn points of a world model from a dataset (`diamond dataset spawn`): where `diamond play --checkpoint ...
+--spawn DIR` starts its imagined episodes, in the published `csgo/spawn/<n>/` layout (`diamond_wm.envs.csgo.spawn`).
 
 Spawn point k takes `context` consecutive steps of an episode (the episodes are taken in turn, the start spread
-over each): their low-resolution frames, their full-resolution frames (from a full-resolution dataset or the
-original hdf5 files, as training reads them), their actions, and the recorded actions that followed
-(`next_act.npy`, up to `replay_steps`), which the replay controller plays back.
+over each): their frames (`low_res.npy`), their actions (discrete indices or multi-hot vectors, as recorded), the
+recorded actions that followed (`next_act.npy`, up to `replay_steps`), which the replay controller plays back, and,
+for a world model with an upsampler (CS:GO-shaped), their full-resolution frames (`full_res.npy`, from a
+full-resolution dataset or the original hdf5 files, as training reads them). The dataset's action spec, when it
+recorded one, is kept beside them (`DIR/action_spec.json`: play names the actions with it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
+from diamond_wm.config.actions import write_action_spec
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.sampling import SegmentId, make_batch
 from diamond_wm.data.static import resolve_static_dataset
@@ -36,7 +38,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 def write_spawn_points(
     dataset: str | Path,
-    full_res: str | Path,
+    full_res: Optional[str | Path],
     out: str | Path,
     *,
     count: int = 10,
@@ -45,9 +47,9 @@ def write_spawn_points(
     split: str = "test",
 ) -> list[Path]:
     """Write `count` spawn folders `out/<k>/` from `dataset` (a dataset folder, or one holding train/ and test/:
-    its `split`, the training set when there is no test set) and the full-resolution frames of `full_res` (a
-    full-resolution dataset of the same episodes, or a folder of the original hdf5 files). ValueError in one line
-    for what does not fit; returns the folders written."""
+    its `split`, the training set when there is no test set) and, when given, the full-resolution frames of
+    `full_res` (a full-resolution dataset of the same episodes, or a folder of the original hdf5 files).
+    ValueError in one line for what does not fit; returns the folders written."""
     if count < 1 or context < 1 or replay_steps < 1:
         raise ValueError(
             f"--count {count}, --context {context}, --replay-steps {replay_steps}: expected >= 1 each"
@@ -61,16 +63,7 @@ def write_spawn_points(
     use_test = split == "test" and paths.test is not None
     folder = paths.test if use_test else paths.train
     low = EpisodeDataset(folder, read_only=True, cache_in_ram=False)
-    other = EpisodeDataset(None)  # the split not used: nothing to check against
-    try:
-        pair = full_res_datasets(str(full_res), *((other, low) if use_test else (low, other)))
-    except ValueError as e:
-        raise ValueError(
-            str(e).replace(f"static_dataset.full_res_path={full_res}", f"FULL_RES {full_res}")
-        ) from e
-    full: Any = pair[1] if use_test else pair[0]
-    if full is None:
-        raise ValueError(f"FULL_RES {full_res}: no full-resolution {split} dataset for {folder}")
+    full = _full_res_dataset(full_res, low, use_test, split) if full_res is not None else None
     long_enough = [i for i, n in enumerate(low.lengths.tolist()) if n > context]
     if not long_enough:
         raise ValueError(f"{folder}: no episode longer than the {context} context steps of a spawn point")
@@ -85,19 +78,35 @@ def write_spawn_points(
         )  # spread over the episode, leaving one to replay
         batch = make_batch(low, [SegmentId(episode_id, start, start + context)], full_res_dataset=full)
         act = low.load_episode(episode_id).act
-        if act.ndim != 2:
-            raise ValueError(
-                f"{folder}: discrete actions; spawn points are for multi-hot (CS:GO-shaped) datasets"
-            )
         d = out / str(k)
         d.mkdir(parents=True, exist_ok=True)
         arrays = {
             "low_res.npy": _uint8(batch.obs[0]),
-            "full_res.npy": _uint8(batch.full_res[0]),
             "act.npy": act[start : start + context].numpy(),
             "next_act.npy": act[start + context : start + context + replay_steps].numpy(),
         }
+        if full is not None:
+            arrays["full_res.npy"] = _uint8(batch.full_res[0])
+        else:  # spawn points written here before, with other frames: not this one's
+            (d / "full_res.npy").unlink(missing_ok=True)
         for name, array in arrays.items():
             _save_npy(d / name, array)
         written.append(d)
+    if low.action_spec is not None:
+        write_action_spec(out / "action_spec.json", low.action_spec)
     return written
+
+
+def _full_res_dataset(full_res: str | Path, low: EpisodeDataset, use_test: bool, split: str) -> Any:
+    """The full-resolution dataset of `low`'s episodes in `full_res` (ValueError in one line otherwise)."""
+    other = EpisodeDataset(None)  # the split not used: nothing to check against
+    try:
+        pair = full_res_datasets(str(full_res), *((other, low) if use_test else (low, other)))
+    except ValueError as e:
+        raise ValueError(
+            str(e).replace(f"static_dataset.full_res_path={full_res}", f"FULL_RES {full_res}")
+        ) from e
+    full = pair[1] if use_test else pair[0]
+    if full is None:
+        raise ValueError(f"FULL_RES {full_res}: no full-resolution {split} dataset for {low.directory}")
+    return full

@@ -201,6 +201,7 @@ def resolve_agent_request(
         explicit_size = explicit_size or file_size
     elif preset is not None:
         cfg = agent_yaml_config(read_yaml_raw(preset_path(preset)), preset_path(preset))
+        cfg = without_absent_parts(cfg, state_dict)  # only the parts the weights hold
     elif base is not None:
         cfg, explicit_size = base, True
     else:
@@ -224,19 +225,32 @@ def fits(cfg: AgentConfig, state_dict: Mapping[str, torch.Tensor], actions: Acti
     return True
 
 
+def without_absent_parts(cfg: AgentConfig, state_dict: Mapping[str, torch.Tensor]) -> AgentConfig:
+    """`cfg` with the parts the weights do not hold set to None (a world model saved without actor-critic or
+    reward/termination model)."""
+    cfg = copy.deepcopy(cfg)
+    for part in AGENT_PARTS_KEYS:
+        if getattr(cfg, part, None) is not None and not any(k.startswith(part + ".") for k in state_dict):
+            setattr(cfg, part, None)
+    return cfg
+
+
 def detect_preset(
     state_dict: Mapping[str, torch.Tensor], num_actions: int, source: str | Path
 ) -> AgentConfig:
-    """The packaged preset the checkpoint loads into strictly; ValueError naming the sizes tried otherwise."""
+    """The packaged preset the checkpoint loads into strictly (without the parts it does not hold); ValueError
+    naming the sizes tried otherwise."""
     tried = []
     for name in AGENT_PRESETS:
         cfg = agent_yaml_config(read_yaml_raw(preset_path(name)), preset_path(name))
+        cfg = without_absent_parts(cfg, state_dict)
         size = fitted_img_size(state_dict, cfg.actor_critic)
         if size is not None:
             cfg = _with_img_size(cfg, size)
         if fits(cfg, state_dict, num_actions):
-            side = cfg.actor_critic.img_size
-            log.info("%s: the networks of the agent preset %r (%dx%d frames)", source, name, side, side)
+            part = cfg.actor_critic or cfg.rew_end_model
+            size = f"{part.img_size}x{part.img_size} frames" if part is not None else "a world model alone"
+            log.info("%s: the networks of the agent preset %r (%s)", source, name, size)
             return cfg
         tried.append(f"{name} (U-Net channels {cfg.denoiser.inner_model.channels})")
     raise ValueError(

@@ -50,6 +50,11 @@ WORLD_MODEL_ENV_PRESETS = ("fast", "higher_quality")
 CSGO_HORIZON = 1000  # imagined episodes are truncated there (and restart from the next spawn point)
 
 
+class NotCSGOError(LoadError):
+    """The checkpoint given with spawn points is not the CS:GO world model (no upsampler): `diamond play` plays it
+    as a world model of its own actions from those spawn points (`play.recorded_launch`)."""
+
+
 @dataclass
 class LoadedCSGO:
     """The CS:GO world model ready to play, where it came from, its spawn points and its samplers."""
@@ -104,6 +109,11 @@ def open_spawn_points(spawn_dir: str | Path, agent: Agent) -> SpawnPoints:
     _, c, h, w = first.low_res.shape
     if c != channels:
         raise LoadError(f"{where} has {c}-channel frames but the world model's have {channels}")
+    if first.full_res is None:
+        raise LoadError(
+            f"{where} lacks full_res.npy, which the upsampler starts from: make the spawn points with the "
+            "full-resolution frames (diamond dataset spawn DATASET FULL_RES OUT)"
+        )
     want = (channels, h * factor, w * factor)
     if tuple(first.full_res.shape[1:]) != want:
         raise LoadError(
@@ -143,7 +153,7 @@ def load_csgo(
         raise LoadError(f"bad --spawn: spawn folder {spawn_dir} does not exist")
     state_dict, saved_cfg, num_actions = read_checkpoint(path)
     if not is_csgo_state_dict(state_dict):
-        raise LoadError(
+        raise NotCSGOError(
             f"checkpoint {path} is {describe_weights(state_dict, num_actions)}, not {CSGO_WORLD_MODEL} for the "
             f"spawn points of --spawn {spawn_dir}: play it with --env-id ID instead of --spawn"
         )

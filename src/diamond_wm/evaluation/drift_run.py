@@ -100,6 +100,28 @@ def open_test_dataset(path: str | Path) -> EpisodeDataset:
     return dataset
 
 
+def static_test_dataset(targets: list[Path], loaded: list[LoadedAgent]) -> EpisodeDataset:
+    """The test episodes when no --dataset is given: those of the static dataset the models' runs trained on (its
+    test split, else its training split); DriftError when a model's run trained on none, or they differ."""
+    from diamond_wm.evaluation.static_run import contexts_folder, run_static_dataset
+
+    folders = {}
+    for target, la in zip(targets, loaded, strict=True):
+        paths = run_static_dataset(la.run_dir, la.run_cfg)
+        if paths is None:
+            raise DriftError(
+                f"{target} was not trained on a static dataset (static_dataset.path): give its test episodes "
+                "with --dataset DIR"
+            )
+        folders[target] = contexts_folder(paths).resolve()
+    if len(set(folders.values())) > 1:
+        found = ", ".join(f"{t}: {f}" for t, f in folders.items())
+        raise DriftError(f"the models trained on different datasets ({found}): choose one with --dataset DIR")
+    folder = next(iter(folders.values()))
+    log.info("test episodes: %s (the static dataset the models trained on)", folder)
+    return open_test_dataset(folder)
+
+
 def check_actions(model: DriftModel, dataset: EpisodeDataset) -> None:
     """DriftError when the dataset's recorded actions are not the model's."""
     spec = dataset.action_spec

@@ -314,7 +314,10 @@ def load_checkpoint(
         except ValueError as e:
             raise LoadError(str(e).splitlines()[0]) from e
     if env_id is not None:
-        env = env_config_for_id(env_id, cfg.actor_critic.img_size)
+        sized = cfg.actor_critic or cfg.rew_end_model  # a denoiser alone takes any size: the default's
+        env = env_config_for_id(
+            env_id, sized.img_size if sized is not None else AgentConfig().actor_critic.img_size
+        )
     else:
         env = run_cfg.env if run_cfg is not None else None
     agent = _build(state_dict, cfg, run_actions(run, num_actions), path, torch.device(device))

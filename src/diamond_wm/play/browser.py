@@ -111,8 +111,13 @@ class DatasetBrowser:
         ]
 
     def _action_name(self, a: int) -> str:
-        if self.action_names is not None and 0 <= a < len(self.action_names):
-            return self.action_names[a]
+        """The dataset's own name of action `a` (its recorded action spec), else the run's game's, else `a`."""
+        spec = self.dataset.action_spec
+        names = (
+            list(spec.names) if spec is not None and spec.is_discrete and spec.names else self.action_names
+        )
+        if names is not None and 0 <= a < len(names):
+            return names[a]
         return str(a)
 
     def _action_lines(self, act: torch.Tensor) -> list[str]:
@@ -129,7 +134,10 @@ class DatasetBrowser:
         hot = [str(i) for i in act.nonzero().flatten().tolist()]
         return [f"Action: dims {', '.join(hot) or '-'}"]
 
+    header_lines = 6  # the dataset's line, then up to 5 (a CS:GO action takes 3)
+
     def header(self) -> list[list[str]]:
+        """Columns of header lines; the first line holds the dataset's name alone (it spans the header's width)."""
         ep = self.episode
         where = [f"Dataset: {self.name}", f"Episode: {self.episode_id} / {self.dataset.num_episodes}"]
         if ep is None:
@@ -147,8 +155,9 @@ class DatasetBrowser:
                 f"Return (-): -{float(rew[rew < 0].sum().abs()):.1f}",
                 f"Total     :  {float(rew.sum()):.1f}",
             ],
-            action + step,
+            ["", *action, *step],
             [
+                "",
                 f"Timestep: {t}",
                 f"Length  : {len(ep)}",
                 f"To here : {float(rew[: t + 1].sum()):.2f}",

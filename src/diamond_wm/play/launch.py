@@ -1,9 +1,10 @@
 """Building the apps of `diamond play` from a loaded agent (play mode) or from a folder of datasets (dataset mode).
 
 Play mode needs real contexts to start imagination from: the run's training dataset when playing a run folder,
-otherwise `num_steps` steps collected once with the policy in the real test environment and kept in
-`<base>/dataset/<checkpoint>_<num_steps>/` (reused by later sessions, as the published implementation does).
-The CS:GO world model starts from its spawn points instead (`build_csgo_play_session`).
+otherwise `num_steps` steps collected once in the real test environment (with the policy; uniformly random actions
+for a world model without one) and kept in `<base>/dataset/<checkpoint>_<num_steps>/` (reused by later sessions, as
+the published implementation does). A run trained on a static dataset starts from that dataset and builds no real
+environment (`recorded_launch.py`); the CS:GO world model starts from its spawn points (`build_csgo_play_session`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from diamond_wm.evaluation.loading import LoadedAgent, LoadError, check_action_s
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import DiffusionSampler, build_sampler
 from diamond_wm.play.browser import DatasetBrowser
+from diamond_wm.play.contexts import dataset_misfit
 from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER, CSGOControls
 from diamond_wm.play.csgo_session import CSGOPlaySession
 from diamond_wm.play.keymap import keymap_for_config
+from diamond_wm.play.recorded_launch import build_static_play_session, static_contexts_dataset
 from diamond_wm.play.recording import EpisodeRecorder
 from diamond_wm.play.session import NamedEnv, PlaySession
 from diamond_wm.runtime.compile import compile_world_model
@@ -35,31 +38,6 @@ from diamond_wm.runtime.precision import autocast
 from diamond_wm.training.collector import Collector
 
 log = logging.getLogger(__name__)
-
-
-def dataset_misfit(dataset: EpisodeDataset, agent: Agent) -> Optional[str]:
-    """Why `dataset` cannot start `agent`'s world model (frame shape, other actions), or None. Looks at its
-    recorded action spec and its first and last episodes only (a dataset holds one game)."""
-    if dataset.num_episodes == 0:
-        return None
-    size = agent.cfg.actor_critic.img_size
-    want = (agent.cfg.denoiser.inner_model.img_channels, size, size)
-    where, spec = f"dataset {dataset.directory}", agent.action_spec
-    if dataset.frame_shape != want:
-        return f"{where} holds {dataset.frame_shape} frames but the agent's are {want}"
-    recorded = dataset.action_spec
-    if recorded is not None and not recorded.same_layout(spec):
-        return f"{where} holds {recorded.describe()} but the agent has {spec.describe()}"
-    for i in sorted({0, dataset.num_episodes - 1}):
-        act = dataset.load_episode(i).act
-        if act.is_floating_point() or not spec.is_discrete:
-            try:
-                spec.validate(act, what="its actions")
-            except ValueError as e:
-                return f"{where}: {e}"
-        elif int(act.max()) >= spec.num_action_dims:
-            return f"{where} holds action {int(act.max())} but the agent has {spec.describe()}"
-    return None
 
 
 def initial_conditions_dataset(
@@ -85,8 +63,11 @@ def initial_conditions_dataset(
     dataset.clear()
     agent = loaded.agent
     dataset.set_action_spec(agent.action_spec)
+    how = "" if agent.actor_critic is not None else " (random actions: the world model has no policy)"
     log.info(
-        "collecting %d steps in the real environment for the world model's initial conditions", num_steps
+        "collecting %d steps in the real environment for the world model's initial conditions%s",
+        num_steps,
+        how,
     )
     env = make_env(loaded.env.test, loaded.env.type, 1, agent.device)
     try:
@@ -128,10 +109,26 @@ def build_play_session(
     seed: Optional[int] = None,
     precision: str = "fp32",
 ) -> PlaySession:
-    """The play-mode session: envs world model -> real test -> real train, the policy first in control."""
+    """The play-mode session: envs world model -> real test -> real train, the policy first in control (see
+    the module docstring); a static-dataset run's session has the world model alone."""
     base = Path(base)
     agent = loaded.agent
     device = agent.device
+    static = static_contexts_dataset(loaded)
+    if static is not None:
+        return build_static_play_session(
+            loaded,
+            static,
+            base,
+            horizon=horizon,
+            record=record,
+            store_denoising_trajectory=store_denoising_trajectory,
+            store_original_obs=store_original_obs,
+            seed=seed,
+            precision=precision,
+        )
+    if loaded.env is None:
+        raise LoadError(f"which game is {loaded.checkpoint} for? give --env-id (or --spawn DIR)")
     test_env = make_env(loaded.env.test, loaded.env.type, 1, device, asynchronous=False)
     try:  # before anything is collected with it
         check_action_spec(agent.action_spec, loaded.checkpoint, test_env.action_spec, loaded.env.test.id)
@@ -235,19 +232,18 @@ def dataset_folders(root: Path) -> list[Path]:
 
 def static_dataset_path(base: Path) -> Optional[Path]:
     """The recorded play a world-model-only run trained on (its `static_dataset.path`), when `base` is such a run
-    folder and the path exists (relative paths are taken from the current folder, as training took them)."""
-    config = base / "config" / "trainer.yaml"
-    if not config.is_file():
+    folder and the dataset is found (`evaluation.static_run`)."""
+    if not (base / "config" / "trainer.yaml").is_file():
         return None
     try:
-        from omegaconf import OmegaConf
+        from diamond_wm.evaluation.loading import read_run_config
+        from diamond_wm.evaluation.static_run import candidate_folders, static_path
 
-        path = OmegaConf.select(OmegaConf.load(config), "static_dataset.path", default=None)
+        path = static_path(read_run_config(base))
     except Exception:  # an unreadable config: nothing to add to dataset mode
         return None
-    if not isinstance(path, str) or not Path(path).expanduser().is_dir():
-        return None
-    return Path(path).expanduser()
+    found = [f for f in candidate_folders(path, base) if f.is_dir()] if path is not None else []
+    return found[0] if found else None
 
 
 def dataset_roots(base: str | Path) -> list[Path]:
@@ -295,3 +291,13 @@ def build_dataset_browser(base: str | Path, action_names: Optional[list[str]] = 
         what = "does not exist" if not root.is_dir() else "holds no dataset with episodes"
         raise LoadError(f"no dataset to browse: {root.resolve()} {what}, nor does {Path(base).resolve()}")
     return DatasetBrowser(datasets, action_names)
+
+
+def game_name(loaded: LoadedAgent) -> str:
+    """What the agent plays, for the window title: the static dataset its run trained on, else its game's id."""
+    from diamond_wm.evaluation.static_run import static_path
+
+    path = static_path(loaded.run_cfg)
+    if path is not None:
+        return f"world model of {path}"
+    return loaded.env.test.id if loaded.env is not None else "world model"

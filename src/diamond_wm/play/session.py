@@ -3,8 +3,9 @@
 Two apps share one small interface (`handle_key_down`, `handle_key_up`, `update`, `frame`, `header`,
 `controls_help`, and optionally `error`), which `diamond_wm.play.window.PlayWindow` drives:
 
-- `PlaySession` (play mode): a controller (the policy or a human) acts in one of several environments, the world
-  model first, then the real test and train environments. Keys: Enter resets, `m` switches the controller,
+- `PlaySession` (play mode): a controller (the policy, the replay of recorded actions, or a human: those that
+  exist) acts in one of several environments, the world model first, then the real test and train environments
+  (when there are real ones). Keys: Enter resets, `m` switches the controller,
   up/down change the imagination horizon by one, right/left cycle the environments, `.` pauses, `e` steps once
   while paused; the game's action keys (see `keymap.py`) are read while held.
 - `DatasetBrowser` (dataset mode, in `browser.py`): every dataset under `dataset/`. Keys: `m` next dataset, left/right
@@ -16,19 +17,21 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
 
+from diamond_wm.play.contexts import ReplaySource
 from diamond_wm.play.keymap import Keymap, pygame
 from diamond_wm.play.recording import EpisodeRecorder, original_frame
+from diamond_wm.play.steps import Choice, LastStep, NamedEnv
 from diamond_wm.runtime.precision import autocast, check_precision, warn_if_emulated
 from diamond_wm.training.driver import PolicyDriver
 
 log = logging.getLogger(__name__)
 
-CONTROLLERS = ("policy", "human")
+CONTROLLERS = ("policy", "replay", "human")  # the order `m` cycles through, of those a session has
+NOT_AVAILABLE = "n/a"  # a world model without reward/termination model: no reward, no end
 
 K_RESET = pygame.K_RETURN
 K_CONTROLLER = pygame.K_m
@@ -40,56 +43,19 @@ K_PAUSE = pygame.K_PERIOD
 K_STEP = pygame.K_e
 
 
-@dataclass
-class NamedEnv:
-    """One environment of the play session (num_envs = 1), with its display name (wm, test, train)."""
-
-    name: str
-    env: Any
-    is_world_model: bool = False
-
-
-@dataclass
-class LastStep:
-    """What the last step did, for the header."""
-
-    action: Any  # int (discrete actions) or (D,) float tensor (multi-hot)
-    reward: float
-    end: bool
-    trunc: bool
-    entropy: Optional[float] = None  # bits
-    value: Optional[float] = None
-
-
-@dataclass
-class Choice:
-    """What the controller chose for the next step."""
-
-    act: torch.Tensor  # (1,) int64 index or (1, D) float multi-hot vector: what the env is stepped with
-    hx_cx: Optional[tuple[torch.Tensor, torch.Tensor]] = None  # the policy's state after choosing
-    entropy: Optional[float] = None  # bits
-    value: Optional[float] = None
-    last: bool = False  # the controller has no action after this one: the episode is truncated after it
-
-    @property
-    def action(self) -> Any:
-        """The action as `LastStep` and the recorder keep it: an int, or a (D,) float tensor on the CPU."""
-        a = self.act[0].detach().cpu()
-        return int(a) if a.ndim == 0 else a
-
-
 class PlaySession:
     """Play mode (see the module docstring).
 
-    Games of other controls subclass it (`csgo_session.CSGOPlaySession`): `controllers` names the controllers
-    that `m` cycles through (the first is in control at start), `choose` gives the next action, `recorded_frames`
-    what the recorder keeps beside each frame.
+    The controllers `m` cycles through are those that exist, in the order of `CONTROLLERS`: the policy (with an
+    actor-critic), the replay (with a `replay` source: the world model's only environment starts from recorded
+    play), the human (with a keymap); the first is in control at start. Games of other controls subclass it
+    (`csgo_session.CSGOPlaySession`): a class-level `controllers`, `choose` gives the next action,
+    `recorded_frames` what the recorder keeps beside each frame.
 
     Args:
-        actor_critic: the policy (`forward(obs (1, C, H, W), hx_cx) -> logits_act, val, hx_cx`), or None for a
-            subclass whose controllers need none.
+        actor_critic: the policy (`forward(obs (1, C, H, W), hx_cx) -> logits_act, val, hx_cx`), or None.
         envs: the environments to cycle through, each with `num_envs == 1`; the first is played first.
-        keymap: the human player's keys.
+        keymap: the human player's keys, or None (no human controller: actions the keys cannot make).
         horizon: imagination horizon of the world model envs (their truncation step).
         recorder: stores every finished episode (recording mode), or None.
         generator: torch.Generator for the policy's action draws (None: torch's global RNG).
@@ -97,7 +63,7 @@ class PlaySession:
             the PSNR measured in docs/benchmarks.md.
     """
 
-    controllers: tuple[str, ...] = CONTROLLERS
+    controllers: tuple[str, ...] = ()  # a subclass's own; else those that exist (see the class docstring)
 
     def __init__(
         self,
@@ -108,10 +74,22 @@ class PlaySession:
         recorder: Optional[EpisodeRecorder] = None,
         generator: Optional[torch.Generator] = None,
         precision: str = "fp32",
+        replay: Optional[ReplaySource] = None,
     ) -> None:
         if not envs:
             raise ValueError("a play session needs at least one environment")
+        if not self.controllers:
+            exists = {
+                "policy": actor_critic is not None,
+                "replay": replay is not None,
+                "human": keymap is not None,
+            }
+            self.controllers = tuple(c for c in CONTROLLERS if exists[c])
+        if not self.controllers:
+            raise ValueError("nothing to play with: no policy, no recorded actions to replay, no keys")
         self.actor_critic = actor_critic
+        self.replay = replay
+        self.replay_actions: Optional[torch.Tensor] = None  # the replay's actions of the current episode
         self.envs = list(envs)
         check_precision(precision, self.device)
         warn_if_emulated(precision, self.device)  # e.g. bf16 on an AVX2-only CPU: one log line, 30-80x slower
@@ -125,15 +103,12 @@ class PlaySession:
         self.pressed: set[int] = set()
         self.horizon = 1
         self.set_horizon(horizon)
-        self._step_once = False
-        self._needs_reset = True
+        self._step_once, self._needs_reset = False, True
         self.obs: Optional[torch.Tensor] = None  # (1, C, H, W), the observation the next action is taken on
         self.frame: Optional[torch.Tensor] = None  # (C, H, W) float in [-1, 1], what the window shows
         self._drivers: dict[int, PolicyDriver] = {}  # one per environment: the policy's state in it
-        self.t = 0
-        self.episode_return = 0.0
+        self.t, self.episode_return, self.num_resets = 0, 0.0, 0
         self.last: Optional[LastStep] = None
-        self.num_resets = 0
         self.finished_episodes: list[tuple[str, str, float, int]] = []  # (env, controller, return, length)
         self._original: Any = None
 
@@ -181,7 +156,7 @@ class PlaySession:
         elif key == K_HORIZON_DOWN:
             self.set_horizon(self.horizon - 1)
             log.info("imagination horizon: %d", self.horizon)
-        elif key in (K_NEXT_ENV, K_PREV_ENV):
+        elif key in (K_NEXT_ENV, K_PREV_ENV) and len(self.envs) > 1:
             step = 1 if key == K_NEXT_ENV else -1
             self.env_index = (self.env_index + step) % len(self.envs)
             log.info("environment: %s", self.env_name)
@@ -213,15 +188,19 @@ class PlaySession:
             "  Enter : reset the environment",
             "  .     : pause / resume",
             "  e     : one step (while paused)",
-            "  m     : switch controller (policy / human)",
+            f"  m     : switch controller ({' / '.join(self.controllers)})",
             "  up    : imagination horizon +1",
             "  down  : imagination horizon -1",
-            f"  right : next environment ({names})",
-            f"  left  : previous environment ({names})",
-            "",
-            "Game actions (human controller):",
         ]
-        return lines + ["  " + line for line in self.keymap.describe()]
+        if len(self.envs) > 1:
+            lines += [f"  right : next environment ({names})", f"  left  : previous environment ({names})"]
+        if self.keymap is None:
+            return lines
+        return (
+            lines
+            + ["", "Game actions (human controller):"]
+            + ["  " + line for line in self.keymap.describe()]
+        )
 
     # ------------------------------------------------------------------ stepping
 
@@ -238,6 +217,9 @@ class PlaySession:
         return self._drivers[id(env)]
 
     def _reset(self) -> None:
+        replay = self.replay if self.current.is_world_model else None
+        if replay is not None and hasattr(replay, "start_episode"):
+            replay.start_episode()  # spawn points: the next one in turn
         driver = self._driver()
         driver.reset()  # the policy's state is burnt in on the world model's real context
         self.obs = driver.obs[:1]
@@ -246,6 +228,9 @@ class PlaySession:
         self._needs_reset = False
         self.num_resets += 1
         self._original = original_frame(self.current.env) if self._wants_original() else None
+        if replay is not None:
+            self.replay_actions = replay.replay(0)
+            log.debug("context: %s", replay.describe(0))
         if self.recorder is not None:
             self.recorder.start(self.env_name, self.controller)
 
@@ -270,15 +255,24 @@ class PlaySession:
             return self._step()
 
     def choose(self, driver: PolicyDriver) -> Choice:
-        """The next action: sampled from the policy, or the human's keys; the policy's entropy and value."""
-        out = driver.forward()
-        probs = torch.softmax(out.logits_act.float(), dim=-1)  # (1, A)
-        entropy = float(-(probs * probs.clamp_min(1e-12).log()).sum()) / math.log(2)
+        """The next action: sampled from the policy, the replay's next recorded action, or the human's keys; the
+        policy's entropy and value (when there is a policy, whoever is in control)."""
+        hx_cx = entropy = value = None
+        if self.actor_critic is not None:
+            out = driver.forward()
+            probs = torch.softmax(out.logits_act.float(), dim=-1)  # (1, A)
+            entropy = float(-(probs * probs.clamp_min(1e-12).log()).sum()) / math.log(2)
+            hx_cx, value = out.hx_cx, float(out.val[0])
+        if self.controller == "replay":
+            assert self.replay_actions is not None
+            k = min(self.t, len(self.replay_actions) - 1)
+            last = k == len(self.replay_actions) - 1
+            return Choice(self.replay_actions[k : k + 1], hx_cx, entropy, value, last)
         if self.is_human:
             act = self.keymap.action(self.pressed)
         else:
             act = int(torch.multinomial(probs.cpu(), 1, generator=self.generator).item())
-        return Choice(torch.tensor([act], dtype=torch.long), out.hx_cx, entropy, float(out.val[0]))
+        return Choice(torch.tensor([act], dtype=torch.long), hx_cx, entropy, value)
 
     def recorded_frames(self) -> dict[str, torch.Tensor]:
         """Frames (float in [-1, 1]) the recorder keeps in the episode's `info` beside the current frame."""
@@ -340,20 +334,36 @@ class PlaySession:
 
     # ------------------------------------------------------------------ display
 
+    @property
+    def has_rewards(self) -> bool:
+        """False in a world model without reward/termination model (its rewards and ends are not predicted)."""
+        return not self.current.is_world_model or getattr(self.current.env, "rew_end_model", 0) is not None
+
+    def action_text(self, action: Any) -> str:
+        """An action's name (discrete), or its hot dimensions (multi-hot)."""
+        if isinstance(action, int):
+            names = (
+                self.keymap.action_names if self.keymap is not None else self.current.env.action_spec.labels
+            )
+            return names[action] if 0 <= action < len(names) else str(action)
+        labels = self.current.env.action_spec.labels
+        return ", ".join(labels[i] for i in action.nonzero().flatten().tolist()) or "-"
+
     def header(self) -> list[list[str]]:
         """Columns of header lines."""
         last = self.last
         horizon = f"Horizon : {self.horizon}" if self.current.is_world_model else "Horizon : -"
         status = "PAUSED" if self.paused else ("REC" if self.recorder is not None else "")
         col1 = [f"Env     : {self.env_name}", f"Control : {self.controller}", f"Timestep: {self.t}", horizon]
+        na = not self.has_rewards
         col2 = [
-            f"Reward: {last.reward:.2f}" if last else "Reward: -",
-            f"Return: {self.episode_return:.2f}",
-            f"Done  : {last.end}" if last else "Done  : -",
+            f"Reward: {NOT_AVAILABLE}" if na else (f"Reward: {last.reward:.2f}" if last else "Reward: -"),
+            f"Return: {NOT_AVAILABLE}" if na else f"Return: {self.episode_return:.2f}",
+            f"Done  : {NOT_AVAILABLE}" if na else (f"Done  : {last.end}" if last else "Done  : -"),
             f"Trunc : {last.trunc}" if last else "Trunc : -",
         ]
         col3 = [
-            f"Action : {self.keymap.action_names[last.action]}" if last else "Action : -",
+            f"Action : {self.action_text(last.action)}" if last else "Action : -",
             f"Entropy: {last.entropy:.2f}" if last and last.entropy is not None else "Entropy: -",
             f"Value  : {last.value:.2f}" if last and last.value is not None else "Value  : -",
             status,

@@ -5,6 +5,9 @@ scaled to `size` pixels (square, or width x height) with nearest-neighbour inter
 An app that plays with the mouse (`uses_mouse`: the CS:GO world model) gets it hidden and grabbed, its relative
 motion (`handle_mouse_motion(rel)`) and its buttons (`handle_mouse_button(button, down)`).
 Headless use (tests, screenshots): set `SDL_VIDEODRIVER=dummy` before opening the window.
+A header text may take the width of the columns to its right whose line is empty (dataset mode's dataset name);
+longer texts are shortened in the middle with "...", their label and the end of their value kept (`fit_text`):
+columns never overlap. An app's `header_lines` (default 5) sets the header's height.
 When the app has no frame to show but an `error` (an unreadable episode), the error is written in the frame's place.
 SIGTERM closes the window at the end of the current frame, as Esc does.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -48,6 +52,26 @@ def frame_to_surface_array(frame: torch.Tensor, size: int | tuple[int, int]) -> 
     return np.ascontiguousarray(img[rows][:, cols])
 
 
+def _line(column: list[str], i: int) -> str:
+    return column[i] if i < len(column) else ""
+
+
+def fit_text(text: str, width: int, measure: Callable[[str], int]) -> str:
+    """`text` if it is at most `width` pixels wide (`measure(text)`), else shortened in the middle with "...": the
+    label before the first ": " is kept, then as much of the value's start (a third) and end (the rest) as fit."""
+    if measure(text) <= width:
+        return text
+    label, sep, value = text.partition(": ")
+    if not sep or measure(label + sep + "...") > width:
+        label, sep, value = "", "", text
+    for keep in range(len(value) - 1, -1, -1):
+        head = keep // 3
+        short = f"{label}{sep}{value[:head]}...{value[len(value) - (keep - head) :]}"
+        if measure(short) <= width:
+            return short
+    return "..."
+
+
 class PlayWindow:
     """Drives `app` (a `PlaySession` or `DatasetBrowser`) in a pygame window at `fps` frames per second."""
 
@@ -69,7 +93,8 @@ class PlayWindow:
         self.clock: Optional[Any] = None
         self.frames_drawn = 0
         self.should_stop = False
-        self.header_height = HEADER_LINES * LINE_HEIGHT + 2 * MARGIN if show_header else 0
+        self.header_lines = int(getattr(app, "header_lines", HEADER_LINES))
+        self.header_height = self.header_lines * LINE_HEIGHT + 2 * MARGIN if show_header else 0
         self.width = max(self.frame_width, MIN_HEADER_WIDTH) + 2 * MARGIN
         self.height = self.header_height + self.frame_height + 2 * MARGIN
         self.uses_mouse = bool(getattr(app, "uses_mouse", False))
@@ -142,9 +167,14 @@ class PlayWindow:
             pygame.draw.rect(self.screen, (255, 255, 255), pygame.Rect(x, y, w, h), 1)
             columns = self.app.header()
             col_w = w // max(1, len(columns))
+            measure = lambda t: self.font.size(t)[0]  # noqa: E731
             for j, col in enumerate(columns):
-                for i, text in enumerate(col[:HEADER_LINES]):
+                for i, text in enumerate(col[: self.header_lines]):
                     if text:
+                        span = 1
+                        while j + span < len(columns) and not _line(columns[j + span], i):
+                            span += 1  # the next column's line is empty: this text may take its room
+                        text = fit_text(text, span * col_w - 8, measure)  # 6 px left padding, 2 right
                         surf = self.font.render(text, True, (255, 255, 255))
                         self.screen.blit(surf, (x + 6 + j * col_w, y + 4 + i * LINE_HEIGHT))
         frame = self.app.frame

@@ -1,59 +1,72 @@
-"""Spawn points of the CS:GO world model: where imagined episodes start (the published `csgo/spawn/<n>/` folders).
+"""Spawn points of a world model: where imagined episodes start (the published CS:GO `csgo/spawn/<n>/` folders).
 
-Each folder holds `low_res.npy` (n, 3, h, w) and `full_res.npy` (n, 3, H, W) uint8 frames, `act.npy` (n, 51) the
-multi-hot actions taken before them, and `next_act.npy` (T, 51) the recorded human actions that followed (played
-back by the replay controller). Imagined episodes start from the spawn points in sorted order, one after another.
+Each folder holds `low_res.npy` (n, C, h, w) uint8 frames, `act.npy` the actions taken on them ((n, 51) multi-hot
+vectors for CS:GO, (n,) indices for discrete actions), `next_act.npy` the recorded actions that followed (played
+back by the replay controller) and, for a world model with an upsampler (CS:GO), `full_res.npy` (n, C, H, W).
+Imagined episodes start from the spawn points in sorted order, one after another.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
 
 SPAWN_FILES = ("low_res.npy", "full_res.npy", "act.npy", "next_act.npy")
+REQUIRED_FILES = ("low_res.npy", "act.npy", "next_act.npy")  # full_res.npy: only an upsampler needs it
 
 
 @dataclass
 class Spawn:
-    """One spawn point: frames in [-1, 1] (n, 3, h, w) and (n, 3, H, W), actions (n, D) and the replay (T, D)."""
+    """One spawn point: frames in [-1, 1] (n, C, h, w) and (n, C, H, W) or None, actions (n, D) float or (n,) int64
+    and the replay (T, D) or (T,)."""
 
     low_res: torch.Tensor
-    full_res: torch.Tensor
+    full_res: Optional[torch.Tensor]
     act: torch.Tensor
     next_act: torch.Tensor
 
 
 def frames_from_uint8(x: np.ndarray, what: str) -> torch.Tensor:
-    """uint8 frames (n, 3, H, W) or (n, H, W, 3) -> float (n, 3, H, W) in [-1, 1] (x / 255 * 2 - 1)."""
-    if x.dtype != np.uint8 or x.ndim != 4 or 3 not in (x.shape[1], x.shape[3]):
-        raise ValueError(f"{what}: expected uint8 frames (n, 3, H, W), got {x.dtype} {tuple(x.shape)}")
+    """uint8 frames (n, C, H, W), or (n, H, W, 3) -> float (n, C, H, W) in [-1, 1] (x / 255 * 2 - 1)."""
+    if x.dtype != np.uint8 or x.ndim != 4:
+        raise ValueError(f"{what}: expected uint8 frames (n, C, H, W), got {x.dtype} {tuple(x.shape)}")
     t = torch.from_numpy(np.ascontiguousarray(x))
-    if t.shape[1] != 3:
+    if t.shape[1] != 3 and t.shape[3] == 3:
         t = t.permute(0, 3, 1, 2)
     return t.float().div(255).mul(2).sub(1)
 
 
+def actions_from_array(x: np.ndarray) -> torch.Tensor:
+    """Recorded actions: integer indices stay int64, anything else becomes float32 vectors."""
+    if np.issubdtype(x.dtype, np.integer):
+        return torch.as_tensor(x, dtype=torch.int64)
+    return torch.as_tensor(x, dtype=torch.float32)
+
+
 class SpawnPoints:
     """The spawn folders under `root` (sorted by number, else by name); a callable initial-condition source for
-    `WorldModelEnv` that gives the next spawn points in order."""
+    `WorldModelEnv` that gives the next spawn points in order (and `replay(i)`, the recorded actions that follow
+    the i-th spawn point of the last draw)."""
 
     def __init__(self, root: str | Path, num_steps_conditioning: int = 4) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(
-                f"spawn folder {self.root} does not exist (expected <n>/{{{','.join(SPAWN_FILES)}}})"
+                f"spawn folder {self.root} does not exist (expected <n>/{{{','.join(REQUIRED_FILES)}}})"
             )
         dirs = [d for d in self.root.iterdir() if d.is_dir() and (d / "low_res.npy").is_file()]
         if not dirs:
             raise FileNotFoundError(
-                f"no spawn point in {self.root}: expected folders <n>/ holding {', '.join(SPAWN_FILES)}"
+                f"no spawn point in {self.root}: expected folders <n>/ holding {', '.join(REQUIRED_FILES)}"
             )
         self.dirs = sorted(dirs, key=lambda d: (0, int(d.name), "") if d.name.isdigit() else (1, 0, d.name))
         self.n = num_steps_conditioning
         self.next_index = 0
+        self.last_drawn: list[int] = []
 
     def __len__(self) -> int:
         return len(self.dirs)
@@ -61,29 +74,42 @@ class SpawnPoints:
     def load(self, i: int) -> Spawn:
         """Spawn point i (sorted order), its last n frames and actions; one line naming the file when malformed."""
         d = self.dirs[i % len(self.dirs)]
-        missing = [f for f in SPAWN_FILES if not (d / f).is_file()]
+        missing = [f for f in REQUIRED_FILES if not (d / f).is_file()]
         if missing:
             raise FileNotFoundError(f"spawn point {d} lacks {', '.join(missing)}")
-        arrays = {f: np.load(d / f, allow_pickle=False) for f in SPAWN_FILES}
+        files = [f for f in SPAWN_FILES if (d / f).is_file()]
+        arrays = {f: np.load(d / f, allow_pickle=False) for f in files}
         low = frames_from_uint8(arrays["low_res.npy"], str(d / "low_res.npy"))
-        full = frames_from_uint8(arrays["full_res.npy"], str(d / "full_res.npy"))
-        act = torch.as_tensor(arrays["act.npy"], dtype=torch.float32)
-        next_act = torch.as_tensor(arrays["next_act.npy"], dtype=torch.float32)
+        full = None
+        if "full_res.npy" in arrays:
+            full = frames_from_uint8(arrays["full_res.npy"], str(d / "full_res.npy"))
+        act = actions_from_array(arrays["act.npy"])
+        next_act = actions_from_array(arrays["next_act.npy"])
         n = self.n
-        if len(low) < n or len(full) < n or len(act) < n:
+        if len(low) < n or (full is not None and len(full) < n) or len(act) < n:
+            full_text = f", {len(full)} full-res frames" if full is not None else ""
             raise ValueError(
-                f"spawn point {d}: {len(low)} low-res frames, {len(full)} full-res frames and {len(act)} actions; "
+                f"spawn point {d}: {len(low)} low-res frames{full_text} and {len(act)} actions; "
                 f"the world model conditions on {n}"
             )
-        return Spawn(low[-n:], full[-n:], act[-n:], next_act)
+        return Spawn(low[-n:], full[-n:] if full is not None else None, act[-n:], next_act)
 
     def __call__(self, count: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-        """The next `count` spawn points: (low_res (count, n, 3, h, w), act (count, n, D), full_res (count, n, ...)).
-        The generator is not used: spawn points come in order."""
-        spawns = [self.load(self.next_index + k) for k in range(count)]
+        """The next `count` spawn points: (low_res (count, n, C, h, w), act (count, n, ...)) and, when every one
+        has them, full_res (count, n, ...). The generator is not used: spawn points come in order."""
+        self.last_drawn = [(self.next_index + k) % len(self.dirs) for k in range(count)]
+        spawns = [self.load(i) for i in self.last_drawn]
         self.next_index = (self.next_index + count) % len(self.dirs)
-        return (
-            torch.stack([s.low_res for s in spawns]),
-            torch.stack([s.act for s in spawns]),
-            torch.stack([s.full_res for s in spawns]),
-        )
+        out = (torch.stack([s.low_res for s in spawns]), torch.stack([s.act for s in spawns]))
+        if all(s.full_res is not None for s in spawns):
+            out += (torch.stack([s.full_res for s in spawns]),)
+        return out
+
+    def replay(self, i: int = 0) -> torch.Tensor:
+        """The action of the i-th spawn point of the last draw's last context frame, then its `next_act`."""
+        spawn = self.load(self.last_drawn[i])
+        return torch.cat((spawn.act[-1:], spawn.next_act))
+
+    def describe(self, i: int = 0) -> str:
+        """Which spawn point the i-th of the last draw is, for the log."""
+        return f"spawn point {self.dirs[self.last_drawn[i]]}"
