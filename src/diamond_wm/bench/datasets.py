@@ -2,7 +2,7 @@
 
 `dataset_convert`: frames per second of `diamond dataset csgo` on synthetic CS:GO hdf5 episodes (the published
 keys and shapes, 1000 frames each, in a tar), with 1 and 2 workers, each against h5py's plain read of the same
-frames in the same run (`diamond_wm.datasets.measure`). The goal of issue 16: at least half the read rate.
+frames in the same run (`diamond_wm.datasets.measure`), and their ratio.
 
 `segment_load`: batches per second read from a disk-backed dataset written in a temporary folder (synthetic
 frames, episodes of 1000 steps, nothing cached in RAM): denoiser batches of 16 segments of 9 frames at 30x56 and
@@ -10,7 +10,7 @@ upsampler batches of 4 x 3 frames at 30x56 with their 150x280 frames, read in th
 and 2 DataLoader workers (`SegmentLoader`, as training reads them; the first batch, which waits for the workers
 to start, is timed apart). Then the whole full-resolution dataset is streamed once in this process, batch after
 batch, and the growth of the resident memory along it is reported: nothing is cached, so it stays flat whatever
-the dataset's size. The goal of issue 16: at least 100 denoiser batches per second.
+the dataset's size.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 
 writes `--episodes` synthetic CS:GO episodes of 1000 steps (30x56 frames and their 150x280 twins: 200 episodes are
 26 GB), then reads every step once as upsampler batches (`segment_load`'s `stream_rss`) and prints the RSS after the
-first tenth of the batches and its largest value after (the goal of issue 16: under 10% growth). The folder is
-removed at the end unless `--keep`.
+first tenth of the batches and its largest value after (nothing read is kept, so it should stay flat). The folder
+is removed at the end unless `--keep`.
 """
 
 from __future__ import annotations
