@@ -46,7 +46,7 @@ class ConversionRate:
 
     @property
     def ratio(self) -> float:
-        """Conversion rate over raw read rate (the issue's goal: at least 0.5)."""
+        """Conversion rate over raw read rate."""
         return self.convert_fps / self.read_fps
 
     def as_dict(self) -> dict[str, float]:

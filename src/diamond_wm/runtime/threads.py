@@ -4,8 +4,8 @@ Torch's CPU kernels run their parallel regions on OpenMP threads that wait for e
 When another process holds one of the cores, the thread being waited for is descheduled and the region takes as
 long as the time slices it waits for: `make demo`'s networks ran 2.5-6x slower with two threads and one other
 CPU-bound process on two cores, against 1.2x with one thread (docs/benchmarks.md, "Under load"). Waiting
-passively instead of spinning (OMP_WAIT_POLICY=PASSIVE) halved the speed on a quiet machine, so the fix is the
-thread count: `ThreadGovernor` measures, from /proc/stat, the CPU time that processes other than this one used
+passively instead of spinning (OMP_WAIT_POLICY=PASSIVE) halved the speed on a quiet machine, so what adapts is
+the thread count: `ThreadGovernor` measures, from /proc/stat, the CPU time that processes other than this one used
 since its last look, and runs torch on the cores they leave free (never more than the threads torch started
 with, never fewer than one). Off Linux (no /proc/stat), or when the user set OMP_NUM_THREADS, it does nothing:
 results depend on the thread count (the order of floating-point sums), so a run that must repeat bit for bit
