@@ -1,4 +1,4 @@
-"""The project's text says what is true now: no numbered tickets, work sessions or rounds (git log keeps those).
+"""The project's text says what is true now: no numbered tracker entries, work sessions or rounds (git log keeps those).
 
 Searches the docs, the README, the package (code, configs) and the tests. The patterns are built by concatenation
 so that this file does not match them itself.
