@@ -64,6 +64,29 @@ def test_contexts_come_from_long_enough_episodes_at_seeded_starts():
     assert drift.select_contexts(ds, 4, 20, num_episodes=1, seed=3).episodes == [1]
 
 
+def test_several_contexts_per_episode_start_at_distinct_offsets():
+    ds = dataset_of([10, 30, 6, 26])
+    ctx = drift.select_contexts(ds, num_conditioning=4, horizon=20, seed=0, per_episode=5)
+    # episode 1 has 7 possible starts (30 - 24 + 1), episode 3 only 3: all of them
+    assert ctx.episodes == [1] * 5 + [3] * 3
+    assert len(set(ctx.starts[:5])) == 5 and sorted(ctx.starts[5:]) == [0, 1, 2]
+    for j, (i, start) in enumerate(zip(ctx.episodes, ctx.starts, strict=True)):
+        assert torch.equal(ctx.obs[j], ds.load_episode(i).obs[start : start + 24])
+    with pytest.raises(drift.DriftError, match="--per-episode must be >= 1, got 0"):
+        drift.select_contexts(ds, 4, 20, per_episode=0)
+
+
+def test_the_copy_baseline_repeats_the_last_context_frame():
+    ctx = drift.select_contexts(dataset_of([30]), num_conditioning=4, horizon=10, seed=1)
+    copied = drift.copy_last_frame(ctx)
+    assert copied.shape == (1, 10, 3, 8, 8)
+    for k in range(10):
+        assert torch.equal(copied[0, k], ctx.obs[0, 3])
+    errors = drift.step_errors(ctx.obs[:, 4:], copied)
+    want = drift.frame_mse(ctx.obs[0, 4], ctx.obs[0, 3]).item()
+    assert errors["mse_mean"][0] == pytest.approx(want, rel=1e-12) and want > 0
+
+
 def test_the_horizon_is_cut_to_the_longest_episode_and_said():
     ctx = drift.select_contexts(dataset_of([10, 30, 6]), num_conditioning=4, horizon=50)
     assert ctx.horizon == 26 and ctx.horizon_requested == 50 and ctx.episodes == [1]

@@ -66,6 +66,9 @@ def test_report_plot_and_video(drift_runs, tmp_path, capsys):
     assert frames.shape[2] >= 5 * 128  # real | edm x1 | edm x2 | ddpm x1 | ddpm x2
     printed = capsys.readouterr().out
     assert "| edm | 1 |" in printed and "| ddpm | 2 |" in printed and str(out / "drift.json") in printed
+    baseline = report["baseline"]
+    assert baseline["label"] == "copy of the last context frame" and len(baseline["mse_mean"]) == 6
+    assert f"| copy of the last context frame | - | {baseline['mse_mean'][0]:.4f} |" in printed
 
 
 def test_a_short_dataset_cuts_the_horizon_and_says_so(drift_runs, tmp_path, capsys):

@@ -21,8 +21,9 @@ PROG = "diamond eval drift"
 DESCRIPTION = """Drift of imagined trajectories (the paper's section 5.1): from real contexts of a test dataset,
 each world model imagines HORIZON frames autoregressively (its own frames fed back) driven by the recorded actions,
 with each number of denoising steps; the imagined frames are compared with the real ones at every imagination step
-(mean squared error and PSNR, mean and std over the contexts). One context per test episode long enough for the
-model's conditioning frames + HORIZON (a shorter horizon when no episode is that long, said in the report).
+(mean squared error and PSNR, mean and std over the contexts), beside the baseline of copying the last real
+context frame. --per-episode contexts (default 1) per test episode long enough for the model's conditioning
+frames + HORIZON (a shorter horizon when no episode is that long, said in the report).
 
 Writes OUT/drift.json, OUT/drift.png (error against imagination step, one line per model x steps),
 OUT/drift.mp4 (the first context: real | each model at each number of steps) and OUT/drift_frames.png (the first
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--horizon", type=int, default=50, help="imagined frames per context (default 50)")
     parser.add_argument("-n", "--episodes", type=int, default=None, help="test episodes used (default: all)")
+    parser.add_argument(
+        "--per-episode", type=int, default=1, help="contexts per test episode, at distinct starts (default 1)"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("outputs/drift"), help="output folder (outputs/drift)"
     )
@@ -105,7 +109,11 @@ def _run(args: argparse.Namespace, steps: list[int]) -> int:
     from diamond_wm.runtime.atomic import atomic_write_text
     from diamond_wm.runtime.devices import resolve_devices
 
-    for name, value in (("--batch-size", args.batch_size), ("--fps", args.fps)):
+    for name, value in (
+        ("--batch-size", args.batch_size),
+        ("--fps", args.fps),
+        ("--per-episode", args.per_episode),
+    ):
         if value < 1:
             return _error(f"{name} must be >= 1, got {value}")
     labels = [s.strip() for s in args.labels.split(",")] if args.labels is not None else None
@@ -122,7 +130,7 @@ def _run(args: argparse.Namespace, steps: list[int]) -> int:
         for label, t, la in zip(model_labels(targets, loaded, labels), targets, loaded, strict=True)
     ]
     report, contexts, firsts = run_drift(
-        models, dataset, steps, args.horizon, args.episodes, args.seed, args.batch_size
+        models, dataset, steps, args.horizon, args.episodes, args.seed, args.batch_size, args.per_episode
     )
     out = args.out
     report["plot"] = str(plot_drift(report, out / "drift.png"))

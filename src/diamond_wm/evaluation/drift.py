@@ -86,14 +86,17 @@ def select_contexts(
     horizon: int,
     num_episodes: Optional[int] = None,
     seed: int = 0,
+    per_episode: int = 1,
 ) -> DriftContexts:
-    """One context per episode long enough for n + horizon frames (the first `num_episodes` such episodes, or all),
-    starting at an offset drawn with `seed`. When no episode is that long, the horizon is cut to what the longest
+    """`per_episode` contexts per episode long enough for n + horizon frames (the first `num_episodes` such
+    episodes, or all), starting at distinct offsets drawn with `seed` (fewer where an episode has fewer offsets). When no episode is that long, the horizon is cut to what the longest
     allows (`DriftContexts.note`); DriftError when no episode has even n + 1 frames."""
     if horizon < 1:
         raise DriftError(f"--horizon must be >= 1, got {horizon}")
     if num_episodes is not None and num_episodes < 1:
         raise DriftError(f"--episodes must be >= 1, got {num_episodes}")
+    if per_episode < 1:
+        raise DriftError(f"--per-episode must be >= 1, got {per_episode}")
     lengths = dataset.lengths
     longest = int(lengths.max()) if len(lengths) else 0
     n = num_conditioning
@@ -105,9 +108,17 @@ def select_contexts(
     used = min(horizon, longest - n)
     ids = [i for i, length in enumerate(lengths) if length >= n + used][:num_episodes]
     rng = np.random.default_rng(seed)
-    starts = [int(rng.integers(0, int(lengths[i]) - (n + used) + 1)) for i in ids]
+    if per_episode == 1:  # one draw per episode: the contexts of earlier reports
+        pairs = [(i, int(rng.integers(0, int(lengths[i]) - (n + used) + 1))) for i in ids]
+    else:
+        pairs = []
+        for i in ids:
+            offsets = int(lengths[i]) - (n + used) + 1
+            chosen = rng.choice(offsets, size=min(per_episode, offsets), replace=False)
+            pairs += [(i, int(start)) for start in sorted(chosen)]
+    ids, starts = [i for i, _ in pairs], [start for _, start in pairs]
     obs, act = [], []
-    for i, start in zip(ids, starts, strict=True):
+    for i, start in pairs:
         episode = dataset.load_episode(i)
         obs.append(episode.obs[start : start + n + used])
         act.append(episode.act[start : start + n + used])
@@ -144,6 +155,13 @@ def imagine(
         frames.append(to_uint8_frames(x).cpu())
         obs_buf = torch.cat((obs_buf[:, 1:], x.unsqueeze(1)), dim=1)
     return torch.stack(frames, dim=1)
+
+
+def copy_last_frame(contexts: DriftContexts) -> torch.Tensor:
+    """The baseline a world model must beat: every imagined frame a copy of the last real context frame,
+    (N, horizon, C, H, W) uint8."""
+    last = contexts.obs[:, contexts.num_conditioning - 1]  # (N, C, H, W)
+    return last.unsqueeze(1).expand(-1, contexts.horizon, *last.shape[1:]).clone()
 
 
 def frame_mse(real: torch.Tensor, imagined: torch.Tensor) -> torch.Tensor:

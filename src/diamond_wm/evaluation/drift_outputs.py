@@ -34,6 +34,11 @@ def plot_drift(report: dict[str, Any], path: str | Path) -> Path:
             label = f"{model['label']}, {s} step{'s' if s != '1' else ''}"
             ax_mse.plot(steps_axis, run["mse_mean"], label=label, **style)
             ax_psnr.plot(steps_axis, run["psnr_of_mean_mse"], label=label, **style)
+    baseline = report.get("baseline")
+    if baseline is not None:
+        style = {"color": "black", "linestyle": ":", "label": baseline["label"]}
+        ax_mse.plot(steps_axis, baseline["mse_mean"], **style)
+        ax_psnr.plot(steps_axis, baseline["psnr_of_mean_mse"], **style)
     ax_mse.set(
         xlabel="imagination step", ylabel="MSE (frames in [0, 1])", title="error against the real frames"
     )
@@ -128,4 +133,9 @@ def summary_table(report: dict[str, Any], at: tuple[int, ...] = TABLE_STEPS) -> 
             rows.append(
                 f"| {model['label']} | {s} | " + " | ".join(cells) + f" | {psnr} | {run['wall_s']:.1f} s |"
             )
+    baseline = report.get("baseline")
+    if baseline is not None:
+        cells = [f"{baseline['mse_mean'][k - 1]:.4f}" for k in shown]
+        psnr = f"{baseline['psnr_of_mean_mse'][-1]:.1f} dB"
+        rows.append(f"| {baseline['label']} | - | " + " | ".join(cells) + f" | {psnr} | - |")
     return "\n".join(rows)

@@ -22,6 +22,7 @@ from diamond_wm.evaluation.drift import (
     DriftContexts,
     DriftError,
     check_steps,
+    copy_last_frame,
     imagine,
     max_psnr,
     select_contexts,
@@ -199,6 +200,7 @@ def run_drift(
     num_episodes: Optional[int] = None,
     seed: int = 0,
     batch_size: int = 32,
+    per_episode: int = 1,
 ) -> tuple[dict[str, Any], DriftContexts, list[dict[int, torch.Tensor]]]:
     """(report, contexts, per model {steps: imagined frames of the first context (H, C, H, W) uint8})."""
     conditioning = {m.loaded.agent.denoiser.num_steps_conditioning for m in models}
@@ -207,7 +209,7 @@ def run_drift(
     for m in models:
         check_steps(steps, m.loaded.agent.denoiser, m.label)
         check_actions(m, dataset)
-    contexts = select_contexts(dataset, conditioning.pop(), horizon, num_episodes, seed)
+    contexts = select_contexts(dataset, conditioning.pop(), horizon, num_episodes, seed, per_episode)
     if contexts.note:
         log.warning("%s", contexts.note)
     torch.manual_seed(seed)
@@ -247,6 +249,10 @@ def run_drift(
         "perceptual": perceptual_note(),
         "device": str(models[0].loaded.agent.device),
         "models": entries,
+        "baseline": {
+            "label": "copy of the last context frame",
+            **step_errors(contexts.obs[:, contexts.num_conditioning :], copy_last_frame(contexts)),
+        },
         "wall_s": time.perf_counter() - start,
     }
     return report, contexts, firsts
