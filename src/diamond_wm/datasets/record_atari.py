@@ -32,6 +32,7 @@ from typing import Optional
 import numpy as np
 
 from diamond_wm.config.actions import ActionSpec
+from diamond_wm.datasets.synthetic import write_video
 
 FPS = 15  # 60 Hz Atari frames, one agent step every 4 of them
 REFERENCE_SIZE = 64
@@ -57,23 +58,6 @@ def reference_frame(frame: np.ndarray, size: int = REFERENCE_SIZE) -> np.ndarray
     import cv2
 
     return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
-
-
-def write_h264(path: Path, frames: list[np.ndarray], fps: int = FPS) -> None:
-    """Frames as an H.264 mp4 in yuv420p at the encoder's default quality: what screen recorders produce."""
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for frame in frames:
-            for packet in stream.encode(
-                av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            ):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
 
 
 class RandomPlayer:
@@ -129,7 +113,9 @@ def record(
     for v in range(videos):
         vid_frames, rows, refs, ended = player.video(frames)
         name = f"{stem}_{v:03d}"
-        write_h264(out / f"{name}.mp4", vid_frames)
+        write_video(
+            out / f"{name}.mp4", np.stack(vid_frames), fps=FPS, codec="libx264"
+        )  # yuv420p, as recorders
         with (out / f"{name}.csv").open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["frame", "action", "reward", "end"])
             writer.writeheader()
