@@ -309,13 +309,15 @@ class Trainer:
         if not self.outputs.has_agent_version(self.epoch):  # the agent the final episodes evaluate is kept
             self.outputs.save_agent_version(self.epoch, self.agent, self.cfg.checkpointing.num_to_keep)
         n = 0 if self.static else self.cfg.collection.test.num_final_episodes
-        metrics: dict[str, Any] = {}
+        metrics, logged = {}, False  # logged: metrics.jsonl holds them already (the last epoch's test losses)
         if n > 0:
             metrics = self._evaluate(n, self.seed + FINAL_EVAL_SEED_OFFSET, prefix="final")
         elif self.static and self.cfg.evaluation.should:  # a world model's score: its final test losses
             done_at, tested = self._last_evaluation  # the last epoch's, when it evaluated
-            metrics = tested if done_at == self.epoch else self._evaluate(0, 0)
-        self.outputs.log_metrics(metrics, step=self.epoch + 1)
+            logged = done_at == self.epoch
+            metrics = tested if logged else self._evaluate(0, 0)
+        if not logged:
+            self.outputs.log_metrics(metrics, step=self.epoch + 1)
         log.info(final_summary(n, self.epoch, metrics))
         self.outputs.finish(metrics)
         return metrics
