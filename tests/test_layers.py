@@ -19,7 +19,8 @@ ROOT = "diamond_wm"
 # The layers, bottom first: a package (or a top-level module of diamond_wm) imports only its own layer and the
 # layers below. `diamond_wm` itself (its __init__: the version) counts as the bottom layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("diamond_wm", "runtime", "config"),  # devices, seeding, logs, atomic files; typed configs and presets
+    ("diamond_wm", "runtime"),  # devices, seeding, logs, atomic files
+    ("config",),  # typed configs and presets (it validates devices and writes files with the runtime)
     ("data", "models"),  # episodes, datasets, the Batch type; networks, diffusion, the Agent
     ("envs",),  # real environments and the world-model environment behind one batched interface
     # the training loop; checkpoint, run-folder and published-model loading (`loading`, `hub`) that the
@@ -45,7 +46,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("diamond_wm.play.launch", "diamond_wm.evaluation.static_run"): "loading lives in evaluation",
     ("diamond_wm.play.recorded_launch", "diamond_wm.evaluation.loading"): "loading lives in evaluation",
     ("diamond_wm.play.recorded_launch", "diamond_wm.evaluation.static_run"): "loading lives in evaluation",
-    ("diamond_wm.runtime.devices", "diamond_wm.config.errors"): "runtime <-> config loop",
     ("diamond_wm.cli.sweep", "diamond_wm.cli.train"): "sweep reuses train's private launch functions",
 }
 
