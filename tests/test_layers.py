@@ -40,12 +40,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("diamond_wm.bench.datasets", "diamond_wm.datasets.measure"): "bench measures the dataset tools",
     ("diamond_wm.bench.datasets", "diamond_wm.datasets.csgo_convert"): "bench measures the pool start-up",
     ("diamond_wm.experiments.drift", "diamond_wm.cli.eval_drift"): "the experiment runs `diamond eval drift`",
-    ("diamond_wm.hub", "diamond_wm.config.atari_100k"): "the list of Atari 100k games lives in results",
-    ("diamond_wm.play.launch", "diamond_wm.evaluation.csgo_loading"): "loading lives in evaluation",
-    ("diamond_wm.play.launch", "diamond_wm.evaluation.loading"): "loading lives in evaluation",
-    ("diamond_wm.play.launch", "diamond_wm.evaluation.static_run"): "loading lives in evaluation",
-    ("diamond_wm.play.recorded_launch", "diamond_wm.evaluation.loading"): "loading lives in evaluation",
-    ("diamond_wm.play.recorded_launch", "diamond_wm.evaluation.static_run"): "loading lives in evaluation",
     ("diamond_wm.cli.sweep", "diamond_wm.cli.train"): "sweep reuses train's private launch functions",
 }
 

@@ -234,7 +234,7 @@ def _published_run_overrides(config_file: Path) -> list[str]:
     """The game and the networks of a published run's config, as `diamond train` overrides."""
     from diamond_wm.config.env import GameConfig
     from diamond_wm.config.published import read_published_trainer_config
-    from diamond_wm.evaluation.agent_config import agent_overrides
+    from diamond_wm.loading.agent_config import agent_overrides
 
     reader = logging.getLogger("diamond_wm.config.published")
     level = reader.level
