@@ -40,7 +40,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("diamond_wm.bench.datasets", "diamond_wm.datasets.measure"): "bench measures the dataset tools",
     ("diamond_wm.bench.datasets", "diamond_wm.datasets.csgo_convert"): "bench measures the pool start-up",
     ("diamond_wm.experiments.drift", "diamond_wm.cli.eval_drift"): "the experiment runs `diamond eval drift`",
-    ("diamond_wm.cli.sweep", "diamond_wm.cli.train"): "sweep reuses train's private launch functions",
 }
 
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

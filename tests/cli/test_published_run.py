@@ -10,8 +10,8 @@ import shutil
 import pytest
 import torch
 
+from diamond_wm.cli.hydra_run import check_run_overrides
 from diamond_wm.cli.main import main
-from diamond_wm.cli.train import check_run_overrides
 from tests.conftest import run_cli
 from tests.models.test_checkpoint import published_agent_load
 from tests.play.tiny_run import TINY_SCHEDULE, one_thread
