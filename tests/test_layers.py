@@ -39,7 +39,6 @@ ONLY: dict[tuple[str, str], set[str]] = {("models", "data"): {"diamond_wm.data.b
 ALLOWED: dict[tuple[str, str], str] = {
     ("diamond_wm.bench.datasets", "diamond_wm.datasets.measure"): "bench measures the dataset tools",
     ("diamond_wm.bench.datasets", "diamond_wm.datasets.csgo_convert"): "bench measures the pool start-up",
-    ("diamond_wm.experiments.drift", "diamond_wm.cli.eval_drift"): "the experiment runs `diamond eval drift`",
 }
 
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
