@@ -10,6 +10,9 @@ A failure names the importing module and line, the imported module and the rule 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -195,3 +198,16 @@ def test_no_module_cycles():
     graph, example = _edges(lambda module: module, run_time_only=True)
     cycles = _cycles(graph)
     assert cycles == [], _describe(cycles, graph, example)
+
+
+def test_models_load_of_data_only_the_batch():
+    """`data/__init__` imports its names on first use: the models, importing `data.batch`, load no dataset code."""
+    code = (
+        "import sys, diamond_wm.models.agent, diamond_wm.models.diffusion.loss\n"
+        "print(sorted(m for m in sys.modules if m.startswith('diamond_wm.data')))\n"
+        "import diamond_wm.data as data\n"
+        "assert all(getattr(data, name) is not None for name in data.__all__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['diamond_wm.data', 'diamond_wm.data.batch']"
