@@ -26,9 +26,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("config",),  # typed configs and presets (it validates devices and writes files with the runtime)
     ("data", "models"),  # episodes, datasets, the Batch type; networks, diffusion, the Agent
     ("envs",),  # real environments and the world-model environment behind one batched interface
-    # the training loop; checkpoint, run-folder and published-model loading (`loading`, `hub`) that the
-    # applications share (it reads run folders, so it sits beside training, not under it)
-    ("training", "loading", "hub"),
+    # the training loop, and what the applications share: checkpoint, run-folder and published-model loading
+    # (`loading`, `hub`; they read run folders, so they sit beside training, not under it) and the conversion of
+    # recorded play into datasets (`conversion`: the dataset tools run it, bench measures it)
+    ("training", "loading", "hub", "conversion"),
     ("play", "evaluation", "bench", "results", "datasets", "experiments", "demo"),  # the applications
     ("cli",),  # dispatches to the applications
 ]
@@ -38,11 +39,8 @@ APPLICATIONS = set(LAYERS[-2])
 # the models see of data only the Batch type they are trained on (`data/batch.py` imports nothing of ours).
 ONLY: dict[tuple[str, str], set[str]] = {("models", "data"): {"diamond_wm.data.batch"}}
 
-# Known exceptions still to remove: (importing module, imported module) -> why it is still there.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("diamond_wm.bench.datasets", "diamond_wm.datasets.measure"): "bench measures the dataset tools",
-    ("diamond_wm.bench.datasets", "diamond_wm.datasets.csgo_convert"): "bench measures the pool start-up",
-}
+# Known exceptions still to remove: (importing module, imported module) -> why it is still there. None left.
+ALLOWED: dict[tuple[str, str], str] = {}
 
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
