@@ -317,7 +317,7 @@ def _write_dataset(root: Path, lengths: tuple[int, ...], seed: int, with_index: 
 def tiny_agent_state_dict(num_actions: int, seed: int = 0) -> dict[str, torch.Tensor]:
     """The weights of an agent of the `tiny` preset's sizes (64x64 frames), published layout."""
     from diamond_wm.config.published import read_yaml_raw
-    from diamond_wm.evaluation.agent_config import agent_yaml_config, preset_path
+    from diamond_wm.loading.agent_config import agent_yaml_config, preset_path
     from diamond_wm.models.agent import Agent
 
     torch.manual_seed(seed)

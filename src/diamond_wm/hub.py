@@ -38,9 +38,9 @@ from diamond_wm.config.agent import (
     InnerModelConfig,
     RewEndModelConfig,
 )
+from diamond_wm.config.atari_100k import ATARI_100K_GAMES
 from diamond_wm.config.env import EnvConfig, GameConfig
 from diamond_wm.config.published import strip_targets
-from diamond_wm.results.games import ATARI_100K_GAMES
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import pytest
 
 from diamond_wm.cli.benchmark import parse_games, parse_seeds
 from diamond_wm.cli.main import main
-from diamond_wm.results.games import ATARI_100K_GAMES, ATARI_100K_IDS
+from diamond_wm.config.atari_100k import ATARI_100K_GAMES, ATARI_100K_IDS
 from tests.cli.test_sweep import TINY
 from tests.conftest import run_cli
 from tests.results.runs import make_run

@@ -16,7 +16,7 @@ from tests.conftest import cli_command, cli_env, run_cli
 pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip install -e '.[dev]'")
 pytest.importorskip("av", reason="PyAV is in the video and dev extras: pip install -e '.[dev]'")
 
-from diamond_wm.datasets.synthetic import write_action_log, write_csgo_episode, write_csgo_tar, write_video
+from diamond_wm.conversion.synthetic import write_action_log, write_csgo_episode, write_csgo_tar, write_video
 
 
 def test_each_dataset_command_has_help_with_a_description(capsys):
@@ -74,7 +74,7 @@ def test_csgo_conversion_then_info_and_verify_naming_a_corrupted_episode(tmp_pat
 def test_csgo_conversion_killed_midway_resumes_to_the_same_files(tmp_path):
     """SIGTERM (or Ctrl-C) while episodes are being written: exit 130 with a line saying how to resume; the rerun
     converts the rest, and the files are those of an uninterrupted conversion."""
-    from diamond_wm.datasets.csgo_convert import convert_csgo
+    from diamond_wm.conversion.csgo_convert import convert_csgo
     from tests.datasets.conftest import tree_bytes
 
     write_csgo_tar(tmp_path / "tars", 1, 4, 150)

@@ -10,8 +10,8 @@ import shutil
 import pytest
 import torch
 
+from diamond_wm.cli.hydra_run import check_run_overrides
 from diamond_wm.cli.main import main
-from diamond_wm.cli.train import check_run_overrides
 from tests.conftest import run_cli
 from tests.models.test_checkpoint import published_agent_load
 from tests.play.tiny_run import TINY_SCHEDULE, one_thread
@@ -211,7 +211,7 @@ def test_a_checkpoint_of_another_game_is_refused(published, tmp_path, command, c
 def test_a_dataset_of_another_game_is_named(published):
     from diamond_wm.config.published import read_yaml_raw
     from diamond_wm.data.dataset import EpisodeDataset
-    from diamond_wm.evaluation.agent_config import agent_yaml_config, preset_path
+    from diamond_wm.loading.agent_config import agent_yaml_config, preset_path
     from diamond_wm.models.agent import Agent
     from diamond_wm.play.launch import dataset_misfit
 

@@ -7,7 +7,7 @@ import pytest
 
 from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
 from diamond_wm.config.trainer import TrainerConfig
-from diamond_wm.evaluation.agent_config import agent_yaml_config, preset_path, read_yaml_raw
+from diamond_wm.loading.agent_config import agent_yaml_config, preset_path, read_yaml_raw
 
 
 def recipe(*overrides: str) -> TrainerConfig:

@@ -15,13 +15,13 @@ pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip inst
 
 import h5py
 
+from diamond_wm.conversion.csgo_convert import convert_csgo
+from diamond_wm.conversion.synthetic import write_csgo_episode
 from diamond_wm.data import Episode, EpisodeDataset, to_float_frames
 from diamond_wm.data.hdf5_full_res import Hdf5FullResFrames
 from diamond_wm.data.loader import SegmentLoader
 from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.data.traverser import DatasetTraverser
-from diamond_wm.datasets.csgo_convert import convert_csgo
-from diamond_wm.datasets.synthetic import write_csgo_episode
 from diamond_wm.envs.csgo import csgo_action_spec
 from diamond_wm.training import build
 

@@ -13,7 +13,7 @@ NUM_FRAMES = 12  # published episodes have 1000; the converter reads any number
 def csgo_tars(tmp_path_factory) -> Path:
     """A folder holding `hdf5_dm_july2021_1_to_3.tar` (episodes 1, 2, 3 of 12 frames at 150x280)."""
     pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip install -e '.[dev]'")
-    from diamond_wm.datasets.synthetic import write_csgo_tar
+    from diamond_wm.conversion.synthetic import write_csgo_tar
 
     folder = tmp_path_factory.mktemp("tars")
     write_csgo_tar(folder, 1, 3, NUM_FRAMES)

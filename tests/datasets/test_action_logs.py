@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from diamond_wm.config.actions import ActionGroup, ActionSpec
+from diamond_wm.conversion.synthetic import write_action_log
 from diamond_wm.datasets.action_logs import read_action_log
-from diamond_wm.datasets.synthetic import write_action_log
 from diamond_wm.envs.csgo.actions import csgo_action_spec, encode
 
 NAMED = ActionSpec.discrete(3, ["noop", "left", "right"])

@@ -17,13 +17,13 @@ pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip inst
 
 import h5py
 
+from diamond_wm.conversion import csgo_convert, staging
+from diamond_wm.conversion.csgo_convert import convert_csgo
+from diamond_wm.conversion.csgo_hdf5 import hdf5_file_index
+from diamond_wm.conversion.resize import published_uint8, resize_float, resize_frames
+from diamond_wm.conversion.synthetic import write_csgo_episode, write_csgo_tar
 from diamond_wm.data import EpisodeDataset
 from diamond_wm.data.published_layout import episode_relpath
-from diamond_wm.datasets import csgo_convert, staging
-from diamond_wm.datasets.csgo_convert import convert_csgo
-from diamond_wm.datasets.csgo_hdf5 import hdf5_file_index
-from diamond_wm.datasets.resize import published_uint8, resize_float, resize_frames
-from diamond_wm.datasets.synthetic import write_csgo_episode, write_csgo_tar
 from diamond_wm.envs.csgo.actions import csgo_action_spec
 from tests.datasets.conftest import NUM_FRAMES, tree_bytes
 

@@ -13,10 +13,10 @@ import torch
 pytest.importorskip("av", reason="PyAV is in the video and dev extras: pip install -e '.[dev]'")
 
 from diamond_wm.config.actions import ActionSpec
+from diamond_wm.conversion.synthetic import write_action_log, write_video
 from diamond_wm.data import EpisodeDataset
 from diamond_wm.datasets.action_logs import read_action_log
 from diamond_wm.datasets.frame_matching import plan_frames
-from diamond_wm.datasets.synthetic import write_action_log, write_video
 from diamond_wm.datasets.video_frames import probe_video
 from diamond_wm.datasets.video_import import import_videos
 

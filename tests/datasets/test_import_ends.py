@@ -11,12 +11,12 @@ pytest.importorskip("av", reason="PyAV is in the video and dev extras: pip insta
 
 from diamond_wm.config.actions import ActionSpec
 from diamond_wm.config.agent import RewEndModelConfig
+from diamond_wm.conversion.resize import resize_frames
+from diamond_wm.conversion.synthetic import write_action_log, write_video
 from diamond_wm.data import EpisodeDataset
 from diamond_wm.data.sampling import SegmentId, make_batch
 from diamond_wm.datasets.action_logs import read_action_log
 from diamond_wm.datasets.info import describe, verify
-from diamond_wm.datasets.resize import resize_frames
-from diamond_wm.datasets.synthetic import write_action_log, write_video
 from diamond_wm.datasets.video_import import import_videos
 from diamond_wm.models.rew_end_model import RewEndModel
 

@@ -9,9 +9,9 @@ import pytest
 pytest.importorskip("av", reason="PyAV is in the video and dev extras: pip install -e '.[dev]'")
 
 from diamond_wm.config.actions import ActionSpec
+from diamond_wm.conversion.synthetic import write_action_log, write_video
 from diamond_wm.data import EpisodeDataset
 from diamond_wm.datasets import video_import
-from diamond_wm.datasets.synthetic import write_action_log, write_video
 from diamond_wm.datasets.video_import import import_videos
 from tests.datasets.conftest import tree_bytes
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from diamond_wm.conversion.csgo_convert import convert_csgo
 from diamond_wm.data import EpisodeDataset
 from diamond_wm.data.published_layout import episode_relpath
-from diamond_wm.datasets.csgo_convert import convert_csgo
 from diamond_wm.datasets.info import describe, find_datasets, verify
 from tests.data.helpers import random_episode
 

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from diamond_wm.datasets.interrupts import StopOnSignals
+from diamond_wm.conversion.interrupts import StopOnSignals
 
 
 def test_a_swallowed_interrupt_is_raised_again_by_check():

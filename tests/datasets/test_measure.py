@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("h5py", reason="h5py is in the csgo and dev extras: pip install -e '.[dev]'")
 
-from diamond_wm.datasets.measure import make_csgo_input, measure_csgo_conversion, read_raw
+from diamond_wm.conversion.measure import make_csgo_input, measure_csgo_conversion, read_raw
 
 
 def test_measure_counts_the_frames_of_both_and_compares_their_rates(tmp_path):

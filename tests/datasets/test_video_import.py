@@ -9,9 +9,9 @@ import torch
 pytest.importorskip("av", reason="PyAV is in the video and dev extras: pip install -e '.[dev]'")
 
 from diamond_wm.config.actions import ActionSpec
+from diamond_wm.conversion.resize import resize_frames
+from diamond_wm.conversion.synthetic import write_action_log, write_video
 from diamond_wm.data import EpisodeDataset
-from diamond_wm.datasets.resize import resize_frames
-from diamond_wm.datasets.synthetic import write_action_log, write_video
 from diamond_wm.datasets.video_frames import iter_video_frames
 from diamond_wm.datasets.video_import import choose_test_episodes, import_videos
 from diamond_wm.envs.csgo.actions import csgo_action_spec

@@ -115,7 +115,7 @@ def train_spawn_and_play(root: Path, low_res: Path, full_res: Path) -> None:
 
 
 def test_csgo_tars_to_a_trained_world_model_played_headless(tmp_path):
-    from diamond_wm.datasets.synthetic import write_csgo_tar
+    from diamond_wm.conversion.synthetic import write_csgo_tar
 
     tars = tmp_path / "tars"
     tar = write_csgo_tar(tars, 1, 3, 16)
@@ -130,7 +130,7 @@ def test_csgo_tars_to_a_trained_world_model_played_headless(tmp_path):
 @pytest.mark.slow
 def test_videos_and_key_logs_to_a_trained_world_model_played_headless(tmp_path):
     pytest.importorskip("av", reason="PyAV is in the video and dev extras: pip install -e '.[dev]'")
-    from diamond_wm.datasets.synthetic import write_game_videos
+    from diamond_wm.conversion.synthetic import write_game_videos
 
     write_game_videos(tmp_path / "videos", 2, 40, (60, 100))
     out = ok(

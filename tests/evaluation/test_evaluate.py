@@ -11,7 +11,7 @@ import torch
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.evaluation import video
 from diamond_wm.evaluation.evaluate import evaluate, final_evaluation_seed, plan_evaluation
-from diamond_wm.evaluation.loading import LoadError, load_checkpoint, load_run
+from diamond_wm.loading.agent import LoadError, load_checkpoint, load_run
 
 
 def test_reproduces_the_runs_final_evaluation_exactly(tiny_run):

@@ -24,7 +24,7 @@ def test_both_models_share_everything_but_the_parameterisation(tmp_path):
     assert edm.actor_critic.training.steps_first_epoch == edm.rew_end_model.training.steps_per_epoch == 0
 
 
-def test_the_experiment_runs_and_reuses_its_parts(tmp_path, capsys):
+def test_the_experiment_runs_and_reuses_its_parts(tmp_path, capfd):
     out = tmp_path / "exp"
     args = ["--out", str(out), "--train-episodes", "3", "--test-episodes", "2", "--updates", "4"]
     args += ["--batch-size", "2", "--horizon", "3", "--steps", "1,2"]
@@ -39,7 +39,7 @@ def test_the_experiment_runs_and_reuses_its_parts(tmp_path, capsys):
     timings = json.loads((out / "timings.json").read_text())
     assert set(timings["phases_s"]) == {"dataset", "train_edm", "train_ddpm", "drift"}
     metrics = (out / "ddpm" / "metrics.jsonl").read_text()
-    assert "| DDPM | 2 |" in capsys.readouterr().out
+    assert "| DDPM | 2 |" in capfd.readouterr().out  # printed by `diamond eval drift`, a child process
     assert drift.main(args) == 0  # everything reused: no training
     assert (out / "ddpm" / "metrics.jsonl").read_text() == metrics
     again = json.loads((out / "timings.json").read_text())

@@ -10,8 +10,8 @@ import torch
 
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.csgo import csgo_action_spec, encode
-from diamond_wm.evaluation.agent_config import AgentRequest
-from diamond_wm.evaluation.csgo_loading import load_csgo
+from diamond_wm.loading.agent_config import AgentRequest
+from diamond_wm.loading.csgo import load_csgo
 from diamond_wm.play.launch import build_csgo_play_session, build_dataset_browser
 from diamond_wm.play.window import PlayWindow, frame_to_surface_array
 from tests.play.tiny_csgo import REPLAYS, vectors, write_tiny_csgo
@@ -232,7 +232,7 @@ def test_the_replay_of_recorded_actions_is_validated_when_loaded(tiny, tmp_path)
     """A spawn point whose recorded actions are not valid vectors is named in one line before playing."""
     import shutil
 
-    from diamond_wm.evaluation.loading import LoadError
+    from diamond_wm.loading.agent import LoadError
 
     spawn = tmp_path / "spawn"
     shutil.copytree(tiny.spawn, spawn)

@@ -13,7 +13,7 @@ import torch
 from diamond_wm.cli.main import main
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.frames import to_float_frames
-from diamond_wm.evaluation.loading import LoadError, load_run
+from diamond_wm.loading.agent import LoadError, load_run
 from diamond_wm.play.launch import build_play_session
 from diamond_wm.play.session import K_CONTROLLER
 from tests.conftest import run_cli

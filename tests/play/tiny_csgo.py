@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from diamond_wm.envs.csgo import csgo_action_spec, encode
-from diamond_wm.evaluation.agent_config import agent_yaml_config
+from diamond_wm.loading.agent_config import agent_yaml_config
 from diamond_wm.models.agent import Agent
 
 LOW_RES = (6, 10)

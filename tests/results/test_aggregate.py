@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("rliable", reason="rliable is in the eval and dev extras: pip install -e '.[dev]'")
 
+from diamond_wm.config.atari_100k import ATARI_100K_GAMES
 from diamond_wm.results import aggregate
-from diamond_wm.results.games import ATARI_100K_GAMES
 from diamond_wm.results.scores import hns, paper_scores
 
 REPS = 200  # small: the tests check the plumbing, not the CI's precision

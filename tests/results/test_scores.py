@@ -7,8 +7,8 @@ from importlib import resources
 
 import pytest
 
+from diamond_wm.config.atari_100k import ATARI_100K_GAMES, ATARI_100K_IDS, game_of, gym_id, not_atari_100k
 from diamond_wm.results import scores
-from diamond_wm.results.games import ATARI_100K_GAMES, ATARI_100K_IDS, game_of, gym_id, not_atari_100k
 
 
 @pytest.mark.parametrize("name", scores.DATA_FILES)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from diamond_wm.cli.train import check_run_overrides
+from diamond_wm.cli.hydra_run import check_run_overrides
 from diamond_wm.config.actions import ActionGroup, ActionSpec
 from diamond_wm.data import Episode, EpisodeDataset
 from diamond_wm.training.trainer import Trainer

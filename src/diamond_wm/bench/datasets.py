@@ -2,7 +2,7 @@
 
 `dataset_convert`: frames per second of `diamond dataset csgo` on synthetic CS:GO hdf5 episodes (the published
 keys and shapes, 1000 frames each, in a tar), with 1 and 2 workers, each against h5py's plain read of the same
-frames in the same run (`diamond_wm.datasets.measure`), and their ratio.
+frames in the same run (`diamond_wm.conversion.measure`), and their ratio.
 
 `segment_load`: batches per second read from a disk-backed dataset written in a temporary folder (synthetic
 frames, episodes of 1000 steps, nothing cached in RAM): denoiser batches of 16 segments of 9 frames at 30x56 and
@@ -64,7 +64,7 @@ def _sizes(tiny: bool) -> dict[str, int]:
 
 def dataset_convert(tiny: bool, work: Path) -> dict[str, Any]:
     """`dataset_convert_*` results: the conversion and raw read rates for each worker count."""
-    from diamond_wm.datasets.measure import make_csgo_input, measure_csgo_conversion, read_raw
+    from diamond_wm.conversion.measure import make_csgo_input, measure_csgo_conversion, read_raw
 
     n = _sizes(tiny)
     start = time.perf_counter()
@@ -97,7 +97,7 @@ def _started(_: int) -> int:
 def pool_startup_seconds(workers: int) -> float:
     """Seconds to start `workers` spawned processes as the conversion starts its pool (each imports torch and
     this package) and hear from each: what a conversion with that many workers pays before its first frame."""
-    from diamond_wm.datasets.csgo_convert import _init_worker
+    from diamond_wm.conversion.csgo_convert import _init_worker
 
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:

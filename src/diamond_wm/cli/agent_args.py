@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from diamond_wm.evaluation.agent_config import AGENT_PRESETS, CSGO_AGENT_PRESET, AgentRequest
+from diamond_wm.loading.agent_config import AGENT_PRESETS, CSGO_AGENT_PRESET, AgentRequest
 
 AGENT_HELP = f"""Networks of a checkpoint file (bare state_dicts hold weights only). By default: the file's run folder
 config, else the packaged agent preset ({", ".join(AGENT_PRESETS)}) the weights load into; a CS:GO world model

@@ -63,7 +63,7 @@ def parse_seeds(spec: str) -> list[int]:
 
 def parse_games(spec: str) -> list[str]:
     """Gymnasium ids of `all` or of a comma list of game names or ids; a ValueError naming an unknown one."""
-    from diamond_wm.results.games import ATARI_100K_GAMES, ATARI_100K_IDS, game_of
+    from diamond_wm.config.atari_100k import ATARI_100K_GAMES, ATARI_100K_IDS, game_of
 
     if spec.strip() == "all":
         return [ATARI_100K_IDS[g] for g in ATARI_100K_GAMES]

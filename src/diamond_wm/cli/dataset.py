@@ -242,7 +242,7 @@ def _csgo(args: argparse.Namespace) -> int:
         import h5py  # noqa: F401
     except ImportError as e:
         return _error(f"needs h5py ({e}): pip install 'diamond-wm[csgo]'", MISSING_EXTRA)
-    from diamond_wm.datasets.csgo_convert import convert_csgo
+    from diamond_wm.conversion.csgo_convert import convert_csgo
     from diamond_wm.runtime.signals import handle_termination
 
     with handle_termination(), _resumable():
@@ -266,7 +266,7 @@ def _import(args: argparse.Namespace) -> int:
         import av  # noqa: F401
     except ImportError as e:
         return _error(f"needs PyAV ({e}): pip install 'diamond-wm[video]'", MISSING_EXTRA)
-    from diamond_wm.datasets.resize import parse_size
+    from diamond_wm.conversion.resize import parse_size
     from diamond_wm.datasets.video_import import import_videos, parse_action_spec
     from diamond_wm.runtime.signals import handle_termination
 

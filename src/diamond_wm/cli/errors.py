@@ -34,7 +34,7 @@ if hasattr(errno, "EDQUOT"):
 
 # Our error classes, by module: checked only when their module is already imported (no import at error time).
 _USER_ERRORS = (
-    ("diamond_wm.evaluation.loading", "LoadError"),
+    ("diamond_wm.loading.agent", "LoadError"),
     ("diamond_wm.data.errors", "DatasetError"),
     ("hydra.errors", "HydraException"),
     ("omegaconf.errors", "OmegaConfBaseException"),

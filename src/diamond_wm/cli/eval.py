@@ -77,7 +77,7 @@ def _error(msg: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from diamond_wm.evaluation.evaluate import evaluate, plan_evaluation
-    from diamond_wm.evaluation.loading import (
+    from diamond_wm.loading.agent import (
         LoadError,
         is_run_dir,
         load_checkpoint,

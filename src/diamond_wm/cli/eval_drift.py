@@ -86,7 +86,7 @@ def run(argv: list[str]) -> int:
             print(f"{PROG}: note: to evaluate ./drift itself, write `diamond eval ./drift`", file=sys.stderr)
         raise
     from diamond_wm.evaluation.drift import DriftError, parse_steps
-    from diamond_wm.evaluation.loading import LoadError
+    from diamond_wm.loading.agent import LoadError
 
     try:
         return _run(args, parse_steps(args.steps))

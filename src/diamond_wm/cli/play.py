@@ -40,8 +40,8 @@ Modes: play (default), -r record (every finished episode into dataset/rec_<env>_
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from diamond_wm.evaluation.csgo_loading import WORLD_MODEL_ENV_PRESETS
     from diamond_wm.hub import ATARI_100K_GAMES
+    from diamond_wm.loading.csgo import WORLD_MODEL_ENV_PRESETS
     from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -182,8 +182,8 @@ def _dataset_action_names(base: Path) -> list[str] | None:
     """Action names of the run's game (for the header), when base is a run folder: those it recorded, else, for a
     run that played a real game, that game's (a run trained on a static dataset never did)."""
     from diamond_wm.config.actions import read_action_spec
-    from diamond_wm.evaluation.loading import is_run_dir, read_run_config
-    from diamond_wm.evaluation.static_run import static_path
+    from diamond_wm.loading.agent import is_run_dir, read_run_config
+    from diamond_wm.loading.static_run import static_path
 
     if not (base / "config" / "trainer.yaml").is_file() or not is_run_dir(base):  # ours or a published run
         return None
@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
     """Run `diamond play` with parsed arguments; exit code 2 for problems the user can fix."""
     import os
 
-    from diamond_wm.evaluation.loading import LoadError
+    from diamond_wm.loading.agent import LoadError
     from diamond_wm.play.launch import build_dataset_browser, compile_for_play
     from diamond_wm.play.window import PlayWindow
 
@@ -251,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
 
                 torch.manual_seed(args.seed)
             if is_csgo(args):
-                from diamond_wm.evaluation.csgo_loading import NotCSGOError
+                from diamond_wm.loading.csgo import NotCSGOError
 
                 try:
                     app, agent, title, size = csgo_session(args, device, base)

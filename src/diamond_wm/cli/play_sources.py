@@ -47,8 +47,8 @@ def is_csgo(args: argparse.Namespace) -> bool:
 def csgo_session(args: argparse.Namespace, device, base: Path):
     """(session, agent, window title, window frame size) of the CS:GO world model (`--spawn`, `--pretrained
     csgo`); LoadError for options that do not go with it."""
-    from diamond_wm.evaluation.csgo_loading import CSGO_HORIZON, load_csgo, load_pretrained_csgo
-    from diamond_wm.evaluation.loading import LoadError
+    from diamond_wm.loading.agent import LoadError
+    from diamond_wm.loading.csgo import CSGO_HORIZON, load_csgo, load_pretrained_csgo
     from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
     from diamond_wm.play.launch import build_csgo_play_session
 
@@ -98,7 +98,7 @@ def csgo_session(args: argparse.Namespace, device, base: Path):
 def spawn_session(args: argparse.Namespace, device, base: Path):
     """(session, agent, window title, base folder) of a world model other than CS:GO's (no upsampler) with
     spawn points (`--checkpoint CKPT --spawn DIR`)."""
-    from diamond_wm.evaluation.loading import load_checkpoint
+    from diamond_wm.loading.agent import load_checkpoint
     from diamond_wm.play.recorded_launch import build_spawn_play_session
 
     loaded = load_checkpoint(
@@ -135,7 +135,7 @@ def with_denoising_steps(loaded, steps: int | None) -> None:
 
 def agent_session(args: argparse.Namespace, device, base: Path):
     """(session, agent, window title, base folder) of an agent in its game (run folder, checkpoint, Atari model)."""
-    from diamond_wm.evaluation.loading import load_checkpoint, load_pretrained, load_run
+    from diamond_wm.loading.agent import load_checkpoint, load_pretrained, load_run
     from diamond_wm.play.launch import build_play_session, game_name
 
     csgo_only = ("preset", "size_multiplier", "mouse_multiplier")

@@ -308,7 +308,7 @@ def check_jobs(plan: SweepPlan, config_of: Callable[[SweepJob], TrainerConfig]) 
 
 def run_sweep_job(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
     """Run, resume or skip one job of a sweep; returns its exit code. A Ctrl-C ends the whole sweep."""
-    from diamond_wm.cli.train import _train
+    from diamond_wm.cli.hydra_run import train_run
     from diamond_wm.runtime.logs import setup_logging
 
     setup_logging()  # a launcher's worker process starts without the CLI's logging
@@ -331,7 +331,7 @@ def run_sweep_job(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int
         else:  # stopped before its first checkpoint: the trainer starts it over
             log.info("%s: unfinished before its first checkpoint, starting over", run_dir)
         cfg.common.resume = True
-    code = _train(cfg, run_dir, show_progress)
+    code = train_run(cfg, run_dir, show_progress)
     if code == errors.INTERRUPTED:
         raise KeyboardInterrupt(f"sweep stopped at {run_dir}; launch the same command again to continue")
     return code
@@ -351,15 +351,15 @@ def run_sweep(
     name_keys: Optional[Sequence[str]] = None,
 ) -> int:
     """Plan, check and launch the sweep of `overrides` (`flags`: Hydra's, with -m); 0 when every run finished."""
-    from diamond_wm.cli.train import _config_name, _run_hydra, check_run_config
+    from diamond_wm.cli.hydra_run import check_run_config, config_name, run_hydra
     from diamond_wm.config.compose import TRAINER_CONFIG_NAME, SweepComposer
 
-    config_name = _config_name(flags)
+    name = config_name(flags)
     try:
         task, hydra_overrides = split_hydra_overrides(overrides)
         check_launcher(launcher_name(hydra_overrides))
-        plan = plan_sweep(overrides, config_name, TRAINER_CONFIG_NAME, sweep_dir, name_keys)
-        composer = SweepComposer(config_name)
+        plan = plan_sweep(overrides, name, TRAINER_CONFIG_NAME, sweep_dir, name_keys)
+        composer = SweepComposer(name)
         check_jobs(plan, lambda job: check_run_config(composer.compose(job.overrides, plan.swept_keys)))
     except SweepError as err:
         if errors.debug_enabled():
@@ -374,7 +374,9 @@ def run_sweep(
         return 0
     if plan.count(FINISHED) == len(plan.jobs):
         return 0
-    code = _run_hydra(flags + task + plan.hydra_overrides, show_progress=show_progress)
+    code = run_hydra(
+        flags + task + plan.hydra_overrides, show_progress=show_progress, sweep_job=run_sweep_job
+    )
     return max(code, report_outcome(plan, command))
 
 

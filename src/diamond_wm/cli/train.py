@@ -7,21 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from diamond_wm.cli import errors
-from diamond_wm.runtime.signals import handle_termination
-
-if TYPE_CHECKING:  # torch and Hydra are imported when a run starts, not for --help
-    from omegaconf import DictConfig
-
-    from diamond_wm.config.trainer import TrainerConfig
-
-log = logging.getLogger(__name__)
+from diamond_wm.cli.hydra_run import check_run_overrides, config_name, run_hydra, train_run
 
 HELP = """usage: diamond train [--resume RUN_DIR] [--config-name NAME] [HYDRA FLAGS] [KEY=VALUE ...]
 
@@ -74,17 +65,6 @@ def _split(args: Sequence[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
-def _config_name(flags: list[str]) -> str:
-    from diamond_wm.config.compose import TRAINER_CONFIG_NAME
-
-    for i, f in enumerate(flags):
-        if f in ("--config-name", "-cn"):
-            return flags[i + 1]
-        if f.startswith("--config-name="):
-            return f.split("=", 1)[1]
-    return TRAINER_CONFIG_NAME
-
-
 def run_train_command(args: Sequence[str]) -> int:
     """Entry of `diamond train`. Returns the process exit code."""
     parser = argparse.ArgumentParser(prog="diamond train", add_help=False)
@@ -115,7 +95,7 @@ def run_train_command(args: Sequence[str]) -> int:
             return run_sweep(flags, overrides, show_progress=not known.no_progress)
         # Validate up front so a misspelled key or a bad value fails in one line, before Hydra starts (and
         # creates the run folder).
-        cfg = check_run_overrides(overrides, config_name=_config_name(flags))
+        cfg = check_run_overrides(overrides, config_name=config_name(flags))
     except (
         ValueError,
         DatasetError,
@@ -128,87 +108,25 @@ def run_train_command(args: Sequence[str]) -> int:
     return _run_distributed(cfg.common.devices, rest, flags, overrides, not known.no_progress)
 
 
-def check_run_overrides(overrides: Sequence[str], config_name: str) -> TrainerConfig:
-    """The validated configuration of one run; a one-line `ValueError` (or `DatasetError`) for a bad key or
-    value, a missing static dataset or one whose frames the networks do not take, or an initialization
-    checkpoint that does not fit."""
-    from diamond_wm.config.compose import compose_trainer_config
-
-    return check_run_config(compose_trainer_config(overrides, config_name=config_name, validate=False))
-
-
-def check_run_config(cfg: DictConfig) -> TrainerConfig:
-    """`check_run_overrides` for a configuration composed already."""
-    from diamond_wm.config.compose import to_trainer_config
-
-    typed = to_trainer_config(cfg)
-    if typed.common.resume:  # the published resume.sh's flag: our runs resume by folder
-        raise ValueError(
-            "common.resume=true: to continue a run, use `diamond train --resume RUN_DIR` "
-            "(or RUN_DIR/scripts/resume.sh)"
-        )
-    if typed.static_dataset.path is not None:  # the networks take it (read quietly: the run logs it)
-        from diamond_wm.config.actions import ActionSpec
-        from diamond_wm.data.dataset import EpisodeDataset
-        from diamond_wm.data.static import resolve_static_dataset
-        from diamond_wm.training.static_checks import check_static_dataset
-
-        path = resolve_static_dataset(typed.static_dataset.path).train
-        train = EpisodeDataset(path, read_only=True, cache_in_ram=False, quiet=True)
-        kind = train.action_spec or ActionSpec.infer(train.load_episode(0).act)  # no spec: their kind
-        check_static_dataset(typed, train, kind)
-    if typed.initialization.path_to_ckpt is not None:
-        from diamond_wm.training.build import check_initialization
-
-        check_initialization(typed)
-    return typed
-
-
 def _run_distributed(
     devices: object, args: list[str], flags: list[str], overrides: list[str], show_progress: bool
 ) -> int:
     """One run in this process, or in one process per GPU (see `diamond_wm.cli.distributed_launch`)."""
     from diamond_wm.cli import distributed_launch as launch
+    from diamond_wm.cli.sweep import run_sweep_job  # what Hydra runs should it be told to sweep
 
     try:
         code = launch.launch_if_several_devices(devices, ["train", *args], debug=errors.debug_enabled())
         if code is not None:
             return code
         with launch.process_group(devices) as ctx:
-            extra = launch.shared_run_dir_overrides(ctx, overrides, _config_name(flags))
-            return _run_hydra(flags + extra, show_progress=show_progress)
+            extra = launch.shared_run_dir_overrides(ctx, overrides, config_name(flags))
+            return run_hydra(flags + extra, show_progress=show_progress, sweep_job=run_sweep_job)
     except ValueError as err:  # e.g. more processes than GPUs
         if errors.debug_enabled():
             raise
         print(f"diamond train: {err}", file=sys.stderr)
         return 2
-
-
-def _train(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
-    """Run the trainer; errors the user can fix are one line (inside Hydra's job, so that a sweep goes on)."""
-    from diamond_wm.training.trainer import Trainer
-
-    with handle_termination():
-        try:
-            trainer = Trainer(cfg, run_dir, show_progress=show_progress)
-            trainer.run()
-        except KeyboardInterrupt:
-            if (run_dir / "checkpoints" / "state.pt").is_file():
-                log.warning(
-                    "interrupted: the last checkpoint is kept; continue with `diamond train --resume %s`",
-                    run_dir,
-                )
-            else:
-                log.warning(
-                    "interrupted before the first checkpoint: nothing to continue; `diamond train --resume %s` "
-                    "starts the run over",
-                    run_dir,
-                )
-            return errors.INTERRUPTED
-        except Exception as err:
-            resumable = (run_dir / "config" / "trainer.yaml").is_file()
-            return errors.report("train", err, resume_run=run_dir if resumable else None)
-    return 0
 
 
 def published_resume_message(run_dir: Path, marks: list[str]) -> str:
@@ -234,7 +152,7 @@ def _published_run_overrides(config_file: Path) -> list[str]:
     """The game and the networks of a published run's config, as `diamond train` overrides."""
     from diamond_wm.config.env import GameConfig
     from diamond_wm.config.published import read_published_trainer_config
-    from diamond_wm.evaluation.agent_config import agent_overrides
+    from diamond_wm.loading.agent_config import agent_overrides
 
     reader = logging.getLogger("diamond_wm.config.published")
     level = reader.level
@@ -287,52 +205,9 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
         if code is not None:
             return code
         with launch.process_group(cfg.common.devices):  # every rank resumes from checkpoints/state.pt
-            return _train(cfg, run_dir, show_progress)
+            return train_run(cfg, run_dir, show_progress)
     except ValueError as err:
         if errors.debug_enabled():
             raise
         print(f"diamond train: {err}", file=sys.stderr)
         return 2
-
-
-def _run_hydra(argv: list[str], show_progress: bool) -> int:
-    import hydra
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    from diamond_wm.config.compose import (
-        PRESETS_PATH,
-        TRAINER_CONFIG_NAME,
-        register_configs,
-        to_trainer_config,
-    )
-
-    register_configs()
-    exit_codes: list[int] = []
-
-    @hydra.main(config_path=PRESETS_PATH, config_name=TRAINER_CONFIG_NAME, version_base="1.3")
-    def app(cfg) -> int:
-        hydra_cfg = HydraConfig.get()
-        run_dir = Path(hydra_cfg.runtime.output_dir)
-        if hydra_cfg.mode == RunMode.MULTIRUN:  # a job of a sweep, maybe in another process (joblib, SLURM)
-            from diamond_wm.cli.sweep import run_sweep_job
-
-            code = run_sweep_job(to_trainer_config(cfg), run_dir, show_progress)
-        else:
-            code = _train(to_trainer_config(cfg), run_dir, show_progress)
-        exit_codes.append(code)
-        return code
-
-    saved, saved_full_error = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
-    sys.argv = ["diamond train", *argv]
-    # Hydra would print its own multi-line report of an error and exit; let `diamond`'s handler word it instead.
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        app()
-    finally:
-        sys.argv = saved
-        if saved_full_error is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = saved_full_error
-    return max(exit_codes, default=0)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+# ConfigError is defined below the configuration, in the runtime: runtime.devices raises it
+from diamond_wm.runtime.errors import ConfigError
 
-class ConfigError(ValueError):
-    """A configuration value or override that cannot be used."""
-
-    def __init__(self, key: str, value: Any, accepted: str) -> None:
-        self.key, self.value, self.accepted = key, value, accepted
-        super().__init__(f"invalid config: {key}={value!r}: expected {accepted}")
+__all__ = ["ConfigError", "UnknownKeyError", "flat_keys"]
 
 
 class UnknownKeyError(ValueError):

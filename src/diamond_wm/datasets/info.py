@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from diamond_wm.config.actions import ACTION_SPEC_FILENAME, ActionSpec, read_action_spec
+from diamond_wm.conversion.staging import MANIFEST_FILENAME, plural
 from diamond_wm.data.episode import Episode
 from diamond_wm.data.errors import DatasetError
 from diamond_wm.data.published_layout import (
@@ -26,7 +27,6 @@ from diamond_wm.data.published_layout import (
     read_index,
     scan_episode_ids,
 )
-from diamond_wm.datasets.staging import MANIFEST_FILENAME, plural
 
 
 def find_datasets(root: Path | str) -> list[Path]:

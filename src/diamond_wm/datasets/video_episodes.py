@@ -14,11 +14,11 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from diamond_wm.conversion.resize import resize_frames
 from diamond_wm.data.episode import FINAL_OBSERVATION, Episode
 from diamond_wm.data.hdf5_full_res import ORIGINAL_FILE_ID, ORIGINAL_FIRST_FRAME
 from diamond_wm.datasets.action_logs import ActionLog
 from diamond_wm.datasets.frame_matching import FramePlan
-from diamond_wm.datasets.resize import resize_frames
 from diamond_wm.datasets.video_frames import iter_video_frames
 
 CHUNK_FRAMES = 32  # frames resized at once

@@ -3,11 +3,11 @@
 Each video (mp4, mkv, avi, mov, webm, m4v; decoded as RGB with PyAV, `diamond_wm.datasets.video_frames`) has an
 action log (`diamond_wm.datasets.action_logs`: one row per frame, or rows with times matched to the frames',
 `diamond_wm.datasets.frame_matching`). Every log is read and matched to its video's frame timestamps before any
-frame is decoded or anything written. Frames are resized to `size` (`diamond_wm.datasets.resize`), and to
+frame is decoded or anything written. Frames are resized to `size` (`diamond_wm.conversion.resize`), and to
 `full_res_size` for an optional full-resolution copy (an upsampler's targets: a whole multiple of `size`). A log
 row with end 1 is the terminal frame of its episode (its final observation); the next row starts another.
 Episodes are ordered by video path, then by position; a fraction of them, spread evenly over that order, are
-test episodes. Output as `diamond dataset csgo`'s (`diamond_wm.datasets.staging`): `OUT/low_res/{train,test}`
+test episodes. Output as `diamond dataset csgo`'s (`diamond_wm.conversion.staging`): `OUT/low_res/{train,test}`
 (and `OUT/full_res/{train,test}`), each recording the action spec; a rerun skips the episodes already converted
 from an unchanged video and log, and an interrupted import resumes. A folder holding an import made with other
 settings (sizes, action spec, video folder) is refused unless `overwrite`. A refused import leaves nothing it
@@ -28,10 +28,10 @@ from typing import Any, Optional
 from tqdm import tqdm
 
 from diamond_wm.config.actions import ActionSpec
+from diamond_wm.conversion.interrupts import StopOnSignals
+from diamond_wm.conversion.staging import StagedOutput, plural, split_lines
 from diamond_wm.datasets.action_logs import LOG_SUFFIXES, ActionLog, read_action_log
 from diamond_wm.datasets.frame_matching import plan_frames
-from diamond_wm.datasets.interrupts import StopOnSignals
-from diamond_wm.datasets.staging import StagedOutput, plural, split_lines
 from diamond_wm.datasets.video_episodes import FULL_RES, LOW_RES, StillFrames, video_episodes
 from diamond_wm.datasets.video_frames import probe_video
 

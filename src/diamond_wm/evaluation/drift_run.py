@@ -17,7 +17,6 @@ import torch
 
 from diamond_wm.config.actions import action_mismatch
 from diamond_wm.data.dataset import EpisodeDataset
-from diamond_wm.evaluation.agent_config import AgentRequest
 from diamond_wm.evaluation.drift import (
     DriftContexts,
     DriftError,
@@ -29,7 +28,8 @@ from diamond_wm.evaluation.drift import (
     step_errors,
     with_steps,
 )
-from diamond_wm.evaluation.loading import LoadedAgent, LoadError, is_run_dir, load_checkpoint, load_run
+from diamond_wm.loading.agent import LoadedAgent, LoadError, is_run_dir, load_checkpoint, load_run
+from diamond_wm.loading.agent_config import AgentRequest
 from diamond_wm.runtime.threads import ThreadGovernor
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def open_test_dataset(path: str | Path) -> EpisodeDataset:
 def static_test_dataset(targets: list[Path], loaded: list[LoadedAgent]) -> EpisodeDataset:
     """The test episodes when no --dataset is given: those of the static dataset the models' runs trained on (its
     test split, else its training split); DriftError when a model's run trained on none, or they differ."""
-    from diamond_wm.evaluation.static_run import contexts_folder, run_static_dataset
+    from diamond_wm.loading.static_run import contexts_folder, run_static_dataset
 
     folders = {}
     for target, la in zip(targets, loaded, strict=True):

@@ -21,7 +21,7 @@ import torch
 
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.factory import make_env
-from diamond_wm.evaluation.loading import LoadedAgent, check_action_spec
+from diamond_wm.loading.agent import LoadedAgent, check_action_spec
 from diamond_wm.runtime.safe_load import safe_torch_load
 from diamond_wm.training.collector import Collector
 from diamond_wm.training.run_dir import RunDir

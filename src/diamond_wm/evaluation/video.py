@@ -23,7 +23,7 @@ import torch
 
 from diamond_wm.data.frames import to_uint8_frames
 from diamond_wm.envs.factory import make_env
-from diamond_wm.evaluation.loading import LoadedAgent
+from diamond_wm.loading.agent import LoadedAgent
 from diamond_wm.models.diffusion import build_sampler
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -124,10 +125,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         t = time.monotonic()
         if train_world_model(out / name, overrides + extra):
             phases[f"train_{name}"] = time.monotonic() - t
-    from diamond_wm.cli.eval_drift import run as run_drift
-
     t = time.monotonic()
-    code = run_drift(
+    code = run_drift_command(
         [str(out / name) for name in MODELS]
         + ["--dataset", str(dataset / "test"), "--steps", args.steps, "--horizon", str(args.horizon)]
         + ["--out", str(out / "report"), "--labels", "EDM,DDPM", "--seed", str(args.seed)]
@@ -142,6 +141,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         f"wall time: {_minutes(this_call)} for this call; all parts {_minutes(sum(phases.values()))} ({detail})"
     )
     return code
+
+
+def run_drift_command(args: list[str]) -> int:
+    """`diamond eval drift ARGS` in a child process; its exit code. The experiment runs the command as a user
+    would: an application does not import another one (or the `diamond` command), see tests/test_layers.py."""
+    sys.stdout.flush()  # this process's lines before the command's
+    sys.stderr.flush()
+    command = [sys.executable, "-m", "diamond_wm.cli", "eval", "drift", *args]
+    log.info("diamond eval drift %s", " ".join(args))
+    return subprocess.run(command, check=False).returncode
 
 
 def _previous_phases(path: Path) -> dict[str, float]:

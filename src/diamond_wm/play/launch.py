@@ -21,8 +21,8 @@ from diamond_wm.data.published_layout import INDEX_FILENAME, episode_relpath
 from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
-from diamond_wm.evaluation.csgo_loading import CSGO_HORIZON, LoadedCSGO
-from diamond_wm.evaluation.loading import LoadedAgent, LoadError, check_action_spec
+from diamond_wm.loading.agent import LoadedAgent, LoadError, check_action_spec
+from diamond_wm.loading.csgo import CSGO_HORIZON, LoadedCSGO
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import DiffusionSampler, build_sampler
 from diamond_wm.play.browser import DatasetBrowser
@@ -232,12 +232,12 @@ def dataset_folders(root: Path) -> list[Path]:
 
 def static_dataset_path(base: Path) -> Optional[Path]:
     """The recorded play a world-model-only run trained on (its `static_dataset.path`), when `base` is such a run
-    folder and the dataset is found (`evaluation.static_run`)."""
+    folder and the dataset is found (`loading.static_run`)."""
     if not (base / "config" / "trainer.yaml").is_file():
         return None
     try:
-        from diamond_wm.evaluation.loading import read_run_config
-        from diamond_wm.evaluation.static_run import candidate_folders, static_path
+        from diamond_wm.loading.agent import read_run_config
+        from diamond_wm.loading.static_run import candidate_folders, static_path
 
         path = static_path(read_run_config(base))
     except Exception:  # an unreadable config: nothing to add to dataset mode
@@ -295,7 +295,7 @@ def build_dataset_browser(base: str | Path, action_names: Optional[list[str]] = 
 
 def game_name(loaded: LoadedAgent) -> str:
     """What the agent plays, for the window title: the static dataset its run trained on, else its game's id."""
-    from diamond_wm.evaluation.static_run import static_path
+    from diamond_wm.loading.static_run import static_path
 
     path = static_path(loaded.run_cfg)
     if path is not None:

@@ -21,8 +21,8 @@ from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.csgo.spawn import SpawnPoints
 from diamond_wm.envs.world_model_env import WorldModelEnv
-from diamond_wm.evaluation.loading import LoadedAgent, LoadError
-from diamond_wm.evaluation.static_run import contexts_folder, run_static_dataset
+from diamond_wm.loading.agent import LoadedAgent, LoadError
+from diamond_wm.loading.static_run import contexts_folder, run_static_dataset
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import build_sampler
 from diamond_wm.play.contexts import DatasetContexts, ReplaySource, dataset_misfit, expected_frame_shape

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from diamond_wm.results.games import ATARI_100K_GAMES, game_of, not_atari_100k
+from diamond_wm.config.atari_100k import ATARI_100K_GAMES, game_of, not_atari_100k
 from diamond_wm.results.scores import PAPER_NUM_FINAL_EPISODES
 from diamond_wm.training.run_dir import RunDir
 

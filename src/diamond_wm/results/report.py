@@ -13,9 +13,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from diamond_wm.config.atari_100k import ATARI_100K_GAMES
 from diamond_wm.results import aggregate
 from diamond_wm.results.aggregate import METRICS, Interval
-from diamond_wm.results.games import ATARI_100K_GAMES
 from diamond_wm.results.scores import PAPER_NAME, hns, human_scores, paper_scores, random_scores
 
 OURS = "ours"

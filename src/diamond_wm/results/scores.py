@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from diamond_wm.results.games import ATARI_100K_GAMES
+from diamond_wm.config.atari_100k import ATARI_100K_GAMES
 
 PAPER_NAME = "DIAMOND (paper)"
 PAPER_CITATION = "Alonso et al., Diffusion for World Modeling: Visual Details Matter in Atari, NeurIPS 2024 (arXiv:2405.12399)"

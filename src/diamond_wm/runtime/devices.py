@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import torch
 
-from diamond_wm.config.errors import ConfigError
+from diamond_wm.runtime.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from diamond_wm.config.actions import ActionGroup, ActionSpec, read_action_spec, write_action_spec
-from diamond_wm.evaluation.loading import LoadError, check_action_spec, load_checkpoint, load_run
+from diamond_wm.loading.agent import LoadError, check_action_spec, load_checkpoint, load_run
 
 
 def test_a_run_records_its_actions_and_loading_uses_them(tiny_run, tmp_path):

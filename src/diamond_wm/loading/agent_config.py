@@ -1,7 +1,7 @@
 """The networks a checkpoint file needs when the file does not say: bare state_dicts (the published code's files,
 and diamond-wm's own `agent_epoch_XXXXX.pt`) hold weights only.
 
-Where the agent config comes from, first that applies (see `evaluation.loading`):
+Where the agent config comes from, first that applies (see `loading.agent`):
 
 1. the command line (`AgentRequest`): `--agent-config FILE` and/or `-o agent=NAME` / `-o agent.KEY=VALUE`, the
    keys and presets of `diamond train`. FILE is a published `config/trainer.yaml` or `config/agent/*.yaml`, one
@@ -9,7 +9,7 @@ Where the agent config comes from, first that applies (see `evaluation.loading`)
 2. an older diamond-wm file's own config; 3. the config of the run folder the file lies in;
 4. the packaged presets (`default` = the paper's, `small`, `demo`, `tiny`, `ddpm`, `world_model_small`): the one
    the checkpoint loads into strictly (`detect_preset`). A CS:GO world model (`diamond play --spawn`) gets the
-   `csgo` preset instead (`diamond_wm.evaluation.csgo_loading`).
+   `csgo` preset instead (`diamond_wm.loading.csgo`).
 
 Frame size: agent YAMLs and presets take it from `${env.train.size}`. Unless an `img_size` is given, it is the size
 the checkpoint's actor-critic was built for, read off the width of its LSTM input (`fitted_img_size`).

@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from diamond_wm.envs.csgo import csgo_action_spec
-from diamond_wm.evaluation.agent_config import AgentRequest
-from diamond_wm.evaluation.csgo_loading import (
+from diamond_wm.loading.agent import LoadError, is_csgo_state_dict, load_checkpoint
+from diamond_wm.loading.agent_config import AgentRequest
+from diamond_wm.loading.csgo import (
     csgo_preset_config,
     load_csgo,
     world_model_env_preset,
 )
-from diamond_wm.evaluation.loading import LoadError, is_csgo_state_dict, load_checkpoint
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import check_state_dict
 from tests.models.conftest import reference_file

@@ -1,6 +1,6 @@
 """How fast CS:GO episodes convert, against the raw h5py read of the same frames (the I/O floor), for benchmarks.
 
-    from diamond_wm.datasets.measure import make_csgo_input, measure_csgo_conversion
+    from diamond_wm.conversion.measure import make_csgo_input, measure_csgo_conversion
     tars = make_csgo_input(tmp / "in", episodes=8, frames=1000)
     rate = measure_csgo_conversion(tars, tmp / "work", workers=2)
     rate.as_dict()  # {"frames": 8000, "workers": 2, "read_fps": ..., "convert_fps": ..., "ratio": ...}
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from diamond_wm.datasets.csgo_convert import convert_csgo
-from diamond_wm.datasets.csgo_hdf5 import count_frames
-from diamond_wm.datasets.csgo_sources import find_sources
-from diamond_wm.datasets.synthetic import write_csgo_tar
+from diamond_wm.conversion.csgo_convert import convert_csgo
+from diamond_wm.conversion.csgo_hdf5 import count_frames
+from diamond_wm.conversion.csgo_sources import find_sources
+from diamond_wm.conversion.synthetic import write_csgo_tar
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def make_csgo_input(folder: Path | str, episodes: int = 4, frames: int = 1000) -
 def read_raw(input_path: Path | str, low_level: bool = False) -> tuple[int, float]:
     """(frames, seconds) to read every `frame_{i}_x` of the episodes of `input_path` with h5py, nothing else:
     `h5[key].read_direct` (the plain read, the reference), or with `low_level` through `h5py.h5d` handles, as the
-    conversion reads them (`diamond_wm.datasets.csgo_hdf5.read_bgr_frames`)."""
+    conversion reads them (`diamond_wm.conversion.csgo_hdf5.read_bgr_frames`)."""
     import h5py
 
     total, start = 0, time.perf_counter()

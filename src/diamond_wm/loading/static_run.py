@@ -13,7 +13,7 @@ from typing import Optional
 
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.static import StaticDatasetPaths, resolve_static_dataset
-from diamond_wm.evaluation.loading import LoadError
+from diamond_wm.loading.agent import LoadError
 
 log = logging.getLogger(__name__)
 

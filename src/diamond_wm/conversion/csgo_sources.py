@@ -5,7 +5,7 @@ extracted. Episodes are ordered as the published converter orders them, by the n
 (`hdf5_dm_july2021_<n>.hdf5`), then by name and id.
 
 Test split: the published one by default (`test_split.txt` of the published repository, 500 file names, shipped in
-`diamond_wm/datasets/data/csgo_test_split.txt`), a file of names (one a line, matched against file names as the
+`diamond_wm/conversion/data/csgo_test_split.txt`), a file of names (one a line, matched against file names as the
 published converter does), or `every:N` (the files at positions N-1, 2N-1, ... of that order).
 """
 
@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
 
-from diamond_wm.datasets.csgo_hdf5 import file_id, require_h5py, tar_folder_name
+from diamond_wm.conversion.csgo_hdf5 import file_id, require_h5py, tar_folder_name
 
 PUBLISHED_SPLIT = "published"
 _TRAILING_NUMBER = re.compile(r"_(\d+)$")
@@ -173,7 +173,7 @@ class TestSplit:
 
 def published_test_names() -> frozenset[str]:
     """The 500 file names of the published `test_split.txt`."""
-    text = resources.files("diamond_wm.datasets").joinpath("data/csgo_test_split.txt").read_text()
+    text = resources.files("diamond_wm.conversion").joinpath("data/csgo_test_split.txt").read_text()
     return frozenset(line.strip() for line in text.splitlines() if line.strip())
 
 

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from diamond_wm.config.published import read_yaml_raw
 from diamond_wm.config.trainer import TrainerConfig
-from diamond_wm.evaluation.agent_config import (
+from diamond_wm.loading.agent_config import (
     AGENT_PRESETS,
     AgentRequest,
     agent_overrides,

@@ -1,13 +1,13 @@
 """`diamond dataset csgo`: the published CS:GO recordings as datasets in the published layout.
 
 Each hdf5 episode becomes one low-resolution episode (30x56 frames, the bytes the published converter made, see
-`diamond_wm.datasets.resize`), with `act` the 51-dim float actions, `rew`/`end`/`trunc` all 0 as the published
+`diamond_wm.conversion.resize`), with `act` the 51-dim float actions, `rew`/`end`/`trunc` all 0 as the published
 converter writes them (a file is 1000 frames of a deathmatch, which a death does not end: the files' kill/death
 flags, `frame_<i>_helperarr`, are not read) and
-`info["original_file_id"]` naming the hdf5 file (`diamond_wm.datasets.csgo_hdf5`) and `info["original_first_frame"]`
+`info["original_file_id"]` naming the hdf5 file (`diamond_wm.conversion.csgo_hdf5`) and `info["original_first_frame"]`
 0: training reads the upsampler's full-resolution frames back from the file (`diamond_wm.data.hdf5_full_res`).
 `--full-res-copy` also keeps the full-resolution frames as a second dataset with the same episode ids. Output
-(`diamond_wm.datasets.staging`): `OUT/low_res/{train,test}` (and `OUT/full_res/{train,test}`), each recording the
+(`diamond_wm.conversion.staging`): `OUT/low_res/{train,test}` (and `OUT/full_res/{train,test}`), each recording the
 CS:GO action spec, plus `OUT/conversion.json`.
 
 One episode is in memory at a time per worker; the frames are read and downsampled in chunks of `CHUNK_FRAMES`.
@@ -29,13 +29,13 @@ from typing import Any, Optional
 import torch
 from tqdm import tqdm
 
+from diamond_wm.conversion.csgo_hdf5 import count_frames, read_actions, read_bgr_frames
+from diamond_wm.conversion.csgo_sources import Source, TestSplit, find_sources, load_test_split
+from diamond_wm.conversion.interrupts import StopOnSignals
+from diamond_wm.conversion.resize import resize_frames_published
+from diamond_wm.conversion.staging import StagedOutput, plural, split_lines
 from diamond_wm.data.episode import Episode
 from diamond_wm.data.hdf5_full_res import ORIGINAL_FILE_ID, ORIGINAL_FIRST_FRAME
-from diamond_wm.datasets.csgo_hdf5 import count_frames, read_actions, read_bgr_frames
-from diamond_wm.datasets.csgo_sources import Source, TestSplit, find_sources, load_test_split
-from diamond_wm.datasets.interrupts import StopOnSignals
-from diamond_wm.datasets.resize import resize_frames_published
-from diamond_wm.datasets.staging import StagedOutput, plural, split_lines
 from diamond_wm.envs.csgo.actions import csgo_action_spec
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ LOW_RES, FULL_RES = "low_res", "full_res"
 
 def downsample(frames: torch.Tensor, size: tuple[int, int] = LOW_RES_SIZE) -> torch.Tensor:
     """uint8 (n, 3, 150, 280) -> uint8 (n, 3, 30, 56): the low-resolution frames, the bytes of the published
-    converter (`diamond_wm.datasets.resize`: truncated, not rounded)."""
+    converter (`diamond_wm.conversion.resize`: truncated, not rounded)."""
     return resize_frames_published(frames, size)
 
 

@@ -5,10 +5,10 @@ published model, together with the environments it was trained on.
   the agent inside our `checkpoints/state.pt`; the environments and networks come from `config/trainer.yaml`
   (a published one is read for its values: `diamond_wm.config.published`).
 - Checkpoint file (a bare state_dict, ours or published, or an older diamond-wm file with its config): the
-  networks of `diamond_wm.evaluation.agent_config` (command line, the file's own config, its run folder's, a
+  networks of `diamond_wm.loading.agent_config` (command line, the file's own config, its run folder's, a
   packaged preset). The environment comes from `env_id`, else from the run folder's config.
 - Published model (`--pretrained`): see `diamond_wm.hub`.
-- The CS:GO world model (no policy, keyboard and mouse actions) is loaded by `diamond_wm.evaluation.csgo_loading`;
+- The CS:GO world model (no policy, keyboard and mouse actions) is loaded by `diamond_wm.loading.csgo`;
   its weights given here are refused in one line that says how to play them (`refuse_csgo`).
 
 Nothing is written into the folders read. Every problem a user can fix is raised as `LoadError` with a one-line
@@ -29,7 +29,7 @@ from diamond_wm.config.actions import ActionSpec, action_mismatch, read_action_s
 from diamond_wm.config.agent import AgentConfig, DiffusionSamplerConfig
 from diamond_wm.config.env import EnvConfig, GameConfig
 from diamond_wm.config.trainer import TrainerConfig
-from diamond_wm.evaluation.agent_config import (
+from diamond_wm.loading.agent_config import (
     HOW_TO_GIVE,
     AgentRequest,
     detect_preset,

@@ -3,8 +3,8 @@
 
 - Weights: a bare state_dict with `denoiser.` and `upsampler.` keys (the published `csgo/model/csgo.pt`), read with
   weights_only and loaded strictly. An agent of discrete actions given here is refused in one line naming both
-  (the reverse, CS:GO weights given to Atari play or eval, is `evaluation.loading.refuse_csgo`).
-- Networks: `--agent-config FILE` / `-o agent...` when given (see `evaluation.agent_config`), else those of the
+  (the reverse, CS:GO weights given to Atari play or eval, is `loading.agent.refuse_csgo`).
+- Networks: `--agent-config FILE` / `-o agent...` when given (see `loading.agent_config`), else those of the
   run folder the checkpoint lies in (a run of `diamond train --config-name csgo`), else the packaged `agent=csgo`
   preset (the published sizes); the Hub's own `csgo/config/agent/csgo.yaml` for `--pretrained csgo`.
 - Actions: the 51-dim keyboard-and-mouse spec (`envs.csgo.csgo_action_spec`).
@@ -25,14 +25,7 @@ from diamond_wm.config.published import read_yaml_raw
 from diamond_wm.config.trainer import WorldModelEnvConfig
 from diamond_wm.envs.csgo import csgo_action_spec
 from diamond_wm.envs.csgo.spawn import SpawnPoints
-from diamond_wm.evaluation.agent_config import (
-    CSGO_AGENT_PRESET,
-    AgentRequest,
-    agent_yaml_config,
-    fits,
-    preset_path,
-)
-from diamond_wm.evaluation.loading import (
+from diamond_wm.loading.agent import (
     CSGO_WORLD_MODEL,
     LoadError,
     _agent_config,
@@ -41,6 +34,13 @@ from diamond_wm.evaluation.loading import (
     is_csgo_state_dict,
     read_checkpoint,
     read_run_config,
+)
+from diamond_wm.loading.agent_config import (
+    CSGO_AGENT_PRESET,
+    AgentRequest,
+    agent_yaml_config,
+    fits,
+    preset_path,
 )
 from diamond_wm.models.agent import AGENT_PARTS, Agent
 
