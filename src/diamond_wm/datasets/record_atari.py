@@ -32,7 +32,7 @@ from typing import Optional
 import numpy as np
 
 from diamond_wm.config.actions import ActionSpec
-from diamond_wm.datasets.synthetic import write_video
+from diamond_wm.conversion.synthetic import write_video
 
 FPS = 15  # 60 Hz Atari frames, one agent step every 4 of them
 REFERENCE_SIZE = 64
