@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from diamond_wm.config.trainer import TrainCollectionConfig
+from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.runtime.safe_load import safe_torch_load
 
 STATE_FORMAT = "diamond-wm/training-state"
@@ -57,3 +58,14 @@ def read_state(path: Path, collection: TrainCollectionConfig) -> dict[str, Any]:
 def describe(state: dict[str, Any]) -> str:
     """Where a state leaves a run, e.g. 'the end of epoch 12' or 'the end of the initial collection'."""
     return f"epoch {state['epoch']}" if state["epoch"] else "the initial collection"
+
+
+def restore_datasets(train: EpisodeDataset, test: EpisodeDataset, recorded: dict[str, list[int]]) -> None:
+    """Roll the collected datasets back to the episode lengths a checkpoint recorded. The test dataset is emptied
+    at the start of every evaluation: a run killed during one holds fewer test episodes than its checkpoint
+    recorded, and starts with an empty one (the next evaluation collects it anew, as it would have)."""
+    train.rollback(recorded["train"])
+    if test.num_episodes >= len(recorded["test"]):
+        test.rollback(recorded["test"])
+    else:
+        test.clear()

@@ -55,6 +55,7 @@ from diamond_wm.training.run_state import (
     describe,
     make_generators,
     read_state,
+    restore_datasets,
 )
 from diamond_wm.training.schedule import EpochSchedule, component_steps, initial_collection
 from diamond_wm.training.static_checks import check_static_dataset
@@ -375,8 +376,7 @@ class Trainer:
         for k, c in self.components.items():
             c.load_state_dict(state["components"][k])
         if not self.static and self.dist.is_main:  # a static dataset is read-only and never changes
-            self.train_dataset.rollback(state["datasets"]["train"])
-            self.test_dataset.rollback(state["datasets"]["test"])
+            restore_datasets(self.train_dataset, self.test_dataset, state["datasets"])
         if self.train_collector is not None:
             self.train_collector.load_state_dict(state["train_collector"])
         own = own_state(state, self.dist)
