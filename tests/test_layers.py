@@ -28,8 +28,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("envs",),  # real environments and the world-model environment behind one batched interface
     # the training loop, and what the applications share: checkpoint, run-folder and published-model loading
     # (`loading`, `hub`; they read run folders, so they sit beside training, not under it) and the conversion of
-    # recorded play into datasets (`conversion`: the dataset tools run it, bench measures it)
-    ("training", "loading", "hub", "conversion"),
+    # recorded play into datasets (`conversion`: the dataset tools run it, bench measures it); interactive play
+    # without a front end (`interactive`: commands, sessions, recording; the pygame window and the server use it)
+    ("training", "loading", "hub", "conversion", "interactive"),
     ("play", "evaluation", "bench", "results", "datasets", "experiments", "demo"),  # the applications
     ("cli",),  # dispatches to the applications
 ]
