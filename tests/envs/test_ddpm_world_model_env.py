@@ -1,5 +1,5 @@
-"""`WorldModelEnv` over the DDPM sampler: imagined steps, and the same imagination for the same seed when the
-sampler draws its posterior noise from the environment's generator (as training builds it)."""
+"""`WorldModelEnv` over the DDPM sampler: imagined steps, and the same imagination for the same seed (the sampler's
+posterior noise comes from each environment's generator)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import DDPMSampler, build_sampler
+from diamond_wm.models.world_model import WorldModel
 from tests.envs.test_world_model_env import NUM_ACTIONS, random_contexts
 from tests.models.conftest import tiny_agent_config
 
@@ -18,14 +19,12 @@ def make_env(num_envs: int, steps: int) -> WorldModelEnv:
     cfg = tiny_agent_config()
     cfg.denoiser.parameterisation = "ddpm"
     agent = Agent(cfg, NUM_ACTIONS).eval()
-    generator = torch.Generator()
-    sampler = build_sampler(agent.denoiser, DiffusionSamplerConfig(num_steps_denoising=steps), generator)
+    sampler = build_sampler(agent.denoiser, DiffusionSamplerConfig(num_steps_denoising=steps))
     assert isinstance(sampler, DDPMSampler)
-    env = WorldModelEnv(
-        sampler, agent.rew_end_model, random_contexts(), num_envs, horizon=4, return_denoising_trajectory=True
+    world_model = WorldModel(sampler, agent.rew_end_model)
+    return WorldModelEnv(
+        world_model, random_contexts(), num_envs, horizon=4, return_denoising_trajectory=True
     )
-    env.generator = generator
-    return env
 
 
 def test_ddpm_imagination_is_seeded_by_the_environment():

@@ -21,7 +21,7 @@ def test_play_imagines_with_the_ddpm_world_model(drift_runs, tmp_path):
         for _ in range(3):
             window.tick()
         assert session.env_name == "wm" and 1 <= session.t <= 3  # an untrained end head may restart it
-        assert isinstance(session.envs[0].env.sampler, DDPMSampler)
+        assert isinstance(session.envs[0].env.world_model.sampler, DDPMSampler)
         frame = session.frame
         assert frame.shape == (3, 16, 16) and torch.isfinite(frame).all()
         pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -10,6 +11,8 @@ import torch
 from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.evaluation import drift
+from diamond_wm.models.diffusion import DiffusionSampler
+from diamond_wm.models.world_model import WorldModel
 from tests.data.helpers import random_episode
 
 
@@ -109,6 +112,7 @@ class ShiftWorld(torch.nn.Module):
     """A denoiser whose clean frame is the last conditioning frame brightened by (last action + 1) 8-bit levels."""
 
     num_steps_conditioning = 2
+    cfg = SimpleNamespace(inner_model=SimpleNamespace(num_actions=3))
 
     def __init__(self) -> None:
         super().__init__()
@@ -122,9 +126,8 @@ def test_imagination_feeds_back_its_frames_and_takes_the_recorded_actions():
     obs = torch.zeros(2, 6, 1, 2, 2, dtype=torch.uint8)
     obs[1] += 10
     act = torch.tensor([[0, 1, 2, 0, 1, 2], [2, 2, 0, 0, 1, 1]])
-    out = drift.imagine(
-        ShiftWorld(), DiffusionSamplerConfig(num_steps_denoising=1), obs, act, horizon=4, seed=0
-    )
+    world_model = WorldModel(DiffusionSampler(ShiftWorld(), DiffusionSamplerConfig(num_steps_denoising=1)))
+    out = drift.imagine(world_model, obs, act, horizon=4, rows=[0, 1])
     assert out.shape == (2, 4, 1, 2, 2) and out.dtype == torch.uint8
     for b in range(2):
         level = int(obs[b, 1].flatten()[0])  # the last real frame

@@ -62,13 +62,14 @@ def test_unet_pads_odd_sizes(h: int, w: int) -> None:
 
 
 def test_models_import_no_environments_or_loaders() -> None:
-    """The model code imports only config, the Batch dataclass, atomic writes, safe loads and itself; no env
-    libraries."""
+    """The model code imports only config, the Batch dataclass, atomic writes, safe loads, the compile helpers
+    and itself; no env libraries."""
     allowed_project = (
         "diamond_wm.config",
         "diamond_wm.data.batch",
         "diamond_wm.models",
         "diamond_wm.runtime.atomic",
+        "diamond_wm.runtime.compile",
         "diamond_wm.runtime.safe_load",
     )
     forbidden = ("gymnasium", "gym", "ale_py", "cv2", "pygame")

@@ -4,6 +4,7 @@ denoiser and upsampler preconditioning and networks, both sampler presets, both 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -209,24 +210,23 @@ def test_world_model_step(csgo_data: dict[str, Any], csgo_agent: Agent, tmp_path
     case = csgo_data["cases"]["world_model_step"]
     cfg = case["config"]
     write_spawn(tmp_path, case)
-    env = WorldModelEnv(
+    from diamond_wm.models.world_model import WorldModel
+
+    world_model = WorldModel(
         DiffusionSampler(csgo_agent.denoiser, DiffusionSamplerConfig(**cfg["diffusion_sampler_next_obs"])),
         None,
-        SpawnPoints(tmp_path),
-        num_envs=1,
-        horizon=cfg["horizon"],
-        return_denoising_trajectory=True,
-        action_spec=csgo_action_spec(),
-        upsampler=DiffusionSampler(
-            csgo_agent.upsampler, DiffusionSamplerConfig(**cfg["diffusion_sampler_upsampling"])
-        ),
+        DiffusionSampler(csgo_agent.upsampler, DiffusionSamplerConfig(**cfg["diffusion_sampler_upsampling"])),
+        csgo_action_spec(),
+    )
+    env = WorldModelEnv(
+        world_model, SpawnPoints(tmp_path), 1, cfg["horizon"], return_denoising_trajectory=True
     )
     obs, _ = env.reset()
     assert_close(obs, case["reset_obs"], "reset_obs")
     for t, step in enumerate(case["steps"]):
         draws = Draws(step["draws"])
-        env._randn = draws  # the recorded draws instead of the environment's generator
-        obs, rew, end, trunc, info = env.step(case["actions"][t : t + 1])
+        # the recorded draws instead of the environment's generator
+        obs, rew, end, trunc, info = env.step(case["actions"][t : t + 1], draws=SimpleNamespace(randn=draws))
         draws.done()
         assert_close(info["obs_low_res"], step["obs_low_res"], f"step {t} obs_low_res")
         assert_close(obs, step["obs_full_res"], f"step {t} obs_full_res")

@@ -161,7 +161,7 @@ def test_play_uses_the_runs_denoising_steps_unless_told_otherwise(wm_run, tmp_pa
     monkeypatch.setattr(PlayWindow, "run", lambda self, **kw: played.append(self.app) or 0)
     for extra, steps in (((), 2), (("--denoising-steps", "1"), 1), (("--denoising-steps", "7"), 7)):
         assert main(["-q", "play", str(wm_run), *extra]) == 0
-        assert played[-1].envs[0].env.sampler.cfg.num_steps_denoising == steps
+        assert played[-1].envs[0].env.world_model.sampler.cfg.num_steps_denoising == steps
 
 
 def test_bad_denoising_steps_are_one_line(wm_run, capsys):

@@ -72,13 +72,10 @@ def test_restarts_of_any_number_of_environments_compile_nothing_new():
         idx = torch.randint(0, 16, (count,), generator=generator)
         return frames[idx], torch.randint(0, 4, (count, 4), generator=generator)
 
-    env = WorldModelEnv(
-        DiffusionSampler(agent.denoiser, DiffusionSamplerConfig()),
-        agent.rew_end_model,
-        contexts,
-        6,
-        horizon=100,
-    )
+    from diamond_wm.models.world_model import WorldModel
+
+    world_model = WorldModel(DiffusionSampler(agent.denoiser, DiffusionSamplerConfig()), agent.rew_end_model)
+    env = WorldModelEnv(world_model, contexts, 6, horizon=100)
     env.reset(seed=0)
     restarts = set()
     for step in range(12):

@@ -31,7 +31,7 @@ from diamond_wm.config.agent import AgentConfig, DiffusionSamplerConfig, InnerMo
 from diamond_wm.envs.csgo import csgo_action_spec
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.agent import Agent
-from diamond_wm.models.diffusion import DiffusionSampler
+from diamond_wm.models.world_model import world_model_of
 from diamond_wm.runtime.compile import compile_world_model, use_channels_last
 
 # workload -> sampler preset (`world_model_env=...`)
@@ -122,15 +122,8 @@ def csgo_context_source(agent: Agent, settings: BenchSettings) -> Callable:
 def make_csgo_env(agent: Agent, settings: BenchSettings, preset: str) -> WorldModelEnv:
     """One CS:GO world-model environment with the sampler preset, seeded, never truncating."""
     next_obs, upsampling = csgo_sampler_configs(preset)
-    env = WorldModelEnv(
-        DiffusionSampler(agent.denoiser, next_obs),
-        None,
-        csgo_context_source(agent, settings),
-        num_envs=1,
-        horizon=10**9,
-        action_spec=agent.action_spec,
-        upsampler=DiffusionSampler(agent.upsampler, upsampling),
-    )
+    world_model = world_model_of(agent, next_obs, upsampling, seed=settings.seed)
+    env = WorldModelEnv(world_model, csgo_context_source(agent, settings), num_envs=1, horizon=10**9)
     with torch.inference_mode():  # as the steps: a compiled U-Net would recompile for tensors made outside it
         env.reset(seed=settings.seed)
     return env
@@ -185,10 +178,9 @@ def csgo_psnr(
     free, one_step = [], []
     for _ in range(steps):
         act = random_actions(agent.action_spec, 1, gen)
-        state, rng = ref_env.state_dict(), ref_env.generator.get_state()
+        state = ref_env.state_dict()  # the generators' states included
         ref = ref_env.step(act)[0]
         step_env.load_state_dict(state)
-        step_env.generator.set_state(rng)
         with autocast(settings):
             one_step.append(psnr_db(ref, step_env.step(act)[0]))
             free.append(psnr_db(ref, free_env.step(act)[0]))

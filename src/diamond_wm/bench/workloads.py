@@ -23,7 +23,7 @@ from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.batch import Batch
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.agent import Agent, agent_config_from_dict
-from diamond_wm.models.diffusion import DiffusionSampler
+from diamond_wm.models.world_model import world_model_of
 from diamond_wm.runtime.compile import compile_world_model, use_channels_last
 from diamond_wm.runtime.precision import autocast as precision_autocast
 from diamond_wm.runtime.precision import check_precision
@@ -204,15 +204,8 @@ def trainer_config(agent: Agent) -> TrainerConfig:
 
 def make_wm_env(agent: Agent, settings: BenchSettings, num_envs: int, horizon: int) -> WorldModelEnv:
     n = agent.denoiser.num_steps_conditioning
-    env = WorldModelEnv(
-        DiffusionSampler(agent.denoiser, DiffusionSamplerConfig()),
-        agent.rew_end_model,
-        context_source(img_shape(agent), n, settings.device),
-        num_envs=num_envs,
-        horizon=horizon,
-    )
-    env.generator.manual_seed(settings.seed)
-    return env
+    world_model = world_model_of(agent, DiffusionSamplerConfig(), seed=settings.seed)
+    return WorldModelEnv(world_model, context_source(img_shape(agent), n, settings.device), num_envs, horizon)
 
 
 def _train_step(comp: ComponentState, settings: BenchSettings) -> Callable[[], None]:

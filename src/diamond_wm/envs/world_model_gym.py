@@ -30,7 +30,7 @@ class WorldModelGymEnv(gym.Env):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.wm_env = wm_env
         self.render_mode = render_mode
-        c = wm_env.denoiser.cfg.inner_model.img_channels
+        c = wm_env.world_model.denoiser.cfg.inner_model.img_channels
         size = self._frame_size()
         self.observation_space = gym.spaces.Box(0, 255, (size[0], size[1], c), dtype=np.uint8)
         self.action_space = gym.spaces.Discrete(wm_env.num_actions)

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
 
-from diamond_wm.config.agent import DDPM_NUM_TRAIN_TIMESTEPS, DiffusionSamplerConfig
+from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.frames import to_float_frames, to_uint8_frames
-from diamond_wm.models.diffusion import build_sampler
-from diamond_wm.models.diffusion.ddpm_denoiser import DDPMDenoiser
+from diamond_wm.models.world_model import WorldModel
 
 
 class DriftError(ValueError):
@@ -73,10 +73,12 @@ def parse_steps(text: str) -> list[int]:
 
 
 def check_steps(steps: list[int], denoiser: torch.nn.Module, name: str) -> None:
-    """DriftError when a DDPM denoiser is asked for more steps than its training timesteps."""
-    if isinstance(denoiser, DDPMDenoiser) and max(steps) > DDPM_NUM_TRAIN_TIMESTEPS:
+    """DriftError when a denoiser is asked for more steps than it allows (a DDPM one: its training timesteps)."""
+    limit = getattr(denoiser, "max_denoising_steps", None)
+    if limit is not None and max(steps) > limit:
+        kind = str(denoiser.cfg.parameterisation).upper()
         raise DriftError(
-            f"--steps {max(steps)} for {name}: a DDPM denoiser samples with at most {DDPM_NUM_TRAIN_TIMESTEPS} steps"
+            f"--steps {max(steps)} for {name}: a {kind} denoiser samples with at most {limit} steps"
         )
 
 
@@ -127,33 +129,20 @@ def select_contexts(
 
 @torch.no_grad()
 def imagine(
-    denoiser: torch.nn.Module,
-    sampler_cfg: DiffusionSamplerConfig,
-    obs: torch.Tensor,
-    act: torch.Tensor,
-    horizon: int,
-    seed: int,
+    world_model: WorldModel, obs: torch.Tensor, act: torch.Tensor, horizon: int, rows: Sequence[int]
 ) -> torch.Tensor:
     """Imagined frames (B, horizon, C, H, W) uint8 from real obs (B, >= n, C, H, W) uint8 and recorded actions
-    act (B, n + horizon - 1, ...): autoregressive, teacher-forced actions; all draws from a generator seeded `seed`."""
-    device = next(denoiser.parameters()).device
-    n = denoiser.num_steps_conditioning
-    generator = torch.Generator(device=device).manual_seed(seed)
-
-    def randn(shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.randn(shape, generator=generator, device=device)
-
-    sampler = build_sampler(denoiser, sampler_cfg, generator)
-    obs_buf = to_float_frames(obs[:, :n]).to(device)  # (B, n, C, H, W)
+    act (B, n + horizon - 1, ...): autoregressive, teacher-forced actions. Context b draws from the world model's
+    generator of row `rows[b]` (its index among all contexts: the frames do not depend on how they are batched)."""
+    n = world_model.num_steps_conditioning
+    device = world_model.device
     act = act.to(device)
+    generators = [world_model.generator(r) for r in rows]
+    state = world_model.start((to_float_frames(obs[:, :n]), act[:, :n]), generators)
     frames = []
     for k in range(horizon):
-        x, _ = sampler.sample(
-            obs_buf, act[:, k : k + n], x_init=randn(tuple(obs_buf[:, -1].shape)), randn=randn
-        )
-        x = x.clamp(-1, 1)  # (B, C, H, W)
-        frames.append(to_uint8_frames(x).cpu())
-        obs_buf = torch.cat((obs_buf[:, 1:], x.unsqueeze(1)), dim=1)
+        out = world_model.step(state, act[:, k + n - 1])  # the action taken on the last frame of the window
+        frames.append(to_uint8_frames(out.obs.clamp(-1, 1)).cpu())
     return torch.stack(frames, dim=1)
 
 

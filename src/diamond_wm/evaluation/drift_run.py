@@ -30,6 +30,7 @@ from diamond_wm.evaluation.drift import (
 )
 from diamond_wm.loading.agent import LoadedAgent, LoadError, is_run_dir, load_checkpoint, load_run
 from diamond_wm.loading.agent_config import AgentRequest
+from diamond_wm.models.world_model import WorldModel
 from diamond_wm.runtime.threads import ThreadGovernor
 
 log = logging.getLogger(__name__)
@@ -164,14 +165,16 @@ def evaluate_model(
     results, first = {}, {}
     real = contexts.obs[:, contexts.num_conditioning :]  # (N, H, C, H, W)
     for s in steps:
-        cfg = with_steps(model.loaded.sampler, s)
+        sampler = agent.denoiser.build_sampler(with_steps(model.loaded.sampler, s))
+        world_model = WorldModel(sampler, None, None, agent.action_spec, seed)  # frames only: no rewards
         start = time.perf_counter()
         chunks = []
-        for i, b in enumerate(range(0, contexts.num_contexts, batch_size)):
+        for b in range(0, contexts.num_contexts, batch_size):
             if adapt_threads is not None:
                 adapt_threads()
             obs, act = contexts.obs[b : b + batch_size], contexts.act[b : b + batch_size]
-            chunks.append(imagine(agent.denoiser, cfg, obs, act, contexts.horizon, seed + i))
+            rows = range(b, b + len(obs))
+            chunks.append(imagine(world_model, obs, act, contexts.horizon, rows))
         imagined = torch.cat(chunks)
         wall = time.perf_counter() - start
         first[s] = imagined[0]

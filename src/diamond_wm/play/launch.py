@@ -16,15 +16,15 @@ from typing import Optional
 import torch
 
 from diamond_wm.config.errors import ConfigError
+from diamond_wm.data.contexts import segment_contexts
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.published_layout import INDEX_FILENAME, episode_relpath
-from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.loading.agent import LoadedAgent, LoadError, check_action_spec
 from diamond_wm.loading.csgo import CSGO_HORIZON, LoadedCSGO
 from diamond_wm.models.agent import Agent
-from diamond_wm.models.diffusion import DiffusionSampler, build_sampler
+from diamond_wm.models.world_model import world_model_of
 from diamond_wm.play.browser import DatasetBrowser
 from diamond_wm.play.contexts import dataset_misfit
 from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER, CSGOControls
@@ -86,15 +86,7 @@ def initial_conditions_dataset(
 
 def make_initial_conditions(dataset: EpisodeDataset, num_steps_conditioning: int):
     """The `WorldModelEnv` source of real contexts: segments drawn uniformly from `dataset`."""
-
-    def draw(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        sampler = SegmentSampler(
-            dataset, count, num_steps_conditioning, sample_weights=None, generator=generator
-        )
-        batch = sampler.sample()
-        return batch.obs, batch.act
-
-    return draw
+    return segment_contexts(dataset, num_steps_conditioning)
 
 
 def build_play_session(
@@ -139,16 +131,12 @@ def build_play_session(
     init = initial_conditions_dataset(loaded, base, num_steps_initial_collect, seed)
     n = agent.denoiser.num_steps_conditioning
     wm_env = WorldModelEnv(
-        build_sampler(agent.denoiser, loaded.sampler),
-        agent.rew_end_model,
+        world_model_of(agent, loaded.sampler, seed=seed),
         make_initial_conditions(init, n),
         num_envs=1,
         horizon=max(1, horizon),
         return_denoising_trajectory=store_denoising_trajectory,
-        action_spec=agent.action_spec,
     )
-    if seed is not None:
-        wm_env.generator.manual_seed(seed)
     train_env = make_env(loaded.env.train, loaded.env.type, 1, device, asynchronous=False)
     envs = [NamedEnv("wm", wm_env, True), NamedEnv("test", test_env), NamedEnv("train", train_env)]
     recorder = None
@@ -187,17 +175,12 @@ def build_csgo_play_session(
         )
     loaded.spawns.next_index = 0
     wm_env = WorldModelEnv(
-        build_sampler(agent.denoiser, wm.diffusion_sampler_next_obs),
-        None,
+        world_model_of(agent, wm.diffusion_sampler_next_obs, wm.diffusion_sampler_upsampling, seed=seed),
         loaded.spawns,
         num_envs=1,
         horizon=max(1, horizon),
         return_denoising_trajectory=store_denoising_trajectory,
-        action_spec=agent.action_spec,
-        upsampler=DiffusionSampler(agent.upsampler, wm.diffusion_sampler_upsampling),
     )
-    if seed is not None:
-        wm_env.generator.manual_seed(seed)
     recorder = None
     if record:
         recorder = EpisodeRecorder(base, store_denoising_trajectory, False, agent.action_spec)
@@ -210,11 +193,12 @@ def compile_for_play(session: PlaySession, agent: Agent) -> None:
     so a seeded session plays the same frames with and without compiling."""
     compile_world_model(agent, freeze=True)
     wm = next(e.env for e in session.envs if e.is_world_model)
-    state = wm.generator.get_state()
+    states = [g.get_state() for g in wm.generators]
     with autocast(session.device, session.precision):
         wm.reset()
         wm.step(session.idle_action())  # play has one environment
-    wm.generator.set_state(state)
+    for g, state in zip(wm.generators, states, strict=True):
+        g.set_state(state)
     session.request_reset()
 
 

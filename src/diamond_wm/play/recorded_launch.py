@@ -24,7 +24,7 @@ from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.loading.agent import LoadedAgent, LoadError
 from diamond_wm.loading.static_run import contexts_folder, run_static_dataset
 from diamond_wm.models.agent import Agent
-from diamond_wm.models.diffusion import build_sampler
+from diamond_wm.models.world_model import world_model_of
 from diamond_wm.play.contexts import DatasetContexts, ReplaySource, dataset_misfit, expected_frame_shape
 from diamond_wm.play.keymap import Keymap
 from diamond_wm.play.recording import EpisodeRecorder
@@ -75,16 +75,12 @@ def world_model_session(
             "--store-original-obs: a world model playing from recorded play has no real frames (ignored)"
         )
     wm_env = WorldModelEnv(
-        build_sampler(agent.denoiser, sampler),
-        agent.rew_end_model,
+        world_model_of(agent, sampler, seed=seed, action_spec=action_spec),
         source,
         num_envs=1,
         horizon=max(1, horizon),
         return_denoising_trajectory=store_denoising_trajectory,
-        action_spec=action_spec,
     )
-    if seed is not None:
-        wm_env.generator.manual_seed(seed)
     keymap = Keymap.from_action_names(action_spec.labels) if action_spec.is_discrete else None
     if keymap is None:
         log.info("%s: no keys for these actions, no human controller", action_spec.describe())

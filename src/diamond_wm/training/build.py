@@ -23,6 +23,7 @@ from diamond_wm.config.derived import (
 )
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.action_specs import dataset_action_spec
+from diamond_wm.data.contexts import segment_contexts
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.hdf5_frames import has_hdf5_files
 from diamond_wm.data.hdf5_full_res import Hdf5FullResFrames
@@ -33,7 +34,7 @@ from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import InitialConditionSource, WorldModelEnv
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import CheckpointMismatchError, load_agent_state, load_into
-from diamond_wm.models.diffusion import build_sampler
+from diamond_wm.models.world_model import world_model_of
 from diamond_wm.training.component import ComponentState
 from diamond_wm.training.objectives import ActorCriticObjective, DenoiserObjective, RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
@@ -173,42 +174,28 @@ def build_segment_samplers(
     parts: tuple[str, ...],
     shard: tuple[int, int] = (0, 1),
 ) -> dict[str, SegmentSampler]:
-    """The samplers of the training segments of the denoiser and the reward/termination model, among `parts`;
-    `shard` (rank, world size): a rank's share of the episodes (see `diamond_wm.data.sampling`)."""
-    ignore = cfg.static_dataset.ignore_sample_weights
+    """The samplers of the training segments of the denoiser, the upsampler and the reward/termination model,
+    among `parts`; `shard` (rank, world size): a rank's share of the episodes (see `diamond_wm.data.sampling`).
+    The reward/termination model's segments may run past an episode's end (padded), as published."""
+    # part -> (its training settings, segment length)
+    segments = {
+        "denoiser": lambda: (cfg.denoiser.training, denoiser_seq_length(cfg)),
+        "upsampler": lambda: (cfg.upsampler.training, upsampler_seq_length(cfg)),
+        "rew_end_model": lambda: (cfg.rew_end_model.training, rew_end_seq_length(cfg)),
+    }
     samplers = {}
-    if "denoiser" in parts:
-        den = cfg.denoiser.training
-        samplers["denoiser"] = SegmentSampler(
+    for name, settings in segments.items():
+        if name not in parts:
+            continue
+        training, seq_length = settings()
+        samplers[name] = SegmentSampler(
             dataset,
-            den.batch_size,
-            denoiser_seq_length(cfg),
-            den.sample_weights,
-            ignore_weights_if_static=ignore,
-            generator=generators["denoiser"],
-            shard=shard,
-        )
-    if "upsampler" in parts:
-        up = cfg.upsampler.training
-        samplers["upsampler"] = SegmentSampler(
-            dataset,
-            up.batch_size,
-            upsampler_seq_length(cfg),
-            up.sample_weights,
-            ignore_weights_if_static=ignore,
-            generator=generators["upsampler"],
-            shard=shard,
-        )
-    if "rew_end_model" in parts:
-        rew = cfg.rew_end_model.training
-        samplers["rew_end_model"] = SegmentSampler(
-            dataset,
-            rew.batch_size,
-            rew_end_seq_length(cfg),
-            rew.sample_weights,
-            can_sample_beyond_end=True,
-            ignore_weights_if_static=ignore,
-            generator=generators["rew_end_model"],
+            training.batch_size,
+            seq_length,
+            training.sample_weights,
+            can_sample_beyond_end=name == "rew_end_model",
+            ignore_weights_if_static=cfg.static_dataset.ignore_sample_weights,
+            generator=generators[name],
             shard=shard,
         )
     return samplers
@@ -238,21 +225,14 @@ def initial_conditions(
     cfg: TrainerConfig, dataset: EpisodeDataset, device: torch.device, shard: tuple[int, int] = (0, 1)
 ) -> InitialConditionSource:
     """Real contexts (frames and actions) from `dataset` (this rank's share of it), to start imagined rollouts."""
-
-    def source(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        sampler = SegmentSampler(
-            dataset,
-            count,
-            actor_critic_burn_in_length(cfg),
-            cfg.actor_critic.training.sample_weights,
-            ignore_weights_if_static=cfg.static_dataset.ignore_sample_weights,
-            generator=generator,
-            shard=shard,
-        )
-        batch = sampler.sample()
-        return batch.obs.to(device), batch.act.to(device)
-
-    return source
+    return segment_contexts(
+        dataset,
+        actor_critic_burn_in_length(cfg),
+        cfg.actor_critic.training.sample_weights,
+        cfg.static_dataset.ignore_sample_weights,
+        shard,
+        device,
+    )
 
 
 def build_rollout(
@@ -274,15 +254,13 @@ def build_rollout(
         env = make_env(cfg.env.train, cfg.env.type, batch, device)
         env.reset(seed=seed + MODEL_FREE_ENV_SEED_OFFSET)
         return env, ActorCriticRollout(env, agent.actor_critic, steps)
-    env = WorldModelEnv(  # the environment's generator also gives a DDPM sampler's posterior noise
-        build_sampler(agent.denoiser, cfg.world_model_env.diffusion_sampler, generator),
-        agent.rew_end_model,
-        initial_conditions(cfg, dataset, device, shard),
-        batch,
-        cfg.world_model_env.horizon,
-        action_spec=agent.action_spec,
+    # The world model's seed comes from this rank's imagination generator; each environment then draws from its
+    # own generator (`WorldModelEnv`), which the rollout's state saves.
+    seed = int(torch.randint(2**62, (1,), generator=generator).item())
+    world_model = world_model_of(agent, cfg.world_model_env.diffusion_sampler, seed=seed)
+    env = WorldModelEnv(
+        world_model, initial_conditions(cfg, dataset, device, shard), batch, cfg.world_model_env.horizon
     )
-    env.generator = generator
     return env, ActorCriticRollout(env, agent.actor_critic, steps)
 
 

@@ -17,15 +17,15 @@ from diamond_wm.config.agent import ActorCriticLossConfig, SigmaDistributionConf
 from diamond_wm.data.batch import Batch
 from diamond_wm.models.actor_critic import ActorCritic
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
-from diamond_wm.models.diffusion import AnyDenoiser, DDPMDenoiser, ddpm_denoising_loss, edm_denoising_loss
+from diamond_wm.models.diffusion import AnyDenoiser
 from diamond_wm.models.rew_end_model import RewEndModel
 
 LossAndMetrics = tuple[torch.Tensor, dict[str, Any]]
 
 
 class DenoiserObjective(nn.Module):
-    """The denoiser's loss on segments of conditioning frames + targets: EDM's (with the training noise
-    distribution), or DDPM's for a `DDPMDenoiser` (timesteps uniform: the distribution is unused)."""
+    """The denoiser's own loss on segments of conditioning frames + targets (EDM's draws its noise levels from
+    the training noise distribution; DDPM's draws timesteps uniformly)."""
 
     def __init__(self, denoiser: AnyDenoiser, sigma_distribution: SigmaDistributionConfig) -> None:
         super().__init__()
@@ -33,9 +33,7 @@ class DenoiserObjective(nn.Module):
         self.sigma_distribution = sigma_distribution
 
     def forward(self, batch: Batch) -> LossAndMetrics:
-        if isinstance(self.denoiser, DDPMDenoiser):
-            return ddpm_denoising_loss(self.denoiser, batch)
-        return edm_denoising_loss(self.denoiser, batch, self.sigma_distribution)
+        return self.denoiser.compute_loss(batch, self.sigma_distribution)
 
 
 class RewEndObjective(nn.Module):

@@ -8,8 +8,9 @@ from typing import Optional
 import torch
 from torch import nn
 
-from diamond_wm.config.agent import DenoiserConfig
+from diamond_wm.config.agent import DenoiserConfig, DiffusionSamplerConfig, SigmaDistributionConfig
 from diamond_wm.data.batch import Batch
+from diamond_wm.models.diffusion.ddpm_sampler import DDPMSampler
 from diamond_wm.models.diffusion.ddpm_schedule import DDPMSchedule
 from diamond_wm.models.diffusion.denoiser import quantize
 from diamond_wm.models.diffusion.loss import ddpm_denoising_loss
@@ -80,11 +81,25 @@ class DDPMDenoiser(nn.Module):
         abar = bcast(self.schedule.alphas_cumprod.to(t.device)[t], noisy_next_obs.ndim)  # (B, 1, 1, 1)
         return quantize((noisy_next_obs - (1 - abar) ** 0.5 * eps) / abar**0.5)
 
+    @property
+    def max_denoising_steps(self) -> int:
+        """A DDPM denoiser samples with at most its number of training timesteps."""
+        return self.schedule.num_train_timesteps
+
+    def build_sampler(
+        self, cfg: DiffusionSamplerConfig, generator: Optional[torch.Generator] = None
+    ) -> DDPMSampler:
+        """The next-frame sampler: ancestral DDPM sampling (posterior noise from `generator`, unless the caller
+        gives its draws)."""
+        return DDPMSampler(self, cfg, generator)
+
     def compute_loss(
         self,
         batch: Batch,
+        sigma_distribution: Optional[SigmaDistributionConfig] = None,
         num_autoregressive_steps: Optional[int] = None,
         draws: Optional[list[dict[str, torch.Tensor]]] = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The DDPM training loss on `batch`: see `diamond_wm.models.diffusion.loss.ddpm_denoising_loss`."""
+        """The DDPM training loss on `batch` (timesteps uniform: `sigma_distribution`, EDM's, is not used): see
+        `diamond_wm.models.diffusion.loss.ddpm_denoising_loss`."""
         return ddpm_denoising_loss(self, batch, num_autoregressive_steps, draws)

@@ -7,10 +7,11 @@ from typing import Optional
 import torch
 from torch import nn
 
-from diamond_wm.config.agent import DenoiserConfig, SigmaDistributionConfig
+from diamond_wm.config.agent import DenoiserConfig, DiffusionSamplerConfig, SigmaDistributionConfig
 from diamond_wm.data.batch import Batch
 from diamond_wm.models.diffusion.loss import edm_denoising_loss
 from diamond_wm.models.diffusion.preconditioning import Conditioners, EDMPreconditioning, bcast
+from diamond_wm.models.diffusion.samplers import DiffusionSampler
 from diamond_wm.models.inner_model import InnerModel
 
 
@@ -111,6 +112,15 @@ class Denoiser(nn.Module):
         cs = self.compute_conditioners(sigma, sigma_cond)
         model_output = self.compute_model_output(noisy_next_obs, obs, act, cs)
         return self.wrap_model_output(noisy_next_obs, model_output, cs)
+
+    max_denoising_steps = None  # any number of steps of the Karras schedule
+
+    def build_sampler(
+        self, cfg: DiffusionSamplerConfig, generator: Optional[torch.Generator] = None
+    ) -> DiffusionSampler:
+        """The next-frame sampler: EDM's Euler/Heun sampler (its draws come from the caller's `randn`, so it
+        needs no generator of its own)."""
+        return DiffusionSampler(self, cfg)
 
     def compute_loss(
         self,
