@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from diamond_wm import hub
+from diamond_wm.interactive.launch import build_csgo_play_session
 from diamond_wm.loading.agent import LoadError
 from diamond_wm.loading.csgo import load_pretrained_csgo
-from diamond_wm.play.launch import build_csgo_play_session
 from diamond_wm.play.window import PlayWindow
 from tests.conftest import run_cli
 from tests.play.local_hub import LocalHub, closed_port_url, write_csgo_layout

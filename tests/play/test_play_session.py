@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.interactive.browse_launch import build_dataset_browser
+from diamond_wm.interactive.launch import build_play_session, compile_for_play
 from diamond_wm.loading.agent import LoadError, load_run
-from diamond_wm.play.launch import build_dataset_browser, build_play_session, compile_for_play
 from diamond_wm.play.window import PlayWindow
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from diamond_wm import hub
+from diamond_wm.interactive.launch import build_play_session
 from diamond_wm.loading.agent import LoadError, load_pretrained
-from diamond_wm.play.launch import build_play_session
 from diamond_wm.play.window import PlayWindow
 from tests.play.local_hub import LocalHub, closed_port_url, write_published_layout
 

@@ -13,9 +13,9 @@ import torch
 from diamond_wm.cli.main import main
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.frames import to_float_frames
+from diamond_wm.interactive.launch import build_play_session
+from diamond_wm.interactive.play_session import K_CONTROLLER
 from diamond_wm.loading.agent import LoadError, load_run
-from diamond_wm.play.launch import build_play_session
-from diamond_wm.play.session import K_CONTROLLER
 from tests.conftest import run_cli
 from tests.play.static_runs import (
     WORLD_MODEL_ONLY,
