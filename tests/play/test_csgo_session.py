@@ -177,10 +177,10 @@ def test_controls_and_key_map(loaded, tmp_path):
     session = build_csgo_play_session(loaded, tmp_path, mouse_multiplier=4)
     text = "\n".join(session.controls_help())
     for line in (
-        "m     : switch controller (replay / human), then reset",
-        ".     : pause / resume",
-        "e     : one step (while paused)",
-        "Enter : reset (next spawn point)",
+        "m      : switch controller (replay / human), then reset",
+        ".      : pause / resume",
+        "e      : one step (while paused)",
+        "return : reset (next spawn point)",
         "           w : up",
         "   left ctrl : crouch",
         "          up : camera_up",

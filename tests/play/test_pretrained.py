@@ -77,7 +77,7 @@ def test_play_a_pretrained_model(tmp_path):
     assert (init / "info.pt").is_file()  # the initial conditions, collected in the real game and kept
     assert session.horizon == 50 and session.envs[0].env.horizon == 50
     assert session.keymap.action_names == ["NOOP", "FIRE", "RIGHT", "LEFT"]
-    assert session.keymap.action([pygame.K_SPACE]) == 1
+    assert session.keymap.action(["space"]) == 1
     window = PlayWindow(session, size=64, fps=0)
     window.open()
     try:
