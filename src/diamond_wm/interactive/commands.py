@@ -13,7 +13,9 @@ Two kinds of input:
   `KeyboardEvent.code` to the same names.
 
 An `Input` is any of these; `parse_input` reads one from a plain dict (what the web server receives), refusing
-anything else with a message that names the bad value and what would be accepted.
+anything else with a message that names the bad value and what would be accepted. `key_input` turns a front end's
+key press or release into the input a session with given bindings takes; `bindings_help` writes the help lines of
+bound keys.
 """
 
 from __future__ import annotations
