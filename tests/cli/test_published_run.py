@@ -211,9 +211,9 @@ def test_a_checkpoint_of_another_game_is_refused(published, tmp_path, command, c
 def test_a_dataset_of_another_game_is_named(published):
     from diamond_wm.config.published import read_yaml_raw
     from diamond_wm.data.dataset import EpisodeDataset
+    from diamond_wm.interactive.contexts import dataset_misfit
     from diamond_wm.loading.agent_config import agent_yaml_config, preset_path
     from diamond_wm.models.agent import Agent
-    from diamond_wm.play.launch import dataset_misfit
 
     run, _ = published
     train = EpisodeDataset(run.root / "dataset" / "train", read_only=True)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pygame
 import torch
 
+from diamond_wm.interactive.browse_launch import build_dataset_browser
+from diamond_wm.interactive.launch import build_play_session
 from diamond_wm.loading.agent import load_run
 from diamond_wm.models.diffusion.ddpm_sampler import DDPMSampler
-from diamond_wm.play.launch import build_dataset_browser, build_play_session
 from diamond_wm.play.window import PlayWindow
 
 

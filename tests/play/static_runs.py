@@ -60,8 +60,8 @@ def no_real_env(monkeypatch):
 
     import diamond_wm.envs
     import diamond_wm.envs.factory
-    import diamond_wm.play.launch
+    import diamond_wm.interactive.launch
 
-    for module in (diamond_wm.envs, diamond_wm.envs.factory, diamond_wm.play.launch):
+    for module in (diamond_wm.envs, diamond_wm.envs.factory, diamond_wm.interactive.launch):
         monkeypatch.setattr(module, "make_env", refuse)
     monkeypatch.setattr(gymnasium, "make", refuse)

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from diamond_wm import hub
+from diamond_wm.interactive.launch import build_csgo_play_session
 from diamond_wm.loading.agent import LoadError
 from diamond_wm.loading.csgo import load_pretrained_csgo
-from diamond_wm.play.launch import build_csgo_play_session
 from diamond_wm.play.window import PlayWindow
 from tests.conftest import run_cli
 from tests.play.local_hub import LocalHub, closed_port_url, write_csgo_layout
@@ -76,6 +76,6 @@ def test_the_cli_plays_pretrained_csgo_from_the_hub(tmp_path, monkeypatch):
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         res = run_cli("play", "--pretrained", "csgo", "--max-frames", "5", "-r", cwd=work)
     assert res.returncode == 0, res.stderr
-    assert "m     : switch controller (replay / human)" in res.stdout and "w : up" in res.stdout
+    assert "m      : switch controller (replay / human)" in res.stdout and "w : up" in res.stdout
     assert any(p.name == "csgo.pt" for p in (tmp_path / "cache").rglob("*.pt"))
     assert (work / "dataset" / "rec_wm_replay" / "info.pt").is_file()  # the replay of spawn point 0: 4 steps

@@ -10,9 +10,10 @@ import torch
 
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.csgo import csgo_action_spec, encode
+from diamond_wm.interactive.browse_launch import build_dataset_browser
+from diamond_wm.interactive.launch import build_csgo_play_session
 from diamond_wm.loading.agent_config import AgentRequest
 from diamond_wm.loading.csgo import load_csgo
-from diamond_wm.play.launch import build_csgo_play_session, build_dataset_browser
 from diamond_wm.play.window import PlayWindow, frame_to_surface_array
 from tests.play.tiny_csgo import REPLAYS, vectors, write_tiny_csgo
 
@@ -176,10 +177,10 @@ def test_controls_and_key_map(loaded, tmp_path):
     session = build_csgo_play_session(loaded, tmp_path, mouse_multiplier=4)
     text = "\n".join(session.controls_help())
     for line in (
-        "m     : switch controller (replay / human), then reset",
-        ".     : pause / resume",
-        "e     : one step (while paused)",
-        "Enter : reset (next spawn point)",
+        "m      : switch controller (replay / human), then reset",
+        ".      : pause / resume",
+        "e      : one step (while paused)",
+        "return : reset (next spawn point)",
         "           w : up",
         "   left ctrl : crouch",
         "          up : camera_up",

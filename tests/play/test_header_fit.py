@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 
-from diamond_wm.play.launch import build_dataset_browser
+from diamond_wm.interactive.browse_launch import build_dataset_browser
 from diamond_wm.play.window import PlayWindow, fit_text
 from tests.play.static_runs import SPEC, write_recorded_game
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from diamond_wm import hub
+from diamond_wm.interactive.launch import build_play_session
 from diamond_wm.loading.agent import LoadError, load_pretrained
-from diamond_wm.play.launch import build_play_session
 from diamond_wm.play.window import PlayWindow
 from tests.play.local_hub import LocalHub, closed_port_url, write_published_layout
 
@@ -77,7 +77,7 @@ def test_play_a_pretrained_model(tmp_path):
     assert (init / "info.pt").is_file()  # the initial conditions, collected in the real game and kept
     assert session.horizon == 50 and session.envs[0].env.horizon == 50
     assert session.keymap.action_names == ["NOOP", "FIRE", "RIGHT", "LEFT"]
-    assert session.keymap.action([pygame.K_SPACE]) == 1
+    assert session.keymap.action(["space"]) == 1
     window = PlayWindow(session, size=64, fps=0)
     window.open()
     try:

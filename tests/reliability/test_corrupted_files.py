@@ -12,7 +12,7 @@ from diamond_wm.cli.main import main
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.episode import Episode
 from diamond_wm.data.errors import EpisodeFileError
-from diamond_wm.play.launch import build_dataset_browser
+from diamond_wm.interactive.browse_launch import build_dataset_browser
 from diamond_wm.play.window import PlayWindow
 from tests.conftest import run_cli
 from tests.play.test_play_session import press

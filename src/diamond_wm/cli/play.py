@@ -41,8 +41,8 @@ Modes: play (default), -r record (every finished episode into dataset/rec_<env>_
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from diamond_wm.hub import ATARI_100K_GAMES
+    from diamond_wm.interactive.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
     from diamond_wm.loading.csgo import WORLD_MODEL_ENV_PRESETS
-    from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = DESCRIPTION
@@ -217,9 +217,10 @@ def run(args: argparse.Namespace) -> int:
     """Run `diamond play` with parsed arguments; exit code 2 for problems the user can fix."""
     import os
 
+    from diamond_wm.interactive.browse_launch import build_dataset_browser
+    from diamond_wm.interactive.launch import compile_for_play
     from diamond_wm.loading.agent import LoadError
-    from diamond_wm.play.launch import build_dataset_browser, compile_for_play
-    from diamond_wm.play.window import PlayWindow
+    from diamond_wm.play.window import PlayWindow, controls_help
 
     base = Path(args.run_dir)
     if base.is_file() and not args.dataset_mode:  # `diamond play agent.pt`: a checkpoint file
@@ -273,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         return _error(str(e).splitlines()[0])
 
-    print("\n".join(app.controls_help()))
+    print("\n".join(controls_help(app)))
     if getattr(args, "record", False) and not args.dataset_mode:
         print(
             f"\nRecording: finished episodes go to {Path(base_out).resolve() / 'dataset'}/rec_<env>_<controller>"

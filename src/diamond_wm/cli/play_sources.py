@@ -47,10 +47,10 @@ def is_csgo(args: argparse.Namespace) -> bool:
 def csgo_session(args: argparse.Namespace, device, base: Path):
     """(session, agent, window title, window frame size) of the CS:GO world model (`--spawn`, `--pretrained
     csgo`); LoadError for options that do not go with it."""
+    from diamond_wm.interactive.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
+    from diamond_wm.interactive.launch import build_csgo_play_session
     from diamond_wm.loading.agent import LoadError
     from diamond_wm.loading.csgo import CSGO_HORIZON, load_csgo, load_pretrained_csgo
-    from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
-    from diamond_wm.play.launch import build_csgo_play_session
 
     if args.env_id is not None:
         raise LoadError(
@@ -98,8 +98,8 @@ def csgo_session(args: argparse.Namespace, device, base: Path):
 def spawn_session(args: argparse.Namespace, device, base: Path):
     """(session, agent, window title, base folder) of a world model other than CS:GO's (no upsampler) with
     spawn points (`--checkpoint CKPT --spawn DIR`)."""
+    from diamond_wm.interactive.recorded_launch import build_spawn_play_session
     from diamond_wm.loading.agent import load_checkpoint
-    from diamond_wm.play.recorded_launch import build_spawn_play_session
 
     loaded = load_checkpoint(
         args.checkpoint, device=device, agent_request=agent_request(args), require_env=False
@@ -135,8 +135,8 @@ def with_denoising_steps(loaded, steps: int | None) -> None:
 
 def agent_session(args: argparse.Namespace, device, base: Path):
     """(session, agent, window title, base folder) of an agent in its game (run folder, checkpoint, Atari model)."""
+    from diamond_wm.interactive.launch import build_play_session, game_name
     from diamond_wm.loading.agent import load_checkpoint, load_pretrained, load_run
-    from diamond_wm.play.launch import build_play_session, game_name
 
     csgo_only = ("preset", "size_multiplier", "mouse_multiplier")
     ignored = ["--" + k.replace("_", "-") for k in csgo_only if getattr(args, k) is not None]

@@ -3,8 +3,9 @@
 Two kinds of input:
 
 - **Commands** (`Command`): reset, switch controller, pause, step once, horizon +/-, next/previous environment, and
-  the dataset browser's moves. A front end binds them to its own keys (see `DEFAULT_BINDINGS`: the keys
-  `diamond play` uses).
+  the dataset browser's moves. A front end binds them to its own keys: each session's `bindings` are the keys
+  `diamond play` uses for it (`PLAY_BINDINGS`, `CSGO_PLAY_BINDINGS`, `BROWSE_BINDINGS`); a key not bound is a game
+  key. A session ignores the commands it does not take (those missing from its `bindings`).
 - **Game input**: game keys pressed and released by name (`KeyDown("w")`, `KeyUp("space")`), relative mouse
   motion (`MouseMove(dx, dy)`, pixels, y growing downwards) and mouse buttons (`MouseButton("left", True)`).
   Key names are pygame's (`pygame.key.name`): letters and digits as themselves, "space", "left ctrl",
@@ -12,15 +13,18 @@ Two kinds of input:
   `KeyboardEvent.code` to the same names.
 
 An `Input` is any of these; `parse_input` reads one from a plain dict (what the web server receives), refusing
-anything else with a message that names the bad value and what would be accepted.
+anything else with a message that names the bad value and what would be accepted. `key_input` turns a front end's
+key press or release into the input a session with given bindings takes; `bindings_help` writes the help lines of
+bound keys.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 
 class Command(str, Enum):
@@ -55,6 +59,14 @@ PLAY_BINDINGS: dict[str, Command] = {
     "left": Command.PREV_ENV,
     ".": Command.PAUSE,
     "e": Command.STEP,
+}
+
+# Play mode of the CS:GO world model: the arrow keys turn the camera there (they are game keys), so the horizon and
+# environment commands have no key (and the session does not take them).
+CSGO_PLAY_BINDINGS: dict[str, Command] = {
+    key: command
+    for key, command in PLAY_BINDINGS.items()
+    if command in (Command.RESET, Command.SWITCH_CONTROLLER, Command.PAUSE, Command.STEP)
 }
 
 # Dataset mode (`diamond play -d`): key name -> command.
@@ -159,3 +171,24 @@ def parse_input(message: Any) -> Input:
             f"mouse_button {value!r} down={message.get('down')!r}: expected 'left' or 'right' and down true/false"
         )
     return MouseButton(value, message["down"])
+
+
+def key_input(key: str, down: bool, bindings: Mapping[str, Command]) -> Optional[Input]:
+    """What a key press or release of a front end sends to a session with these `bindings`: the bound command
+    when pressed (a release of a bound key sends nothing), else the game key's `KeyDown` / `KeyUp`."""
+    if key in bindings:
+        return bindings[key] if down else None
+    return KeyDown(key) if down else KeyUp(key)
+
+
+def bindings_help(
+    bindings: Mapping[str, Command],
+    descriptions: Sequence[tuple[Command, str]],
+    extra: Sequence[tuple[str, str]] = (),
+) -> list[str]:
+    """Help lines '  key : what it does': first the front end's own keys (`extra`: (key name, what)), then the key
+    of each command of `descriptions` in their order (commands without a key in `bindings` are left out)."""
+    keys = {command: key for key, command in bindings.items()}
+    rows = list(extra) + [(keys[c], what) for c, what in descriptions if c in keys]
+    width = max([5, *(len(key) for key, _ in rows)])
+    return [f"  {key:<{width}} : {what}" for key, what in rows]

@@ -1,5 +1,5 @@
 """`diamond play`: play or watch the policy in the world model or the real game, record, browse datasets.
 
-`session.py` holds the logic (no drawing, testable headless), `window.py` the pygame window, `launch.py` the
-set-up from a run folder, a checkpoint or a published model.
+The pygame front end only: `window.py` turns pygame events into the commands and named keys of
+`diamond_wm.interactive` (which holds the sessions, recording and their set-up) and draws header and frame.
 """

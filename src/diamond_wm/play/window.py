@@ -1,9 +1,14 @@
-"""The pygame window of `diamond play`: event polling and drawing around an app of `session.py`.
+"""The pygame window of `diamond play`: event polling and drawing around an interactive session
+(`diamond_wm.interactive`: `PlaySession`, `CSGOPlaySession`, `DatasetBrowser`).
+
+Events become the session's inputs: a key press or release is named (`pygame.key.name`) and, when the session
+binds the name (`bindings`), sends its command on the press; any other key is a game key (`KeyDown` / `KeyUp`).
+Esc and closing the window quit. While the window lost the keyboard, held keys are released (`release_all`).
 
 Layout: a header (columns of text, white frame on black) on top, unless hidden, and the current frame below it,
 scaled to `size` pixels (square, or width x height) with nearest-neighbour interpolation (game pixels stay crisp).
-An app that plays with the mouse (`uses_mouse`: the CS:GO world model) gets it hidden and grabbed, its relative
-motion (`handle_mouse_motion(rel)`) and its buttons (`handle_mouse_button(button, down)`).
+A session that plays with the mouse (`uses_mouse`: the CS:GO world model) gets it hidden and grabbed, its relative
+motion (`MouseMove`) and its left and right buttons (`MouseButton`).
 Headless use (tests, screenshots): set `SDL_VIDEODRIVER=dummy` before opening the window.
 A header text may take the width of the columns to its right whose line is empty (dataset mode's dataset name);
 longer texts are shortened in the middle with "...", their label and the end of their value kept (`fit_text`):
@@ -15,6 +20,7 @@ SIGTERM closes the window at the end of the current frame, as Esc does.
 from __future__ import annotations
 
 import logging
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +30,11 @@ import numpy as np
 import torch
 
 from diamond_wm.data.frames import to_uint8_frames
-from diamond_wm.play.keymap import pygame
+from diamond_wm.interactive.commands import Input, MouseButton, MouseMove, key_input
 from diamond_wm.runtime.signals import on_termination
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+import pygame
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,8 @@ MIN_HEADER_WIDTH = 540
 HEADER_LINES = 5
 FRAME_BORDER = (90, 90, 90)  # grey outline: the frame stays visible on a black game background
 ERROR_COLOR = (255, 120, 120)
+MOUSE_BUTTONS = {1: "left", 3: "right"}  # pygame's button numbers
+QUIT_KEY = "escape"
 
 
 def frame_to_surface_array(frame: torch.Tensor, size: int | tuple[int, int]) -> np.ndarray:
@@ -72,8 +83,14 @@ def fit_text(text: str, width: int, measure: Callable[[str], int]) -> str:
     return "..."
 
 
+def controls_help(app: Any) -> list[str]:
+    """The session's controls help with the window's own key (Esc: quit) first."""
+    return app.controls_help([(QUIT_KEY, "quit")])
+
+
 class PlayWindow:
-    """Drives `app` (a `PlaySession` or `DatasetBrowser`) in a pygame window at `fps` frames per second."""
+    """Drives `app` (an `interactive.session_interface.InteractiveSession`) in a pygame window at `fps` frames per
+    second."""
 
     def __init__(
         self,
@@ -136,22 +153,27 @@ class PlayWindow:
 
     # ------------------------------------------------------------------ events
 
+    def event_input(self, event: Any) -> Optional[Input]:
+        """The session's input of one pygame event (None: nothing for the session)."""
+        if event.type in (pygame.KEYDOWN, pygame.KEYUP):
+            return key_input(pygame.key.name(event.key), event.type == pygame.KEYDOWN, self.app.bindings)
+        if not self.uses_mouse:
+            return None
+        if event.type == pygame.MOUSEMOTION:
+            return MouseMove(float(event.rel[0]), float(event.rel[1]))
+        if event.type in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP) and event.button in MOUSE_BUTTONS:
+            return MouseButton(MOUSE_BUTTONS[event.button], event.type == pygame.MOUSEBUTTONDOWN)
+        return None
+
     def handle_event(self, event: Any) -> None:
-        if event.type == pygame.QUIT:
+        if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE):
             self.should_stop = True
-        elif event.type == pygame.KEYDOWN:
-            if event.key == pygame.K_ESCAPE:
-                self.should_stop = True
-            else:
-                self.app.handle_key_down(event.key)
-        elif event.type == pygame.KEYUP:
-            self.app.handle_key_up(event.key)
-        elif not self.uses_mouse:
-            return
-        elif event.type == pygame.MOUSEMOTION:
-            self.app.handle_mouse_motion(event.rel)
-        elif event.type in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP):
-            self.app.handle_mouse_button(event.button, event.type == pygame.MOUSEBUTTONDOWN)
+        elif event.type == pygame.WINDOWFOCUSLOST:
+            self.app.release_all()
+        else:
+            inp = self.event_input(event)
+            if inp is not None:
+                self.app.handle(inp)
 
     def poll_events(self) -> None:
         for event in pygame.event.get():

@@ -1,15 +1,10 @@
-"""The logic of `diamond play`, without any drawing or event polling (testable headless).
+"""Play mode: a controller (the policy, the replay of recorded actions, or a human: those that exist) acts in one of
+several environments, the world model first, then the real test and train environments (when there are real ones).
+No drawing or event polling: a front end drives it through the interface of `session_interface.py`.
 
-Two apps share one small interface (`handle_key_down`, `handle_key_up`, `update`, `frame`, `header`,
-`controls_help`, and optionally `error`), which `diamond_wm.play.window.PlayWindow` drives:
-
-- `PlaySession` (play mode): a controller (the policy, the replay of recorded actions, or a human: those that
-  exist) acts in one of several environments, the world model first, then the real test and train environments
-  (when there are real ones). Keys: Enter resets, `m` switches the controller,
-  up/down change the imagination horizon by one, right/left cycle the environments, `.` pauses, `e` steps once
-  while paused; the game's action keys (see `keymap.py`) are read while held.
-- `DatasetBrowser` (dataset mode, in `browser.py`): every dataset under `dataset/`. Keys: `m` next dataset, left/right
-  previous/next episode, up/down next/previous timestep, PgUp/PgDn +/-10 timesteps, Enter first timestep.
+Commands (`commands.py`; keys of `PLAY_BINDINGS`): reset (return), switch controller (m), horizon +1 / -1 (up /
+down), next / previous environment (right / left), pause (.), one step while paused (e). Game keys (`KeyDown`,
+`KeyUp`) are held until released; the human controller reads them through the keymap (`keymap.py`).
 """
 
 from __future__ import annotations
@@ -21,26 +16,18 @@ from typing import Any, Optional
 
 import torch
 
-from diamond_wm.play.contexts import ReplaySource
-from diamond_wm.play.keymap import Keymap, pygame
-from diamond_wm.play.recording import EpisodeRecorder, original_frame
-from diamond_wm.play.steps import Choice, LastStep, NamedEnv
+from diamond_wm.interactive.commands import PLAY_BINDINGS, Command, Input, KeyDown, KeyUp, bindings_help
+from diamond_wm.interactive.contexts import ReplaySource
+from diamond_wm.interactive.keymap import Keymap
+from diamond_wm.interactive.recording import EpisodeRecorder, original_frame
+from diamond_wm.interactive.steps import Choice, LastStep, NamedEnv
 from diamond_wm.runtime.precision import autocast, check_precision, warn_if_emulated
 from diamond_wm.training.driver import PolicyDriver
 
 log = logging.getLogger(__name__)
 
-CONTROLLERS = ("policy", "replay", "human")  # the order `m` cycles through, of those a session has
+CONTROLLERS = ("policy", "replay", "human")  # what switch_controller cycles through, of those a session has
 NOT_AVAILABLE = "n/a"  # a world model without reward/termination model: no reward, no end
-
-K_RESET = pygame.K_RETURN
-K_CONTROLLER = pygame.K_m
-K_HORIZON_UP = pygame.K_UP
-K_HORIZON_DOWN = pygame.K_DOWN
-K_NEXT_ENV = pygame.K_RIGHT
-K_PREV_ENV = pygame.K_LEFT
-K_PAUSE = pygame.K_PERIOD
-K_STEP = pygame.K_e
 
 
 class PlaySession:
@@ -64,6 +51,10 @@ class PlaySession:
     """
 
     controllers: tuple[str, ...] = ()  # a subclass's own; else those that exist (see the class docstring)
+    bindings = PLAY_BINDINGS  # the keys of its commands; the commands it takes
+    uses_mouse = False
+    header_lines = 5
+    error: Optional[str] = None  # there is always a frame to show once updated
 
     def __init__(
         self,
@@ -100,7 +91,7 @@ class PlaySession:
         self.env_index = 0
         self.controller = self.controllers[0]
         self.paused = False
-        self.pressed: set[int] = set()
+        self.pressed: set[str] = set()  # game keys held, by name
         self.horizon = 1
         self.set_horizon(horizon)
         self._step_once, self._needs_reset = False, True
@@ -141,36 +132,42 @@ class PlaySession:
 
     # ------------------------------------------------------------------ controls
 
-    def handle_key_down(self, key: int) -> None:
-        """React to one key press (see the module docstring)."""
-        if key == K_RESET:
+    def handle(self, inp: Input) -> None:
+        """Act on one input (see the module docstring); commands not in `bindings` are ignored."""
+        if isinstance(inp, Command):
+            if inp in self.bindings.values():
+                self.command(inp)
+        elif isinstance(inp, KeyDown):
+            self.pressed.add(inp.key)
+        elif isinstance(inp, KeyUp):
+            self.pressed.discard(inp.key)
+
+    def release_all(self) -> None:
+        """Forget the held game keys."""
+        self.pressed.clear()
+
+    def command(self, command: Command) -> None:
+        """Carry out one command."""
+        if command == Command.RESET:
             self.request_reset()
-        elif key == K_CONTROLLER:
+        elif command == Command.SWITCH_CONTROLLER:
             i = self.controllers.index(self.controller)
             self.controller = self.controllers[(i + 1) % len(self.controllers)]
             log.info("controller: %s", self.controller)
             self.request_reset()
-        elif key == K_HORIZON_UP:
-            self.set_horizon(self.horizon + 1)
+        elif command in (Command.HORIZON_UP, Command.HORIZON_DOWN):
+            self.set_horizon(self.horizon + (1 if command == Command.HORIZON_UP else -1))
             log.info("imagination horizon: %d", self.horizon)
-        elif key == K_HORIZON_DOWN:
-            self.set_horizon(self.horizon - 1)
-            log.info("imagination horizon: %d", self.horizon)
-        elif key in (K_NEXT_ENV, K_PREV_ENV) and len(self.envs) > 1:
-            step = 1 if key == K_NEXT_ENV else -1
+        elif command in (Command.NEXT_ENV, Command.PREV_ENV) and len(self.envs) > 1:
+            step = 1 if command == Command.NEXT_ENV else -1
             self.env_index = (self.env_index + step) % len(self.envs)
             log.info("environment: %s", self.env_name)
             self.request_reset()
-        elif key == K_PAUSE:
+        elif command == Command.PAUSE:
             self.paused = not self.paused
             log.info("paused" if self.paused else "resumed")
-        elif key == K_STEP:
+        elif command == Command.STEP:
             self._step_once = True
-        else:
-            self.pressed.add(key)
-
-    def handle_key_up(self, key: int) -> None:
-        self.pressed.discard(key)
 
     def idle_action(self) -> torch.Tensor:
         """An action of the current environment that does nothing in particular (compiling steps with it)."""
@@ -180,20 +177,21 @@ class PlaySession:
         """Start a new episode at the next update."""
         self._needs_reset = True
 
-    def controls_help(self) -> list[str]:
+    def controls_help(self, extra: Sequence[tuple[str, str]] = ()) -> list[str]:
+        """The keys by name, the front end's own (`extra`: (key, what it does)) first, then the game's keys."""
         names = " -> ".join(e.name for e in self.envs)
-        lines = [
-            "Controls (play mode):",
-            "  Esc   : quit",
-            "  Enter : reset the environment",
-            "  .     : pause / resume",
-            "  e     : one step (while paused)",
-            f"  m     : switch controller ({' / '.join(self.controllers)})",
-            "  up    : imagination horizon +1",
-            "  down  : imagination horizon -1",
+        described = [
+            (Command.RESET, "reset the environment"),
+            (Command.PAUSE, "pause / resume"),
+            (Command.STEP, "one step (while paused)"),
+            (Command.SWITCH_CONTROLLER, f"switch controller ({' / '.join(self.controllers)})"),
+            (Command.HORIZON_UP, "imagination horizon +1"),
+            (Command.HORIZON_DOWN, "imagination horizon -1"),
         ]
         if len(self.envs) > 1:
-            lines += [f"  right : next environment ({names})", f"  left  : previous environment ({names})"]
+            described += [(Command.NEXT_ENV, f"next environment ({names})")]
+            described += [(Command.PREV_ENV, f"previous environment ({names})")]
+        lines = ["Controls (play mode):", *bindings_help(self.bindings, described, extra)]
         if self.keymap is None:
             return lines
         return (

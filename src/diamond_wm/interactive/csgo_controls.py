@@ -1,18 +1,18 @@
-"""Keyboard and mouse of a human CS:GO player -> the world model's 51-dim action (`envs.csgo.encode`).
+"""Keys (by name), mouse motion and buttons of a human CS:GO player -> the world model's 51-dim action
+(`envs.csgo.encode`).
 
 The keys of the CS:GO keymap (w a s d, space, left ctrl, left shift, 1 2 3, r, and the arrow keys that turn the
 camera) are kept in the order they were pressed, while held: of two opposite keys the one pressed first wins.
 The mouse's relative motion of one frame (the sum of the frame's motion events, in pixels) is multiplied by
 `mouse_multiplier` and snapped to the nearest mouse bin; left and right buttons are the clicks, while held.
-Every other key is left to the play session (m, `.`, e, Enter) or the window (Esc).
+Any other key is ignored here: the session's commands (m, `.`, e, return) never reach the controls.
 """
 
 from __future__ import annotations
 
-from diamond_wm.envs.csgo import CSGOAction, encode, pygame_key_names
+from diamond_wm.envs.csgo import CSGOAction, encode
 from diamond_wm.envs.csgo.actions import KEY_ACTIONS
 
-MOUSE_LEFT, MOUSE_RIGHT = 1, 3  # pygame's button numbers
 DEFAULT_MOUSE_MULTIPLIER = 10.0
 
 
@@ -30,36 +30,34 @@ class CSGOControls:
         if not mouse_multiplier > 0:
             raise ValueError(f"mouse multiplier {mouse_multiplier!r}: expected a number > 0")
         self.mouse_multiplier = float(mouse_multiplier)
-        self.key_names = pygame_key_names()  # pygame key code -> CS:GO key name
         self.pressed: list[str] = []  # held keys of the keymap, in press order
         self.mouse_dx = 0.0  # pixels of relative motion since the last action, times the multiplier
         self.mouse_dy = 0.0
         self.l_click = False
         self.r_click = False
 
-    def key_down(self, key: int) -> bool:
-        """A key press; False when the key is not one of the game's."""
-        name = self.key_names.get(key)
-        if name is None:
+    def key_down(self, key: str) -> bool:
+        """A key press, by name; False when the key is not one of the game's."""
+        if key not in KEY_ACTIONS:
             return False
-        if name not in self.pressed:
-            self.pressed.append(name)
+        if key not in self.pressed:
+            self.pressed.append(key)
         return True
 
-    def key_up(self, key: int) -> None:
-        name = self.key_names.get(key)
-        if name in self.pressed:
-            self.pressed.remove(name)
+    def key_up(self, key: str) -> None:
+        if key in self.pressed:
+            self.pressed.remove(key)
 
-    def mouse_motion(self, rel: tuple[float, float]) -> None:
+    def mouse_motion(self, dx: float, dy: float) -> None:
         """Relative motion (dx, dy) of one motion event, y growing downwards."""
-        self.mouse_dx += float(rel[0]) * self.mouse_multiplier
-        self.mouse_dy += float(rel[1]) * self.mouse_multiplier
+        self.mouse_dx += float(dx) * self.mouse_multiplier
+        self.mouse_dy += float(dy) * self.mouse_multiplier
 
-    def mouse_button(self, button: int, down: bool) -> None:
-        if button == MOUSE_LEFT:
+    def mouse_button(self, button: str, down: bool) -> None:
+        """The "left" or "right" button pressed (down) or released; any other is ignored."""
+        if button == "left":
             self.l_click = down
-        elif button == MOUSE_RIGHT:
+        elif button == "right":
             self.r_click = down
 
     def action(self) -> CSGOAction:

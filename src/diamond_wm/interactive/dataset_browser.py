@@ -1,7 +1,8 @@
 """`DatasetBrowser`: dataset mode of `diamond play` (`-d`), without drawing or event polling (testable headless).
 
-Keys: `m` next dataset, left/right previous/next episode, up/down next/previous timestep, PgUp/PgDn +/-10
-timesteps, Enter first timestep. The interface is `PlaySession`'s (see `session.py`).
+Commands (keys of `BROWSE_BINDINGS`): next dataset (m), next / previous episode (right / left), next / previous
+timestep (up / down), +10 / -10 timesteps (page up / page down), first timestep (return). The interface is
+`session_interface.py`'s; game input is ignored.
 """
 
 from __future__ import annotations
@@ -17,10 +18,19 @@ from diamond_wm.data.episode import Episode
 from diamond_wm.data.errors import DatasetError
 from diamond_wm.data.frames import to_float_frames
 from diamond_wm.envs.csgo import ACTION_SIZE, decode
-from diamond_wm.play.csgo_controls import describe_action
-from diamond_wm.play.keymap import pygame
+from diamond_wm.interactive.commands import BROWSE_BINDINGS, Command, Input, bindings_help
+from diamond_wm.interactive.csgo_controls import describe_action
 
 log = logging.getLogger(__name__)
+
+# timestep moves: command -> steps forward (the first timestep is a move to 0)
+MOVES = {
+    Command.NEXT_STEP: 1,
+    Command.PREV_STEP: -1,
+    Command.FORWARD_10: 10,
+    Command.BACK_10: -10,
+    Command.FIRST_STEP: 0,
+}
 
 
 class DatasetBrowser:
@@ -29,6 +39,9 @@ class DatasetBrowser:
     An episode file that cannot be read (truncated, corrupted, refused) does not end the session: the window
     shows its one-line error (`error`) instead of a frame, and the other episodes stay browsable.
     """
+
+    bindings = BROWSE_BINDINGS
+    uses_mouse = False
 
     def __init__(
         self, datasets: Sequence[tuple[str, EpisodeDataset]], action_names: Optional[Sequence[str]] = None
@@ -69,46 +82,36 @@ class DatasetBrowser:
     def set_timestep(self, t: int) -> None:
         self.t = t % len(self.episode) if self.episode is not None else 0
 
-    def handle_key_down(self, key: int) -> None:
-        if key == pygame.K_m:
+    def handle(self, inp: Input) -> None:
+        """Carry out a command (see the module docstring); anything else is ignored."""
+        if inp == Command.NEXT_DATASET:
             self.dataset_index = (self.dataset_index + 1) % len(self.datasets)
             self.load_episode(0)
             log.info("dataset: %s", self.name)
-        elif key == pygame.K_RIGHT:
-            self.load_episode(self.episode_id + 1)
-        elif key == pygame.K_LEFT:
-            self.load_episode(self.episode_id - 1)
-        elif key == pygame.K_UP:
-            self.set_timestep(self.t + 1)
-        elif key == pygame.K_DOWN:
-            self.set_timestep(self.t - 1)
-        elif key == pygame.K_PAGEUP:
-            self.set_timestep(self.t + 10)
-        elif key == pygame.K_PAGEDOWN:
-            self.set_timestep(self.t - 10)
-        elif key == pygame.K_RETURN:
-            self.set_timestep(0)
+        elif inp in (Command.NEXT_EPISODE, Command.PREV_EPISODE):
+            self.load_episode(self.episode_id + (1 if inp == Command.NEXT_EPISODE else -1))
+        elif inp in MOVES:
+            self.set_timestep(0 if inp == Command.FIRST_STEP else self.t + MOVES[inp])
 
-    def handle_key_up(self, key: int) -> None:
-        pass
+    def release_all(self) -> None:
+        """Nothing is held in dataset mode."""
 
     def update(self) -> bool:
         return False
 
-    def controls_help(self) -> list[str]:
+    def controls_help(self, extra: Sequence[tuple[str, str]] = ()) -> list[str]:
         names = " / ".join(n for n, _ in self.datasets)
-        return [
-            "Controls (dataset mode):",
-            "  Esc   : quit",
-            f"  m     : next dataset ({names})",
-            "  right : next episode",
-            "  left  : previous episode",
-            "  up    : next timestep",
-            "  down  : previous timestep",
-            "  PgUp  : +10 timesteps",
-            "  PgDn  : -10 timesteps",
-            "  Enter : first timestep",
+        described = [
+            (Command.NEXT_DATASET, f"next dataset ({names})"),
+            (Command.NEXT_EPISODE, "next episode"),
+            (Command.PREV_EPISODE, "previous episode"),
+            (Command.NEXT_STEP, "next timestep"),
+            (Command.PREV_STEP, "previous timestep"),
+            (Command.FORWARD_10, "+10 timesteps"),
+            (Command.BACK_10, "-10 timesteps"),
+            (Command.FIRST_STEP, "first timestep"),
         ]
+        return ["Controls (dataset mode):", *bindings_help(self.bindings, described, extra)]
 
     def _action_name(self, a: int) -> str:
         """The dataset's own name of action `a` (its recorded action spec), else the run's game's, else `a`."""

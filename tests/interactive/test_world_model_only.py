@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import shutil
 
-import pygame
 import pytest
 import torch
 
 from diamond_wm.cli.main import main
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.frames import to_float_frames
+from diamond_wm.interactive.commands import Command, KeyDown
+from diamond_wm.interactive.launch import build_play_session
 from diamond_wm.loading.agent import LoadError, load_run
-from diamond_wm.play.launch import build_play_session
-from diamond_wm.play.session import K_CONTROLLER
 from tests.conftest import run_cli
 from tests.play.static_runs import (
     WORLD_MODEL_ONLY,
@@ -57,7 +56,7 @@ def test_a_world_model_alone_starts_from_its_datasets_test_split_and_replays_it(
     assert [e.name for e in session.envs] == ["wm"] and session.controllers == ("replay", "human")
     assert (
         session.controller == "replay"
-        and "  m     : switch controller (replay / human)" in session.controls_help()
+        and "  m      : switch controller (replay / human)" in session.controls_help()
     )
     contexts = session.envs[0].env.initial_conditions
     assert contexts.dataset.directory == game / "test"
@@ -80,9 +79,9 @@ def test_a_world_model_alone_starts_from_its_datasets_test_split_and_replays_it(
 @pytest.mark.usefixtures("no_real_env")
 def test_human_control_without_reward_model_says_na_and_ends_at_the_horizon(wm_run):
     session = build_play_session(load_run(wm_run), wm_run, horizon=3, seed=0)
-    session.handle_key_down(K_CONTROLLER)
+    session.handle(Command.SWITCH_CONTROLLER)
     assert session.controller == "human"
-    session.handle_key_down(pygame.K_d)  # held: RIGHT
+    session.handle(KeyDown("d"))  # held: RIGHT
     for _ in range(3):
         session.update()
     assert session.last.action == 2 and session.last.trunc and not session.last.end
@@ -97,11 +96,11 @@ def test_human_control_without_reward_model_says_na_and_ends_at_the_horizon(wm_r
         "Control : human",
     ):
         assert line in header, header
-    session.handle_key_down(K_CONTROLLER)
+    session.handle(Command.SWITCH_CONTROLLER)
     assert session.controller == "replay"  # no policy to switch to
     session.update()
     resets = session.num_resets
-    session.handle_key_down(pygame.K_RIGHT)  # no other environment: nothing happens
+    session.handle(Command.NEXT_ENV)  # no other environment: nothing happens
     session.update()
     assert session.num_resets == resets and session.env_name == "wm"
 
@@ -117,7 +116,7 @@ def test_a_static_run_with_an_agent_offers_its_policy_too(full_run):
             session.last is not None and session.last.value is not None
         )  # the policy's value beside any control
         assert "Reward: n/a" not in header_text(session)  # its reward model predicts rewards
-        session.handle_key_down(K_CONTROLLER)
+        session.handle(Command.SWITCH_CONTROLLER)
 
 
 @pytest.mark.usefixtures("no_real_env")

@@ -1,9 +1,10 @@
 """Play mode of the CS:GO world model: a human at the keyboard and mouse, or the replay of a spawn point's recorded
-human actions, in the world model (there is no real game to switch to). No drawing or event polling: the window
-(`window.py`) drives it as it drives `PlaySession`, whose stepping, pausing and recording it shares.
+human actions, in the world model (there is no real game to switch to). No drawing or event polling: a front end
+drives it as it drives `PlaySession`, whose stepping, pausing and recording it shares.
 
-Controls: `m` switches the controller (replay / human) and resets, `.` pauses, `e` steps once while paused, Enter
-resets; every other key, the mouse motion and buttons are the human player's (`csgo_controls.py`).
+Commands (keys of `CSGO_PLAY_BINDINGS`): switch controller (m: replay / human, then reset), pause (.), one step
+while paused (e), reset (return); the horizon and environment commands are not taken. Game keys (the arrow keys
+among them: they turn the camera), the mouse motion and buttons are the human player's (`csgo_controls.py`).
 
 Each imagined episode starts from the next spawn point in sorted order (wrapping around) and is truncated at the
 horizon (1000) or, under the replay, when its actions run out. The replay plays the action of the spawn point's
@@ -13,6 +14,7 @@ last context frame (`act[-1]`), then its `next_act`, one per step: the actions t
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Optional
 
 import torch
@@ -20,14 +22,24 @@ import torch
 from diamond_wm.envs.csgo import CSGOAction, decode, encode
 from diamond_wm.envs.csgo.spawn import SpawnPoints
 from diamond_wm.envs.world_model_env import WorldModelEnv
-from diamond_wm.play.csgo_controls import CSGOControls, describe_action
-from diamond_wm.play.recording import EpisodeRecorder
-from diamond_wm.play.session import K_CONTROLLER, K_PAUSE, K_RESET, K_STEP, Choice, NamedEnv, PlaySession
+from diamond_wm.interactive.commands import (
+    CSGO_PLAY_BINDINGS,
+    Command,
+    Input,
+    KeyDown,
+    KeyUp,
+    MouseButton,
+    MouseMove,
+    bindings_help,
+)
+from diamond_wm.interactive.csgo_controls import CSGOControls, describe_action
+from diamond_wm.interactive.play_session import PlaySession
+from diamond_wm.interactive.recording import EpisodeRecorder
+from diamond_wm.interactive.steps import Choice, NamedEnv
 from diamond_wm.training.driver import PolicyDriver
 
 log = logging.getLogger(__name__)
 
-SESSION_KEYS = (K_RESET, K_CONTROLLER, K_PAUSE, K_STEP)
 OBS_LOW_RES = "obs_low_res"
 
 
@@ -44,7 +56,8 @@ class CSGOPlaySession(PlaySession):
     """
 
     controllers = ("replay", "human")
-    uses_mouse = True  # the window hides and grabs the mouse, and passes its motion and buttons
+    bindings = CSGO_PLAY_BINDINGS
+    uses_mouse = True  # the front end captures the mouse, and passes its motion and buttons
 
     def __init__(
         self,
@@ -72,29 +85,33 @@ class CSGOPlaySession(PlaySession):
 
     # ------------------------------------------------------------------ controls
 
-    def handle_key_down(self, key: int) -> None:
-        if key in SESSION_KEYS:
-            super().handle_key_down(key)
-        else:
-            self.controls.key_down(key)
+    def handle(self, inp: Input) -> None:
+        """Commands as `PlaySession`'s (those of `bindings`); game keys, mouse motion and buttons to the controls."""
+        if isinstance(inp, Command):
+            super().handle(inp)
+        elif isinstance(inp, KeyDown):
+            self.controls.key_down(inp.key)
+        elif isinstance(inp, KeyUp):
+            self.controls.key_up(inp.key)
+        elif isinstance(inp, MouseMove):
+            self.controls.mouse_motion(inp.dx, inp.dy)
+        elif isinstance(inp, MouseButton):
+            self.controls.mouse_button(inp.button, inp.down)
 
-    def handle_key_up(self, key: int) -> None:
-        self.controls.key_up(key)
+    def release_all(self) -> None:
+        """Forget the held keys and buttons (and the motion not yet played)."""
+        self.controls.release_all()
 
-    def handle_mouse_motion(self, rel: tuple[float, float]) -> None:
-        self.controls.mouse_motion(rel)
-
-    def handle_mouse_button(self, button: int, down: bool) -> None:
-        self.controls.mouse_button(button, down)
-
-    def controls_help(self) -> list[str]:
+    def controls_help(self, extra: Sequence[tuple[str, str]] = ()) -> list[str]:
+        described = [
+            (Command.RESET, "reset (next spawn point)"),
+            (Command.PAUSE, "pause / resume"),
+            (Command.STEP, "one step (while paused)"),
+            (Command.SWITCH_CONTROLLER, "switch controller (replay / human), then reset"),
+        ]
         lines = [
             "Controls (play mode, CS:GO world model):",
-            "  Esc   : quit",
-            "  Enter : reset (next spawn point)",
-            "  .     : pause / resume",
-            "  e     : one step (while paused)",
-            "  m     : switch controller (replay / human), then reset",
+            *bindings_help(self.bindings, described, extra),
             "",
             "Game actions (human controller):",
         ]

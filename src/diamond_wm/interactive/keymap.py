@@ -1,10 +1,11 @@
-"""Keyboard -> action for a human player, built from the game's action meanings.
+"""Keys held (by name) -> action for a human player of a discrete-action game, built from the game's action meanings.
 
 Atari (and Catch) actions are named by their meanings (NOOP, FIRE, UP, RIGHT, LEFT, DOWN, UPRIGHT, ..., DOWNLEFTFIRE):
 each direction has a key (w = UP, a = LEFT, s = DOWN, d = RIGHT) and FIRE is the space bar; an action is the set of
 its keys held together, e.g. UPRIGHTFIRE = w + d + space. This is the published implementation's Atari keymap
 (the arrow keys are taken by the play controls: horizon and environment). Games whose actions have no such names
-get the digit keys 1, 2, ... for actions 1, 2, ... (action 0 when nothing is pressed).
+get the digit keys 1, 2, ... for actions 1, 2, ... (action 0 when nothing is pressed). Keys are named as in
+`commands.py` ("w", "space", "1").
 
 `keymap_for_config` honours `env.keymap` (see `diamond_wm.config.env.EnvConfig`): `atari/<game id>` asks for the
 Atari keymap, and refuses a game whose action names are not Atari meanings.
@@ -12,27 +13,16 @@ Atari keymap, and refuses a game whose action names are not Atari meanings.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame
-
 from diamond_wm.config.env import check_keymap
 from diamond_wm.config.errors import ConfigError
 
-TOKEN_KEYS = {
-    "UP": pygame.K_w,
-    "LEFT": pygame.K_a,
-    "DOWN": pygame.K_s,
-    "RIGHT": pygame.K_d,
-    "FIRE": pygame.K_SPACE,
-}
+TOKEN_KEYS = {"UP": "w", "LEFT": "a", "DOWN": "s", "RIGHT": "d", "FIRE": "space"}
 TOKENS_IN_NAMES = ("UP", "DOWN", "RIGHT", "LEFT", "FIRE")  # parsing order of a compound name
-KEY_LABELS = {pygame.K_w: "w", pygame.K_a: "a", pygame.K_s: "s", pygame.K_d: "d", pygame.K_SPACE: "space"}
-KEY_LABELS |= {pygame.K_0 + i: str(i) for i in range(10)}
+KEY_ORDER = ("w", "a", "s", "d", "space")  # the order of the keys of a combination in `describe()`
 
 
 def parse_meaning(name: str) -> frozenset[str] | None:
@@ -54,17 +44,17 @@ def parse_meaning(name: str) -> frozenset[str] | None:
 
 @dataclass
 class Keymap:
-    """Key combinations (frozensets of pygame key codes) -> action index, and the action names."""
+    """Key combinations (frozensets of key names) -> action index, and the action names."""
 
     action_names: list[str]
-    combos: dict[frozenset[int], int] = field(default_factory=dict)
+    combos: dict[frozenset[str], int] = field(default_factory=dict)
     default_action: int = 0
 
     @classmethod
     def from_action_names(cls, action_names: Sequence[str]) -> Keymap:
         names = [str(n) for n in action_names]
         parsed = [parse_meaning(n) for n in names]
-        combos: dict[frozenset[int], int] = {}
+        combos: dict[frozenset[str], int] = {}
         default = 0
         if all(p is not None for p in parsed):
             for idx, tokens in enumerate(parsed):
@@ -75,10 +65,10 @@ class Keymap:
                 combos.setdefault(frozenset(TOKEN_KEYS[t] for t in tokens), idx)
         else:
             for idx in range(1, min(len(names), 10)):
-                combos[frozenset({pygame.K_0 + idx})] = idx
+                combos[frozenset({str(idx)})] = idx
         return cls(names, combos, default)
 
-    def action(self, pressed: Iterable[int]) -> int:
+    def action(self, pressed: Iterable[str]) -> int:
         """The action of the largest key combination fully held in `pressed` (the default action if none)."""
         held = set(pressed)
         best, best_size = self.default_action, 0
@@ -88,17 +78,16 @@ class Keymap:
         return best
 
     @property
-    def action_keys(self) -> frozenset[int]:
+    def action_keys(self) -> frozenset[str]:
         """Every key used by some action."""
         return frozenset(k for combo in self.combos for k in combo)
 
     def describe(self) -> list[str]:
         """One line per action: 'w + space : UPFIRE'."""
-        order = [pygame.K_w, pygame.K_a, pygame.K_s, pygame.K_d, pygame.K_SPACE]
         lines = []
         for combo, idx in sorted(self.combos.items(), key=lambda kv: kv[1]):
-            keys = sorted(combo, key=lambda k: order.index(k) if k in order else 100 + k)
-            label = " + ".join(KEY_LABELS.get(k, str(k)) for k in keys)
+            keys = sorted(combo, key=lambda k: (KEY_ORDER.index(k) if k in KEY_ORDER else len(KEY_ORDER), k))
+            label = " + ".join(keys)
             lines.append(f"{label:>13} : {self.action_names[idx]}")
         if self.default_action < len(self.action_names):
             lines.append(f"{'(no key)':>13} : {self.action_names[self.default_action]}")

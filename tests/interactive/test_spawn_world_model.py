@@ -13,10 +13,10 @@ from diamond_wm.cli.main import main
 from diamond_wm.config.actions import read_action_spec
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.frames import to_float_frames
+from diamond_wm.interactive.recorded_launch import build_spawn_play_session
 from diamond_wm.loading.agent import LoadError, load_checkpoint
 from diamond_wm.loading.agent_config import AgentRequest
 from diamond_wm.loading.csgo import load_csgo
-from diamond_wm.play.recorded_launch import build_spawn_play_session
 from tests.conftest import run_cli
 from tests.play.static_runs import SPEC, WORLD_MODEL_ONLY, train_static_run, write_recorded_game
 from tests.play.tiny_csgo import write_tiny_csgo

@@ -21,14 +21,20 @@ from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.envs.csgo.spawn import SpawnPoints
 from diamond_wm.envs.world_model_env import WorldModelEnv
+from diamond_wm.interactive.contexts import (
+    DatasetContexts,
+    ReplaySource,
+    dataset_misfit,
+    expected_frame_shape,
+)
+from diamond_wm.interactive.keymap import Keymap
+from diamond_wm.interactive.play_session import PlaySession
+from diamond_wm.interactive.recording import EpisodeRecorder
+from diamond_wm.interactive.steps import NamedEnv
 from diamond_wm.loading.agent import LoadedAgent, LoadError
 from diamond_wm.loading.static_run import contexts_folder, run_static_dataset
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.world_model import world_model_of
-from diamond_wm.play.contexts import DatasetContexts, ReplaySource, dataset_misfit, expected_frame_shape
-from diamond_wm.play.keymap import Keymap
-from diamond_wm.play.recording import EpisodeRecorder
-from diamond_wm.play.session import NamedEnv, PlaySession
 
 log = logging.getLogger(__name__)
 
