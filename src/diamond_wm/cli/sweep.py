@@ -362,11 +362,7 @@ def run_sweep(
         composer = SweepComposer(name)
         check_jobs(plan, lambda job: check_run_config(composer.compose(job.overrides, plan.swept_keys)))
     except SweepError as err:
-        if errors.debug_enabled():
-            raise
-        for line in err.lines:
-            print(f"diamond {command}: {line}", file=sys.stderr)
-        return errors.USAGE_ERROR
+        return errors.CommandErrors(f"diamond {command}").caught(err, *err.lines)
     print(plan.summary(), file=sys.stderr, flush=True)
     if dry_run:
         for job in plan.jobs:
