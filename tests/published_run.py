@@ -314,31 +314,74 @@ def _write_dataset(root: Path, lengths: tuple[int, ...], seed: int, with_index: 
         )
 
 
-def tiny_agent_state_dict(num_actions: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """The weights of an agent of the `tiny` preset's sizes (64x64 frames), published layout."""
+# How the published ddpm branch's run config differs from the main branch's (its config/trainer.yaml and
+# config/agent/default.yaml): (main branch text, ddpm branch text).
+DDPM_BRANCH_CHANGES = (
+    ("common:\n  devices: 0\n", "common:\n  device: cuda:0\n"),
+    ("collection:\n  train:\n", "collection:\n  path_to_static_dataset: null\n  train:\n"),
+    ("static_dataset:\n  path: null\n  ignore_sample_weights: true\n", ""),
+    (
+        "  diffusion_sampler:\n    _target_: models.diffusion.DiffusionSamplerConfig\n    num_steps_denoising: 3\n"
+        "    sigma_min: 2e-3\n    sigma_max: 5.0\n    rho: 7\n    order: 1\n    s_churn: 0.0\n    s_tmin: 0.0\n"
+        "    s_tmax: ${eval:'float(\"inf\")'}\n    s_noise: 1.0\n",
+        "  ddpm_sampler:\n    _target_: models.diffusion.DDPMSamplerConfig\n    num_steps_denoising: 2\n",
+    ),
+    ("    num_autoregressive_steps: 1\n", ""),
+    (
+        "  sigma_distribution:\n    _target_: models.diffusion.SigmaDistributionConfig\n    loc: -0.4\n"
+        "    scale: 1.2\n    sigma_min: 2e-3\n    sigma_max: 20\n",
+        "",
+    ),
+    (
+        "    _target_: models.diffusion.DenoiserConfig\n    sigma_data: 0.5\n    sigma_offset_noise: 0.3\n",
+        "    _target_: models.diffusion.DDPMDenoiserConfig\n    sigma_offset_noise: 0.3\n"
+        "    num_train_timesteps: 1000\n",
+    ),
+)
+
+
+def ddpm_branch_config(text: str) -> str:
+    """A main-branch run config (`PUBLISHED_CONFIG`'s form) as the ddpm branch writes it."""
+    for main, ddpm in DDPM_BRANCH_CHANGES:
+        assert text.count(main) == 1, main
+        text = text.replace(main, ddpm)
+    return text
+
+
+def tiny_agent_state_dict(num_actions: int, seed: int = 0, ddpm: bool = False) -> dict[str, torch.Tensor]:
+    """The weights of an agent of the `tiny` preset's sizes (64x64 frames), published layout; `ddpm`: with the
+    ddpm branch's denoiser (`denoiser.noise_model.*`)."""
     from diamond_wm.config.published import read_yaml_raw
     from diamond_wm.loading.agent_config import agent_yaml_config, preset_path
     from diamond_wm.models.agent import Agent
 
     torch.manual_seed(seed)
     cfg = agent_yaml_config(read_yaml_raw(preset_path("tiny")), "tiny", img_size=64)
+    if ddpm:
+        cfg.denoiser.parameterisation = "ddpm"
     return {k: v.clone() for k, v in Agent(cfg, num_actions).state_dict().items()}
 
 
 def make_published_run(
-    root: Path, env_id: str = "BreakoutNoFrameskip-v4", num_actions: int = 4, test_max_steps: int | None = 60
+    root: Path,
+    env_id: str = "BreakoutNoFrameskip-v4",
+    num_actions: int = 4,
+    test_max_steps: int | None = 60,
+    ddpm: bool = False,
 ) -> PublishedRun:
-    """Write the run folder (see the module docstring) at `root`."""
+    """Write the run folder (see the module docstring) at `root`; `ddpm`: a run of the published ddpm branch (its
+    config's keys, `DDPM_BRANCH_CHANGES`, and its denoiser's weights)."""
     (root / "config").mkdir(parents=True)
-    (root / "config" / "trainer.yaml").write_text(_config_text(env_id, test_max_steps))
+    text = _config_text(env_id, test_max_steps)
+    (root / "config" / "trainer.yaml").write_text(ddpm_branch_config(text) if ddpm else text)
     versions = root / "checkpoints" / "agent_versions"
     versions.mkdir(parents=True)
     for epoch, seed in ((5, 0), (10, 1)):
-        torch.save(tiny_agent_state_dict(num_actions, seed), versions / f"agent_epoch_{epoch:05d}.pt")
+        torch.save(tiny_agent_state_dict(num_actions, seed, ddpm), versions / f"agent_epoch_{epoch:05d}.pt")
     state = {
         "epoch": 10,
         "num_epochs_collect": np.int64(5),
-        "agent": tiny_agent_state_dict(num_actions, 1),
+        "agent": tiny_agent_state_dict(num_actions, 1, ddpm),
         "rng": np.random.default_rng(0).integers(0, 2**31, size=8),
     }
     torch.save(state, root / "checkpoints" / "state.pt")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import pytest
 from omegaconf import OmegaConf
@@ -12,7 +13,7 @@ from omegaconf import OmegaConf
 from diamond_wm.config.derived import rew_end_seq_length
 from diamond_wm.config.published import is_published_config, read_published_trainer_config
 from diamond_wm.config.trainer import TrainerConfig
-from tests.published_run import PUBLISHED_CONFIG
+from tests.published_run import PUBLISHED_CONFIG, ddpm_branch_config
 
 
 def write(tmp_path, text: str):
@@ -81,11 +82,35 @@ def test_keys_diamond_wm_lacks_are_named_and_ignored(tmp_path, caplog):
     assert cfg.common.devices is None
 
 
-def test_a_ddpm_denoiser_is_refused(tmp_path):
-    text = PUBLISHED_CONFIG.replace(
-        "_target_: models.diffusion.DenoiserConfig", "_target_: models.diffusion.DDPMDenoiserConfig"
+def test_a_ddpm_branch_config_reads_as_a_ddpm_world_model(tmp_path):
+    cfg = read_published_trainer_config(write(tmp_path, ddpm_branch_config(PUBLISHED_CONFIG)))
+    assert cfg.agent.denoiser.parameterisation == "ddpm" and cfg.agent.denoiser.sigma_offset_noise == 0.3
+    assert cfg.world_model_env.diffusion_sampler.num_steps_denoising == 2  # its ddpm_sampler's
+    assert cfg.denoiser.training.num_autoregressive_steps == 0  # it trains on one-step segments
+    assert cfg.static_dataset.path is None and cfg.common.devices is None
+    static = ddpm_branch_config(PUBLISHED_CONFIG).replace(
+        "path_to_static_dataset: null", "path_to_static_dataset: /data/pong"
     )
-    with pytest.raises(ValueError, match="agent.denoiser is a models.diffusion.DDPMDenoiserConfig"):
+    assert read_published_trainer_config(write(tmp_path, static)).static_dataset.path == "/data/pong"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            ("num_train_timesteps: 1000", "num_train_timesteps: 500"),
+            "agent.denoiser.num_train_timesteps=500: diamond-wm's DDPM denoiser has 1000 training timesteps",
+        ),
+        (
+            ("models.diffusion.DDPMDenoiserConfig", "models.diffusion.DDPMUpsamplerConfig"),
+            "agent.denoiser is a models.diffusion.DDPMUpsamplerConfig: of the DDPM classes, diamond-wm reads "
+            "DDPMDenoiserConfig",
+        ),
+    ],
+)
+def test_a_ddpm_denoiser_diamond_wm_lacks_is_refused_in_one_line(tmp_path, change, message):
+    text = ddpm_branch_config(PUBLISHED_CONFIG).replace(*change)
+    with pytest.raises(ValueError, match=re.escape(message)):
         read_published_trainer_config(write(tmp_path, text))
 
 

@@ -153,3 +153,12 @@ def _composed(overrides: list[str]):
     from diamond_wm.config.compose import compose_trainer_config
 
     return OmegaConf.to_object(compose_trainer_config([*overrides, "env.train.size=32"], validate=False))
+
+
+def test_the_ddpm_branch_agent_yaml_is_a_ddpm_agent():
+    from tests.published_run import ddpm_branch_config
+
+    published = OmegaConf.to_container(OmegaConf.create(ddpm_branch_config(PUBLISHED_CONFIG)))
+    cfg = agent_yaml_config(published["agent"], "config/agent/default.yaml", img_size=64)
+    assert cfg.denoiser.parameterisation == "ddpm" and cfg.denoiser.inner_model.cond_channels == 16
+    assert next(iter(Agent(cfg, 4).state_dict())).startswith("denoiser.noise_model.")

@@ -13,7 +13,7 @@ def no_real_env(monkeypatch):
         raise AssertionError("a static-dataset run built a real environment")
 
     import diamond_wm.envs.factory
-    import diamond_wm.training.trainer
+    import diamond_wm.training.data_source
 
-    for module in (diamond_wm.training.trainer, build, diamond_wm.envs.factory):
+    for module in (diamond_wm.training.data_source, build, diamond_wm.envs.factory):
         monkeypatch.setattr(module, "make_env", refuse)

@@ -9,7 +9,6 @@ skips the finished runs and resumes the others (see `diamond_wm.cli.sweep`); `di
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -141,7 +140,4 @@ def run_benchmark_command(argv: Sequence[str]) -> int:
             name_keys=NAME_KEYS,
         )
     except ValueError as err:
-        if errors.debug_enabled():
-            raise
-        print(f"diamond benchmark: {err}", file=sys.stderr)
-        return errors.USAGE_ERROR
+        return errors.CommandErrors("diamond benchmark").caught(err)

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from diamond_wm.cli import errors
+
 MISSING_EXTRA = 1
 VERIFY_FAILED = 1
 CONVERSION_FAILED = 1
@@ -197,9 +199,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _error(msg: str, code: int) -> int:
-    print(f"diamond dataset: {msg}", file=sys.stderr, flush=True)
-    return code
+_errors = errors.CommandErrors("diamond dataset")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -223,7 +223,9 @@ def run(args: argparse.Namespace) -> int:
     for line in result.problems:
         print(f"diamond dataset verify: {line}", file=sys.stderr)
     if result.problems:
-        return _error(f"{len(result.problems)} problem(s) in {args.dir} (listed above)", VERIFY_FAILED)
+        return _errors.fail(
+            f"{len(result.problems)} problem(s) in {args.dir} (listed above)", code=VERIFY_FAILED
+        )
     print(f"{args.dir}: every episode file is readable and consistent with its index")
     return 0
 
@@ -241,7 +243,7 @@ def _csgo(args: argparse.Namespace) -> int:
     try:
         import h5py  # noqa: F401
     except ImportError as e:
-        return _error(f"needs h5py ({e}): pip install 'diamond-wm[csgo]'", MISSING_EXTRA)
+        return _errors.fail(f"needs h5py ({e}): pip install 'diamond-wm[csgo]'", code=MISSING_EXTRA)
     from diamond_wm.conversion.csgo_convert import convert_csgo
     from diamond_wm.runtime.signals import handle_termination
 
@@ -255,8 +257,8 @@ def _csgo(args: argparse.Namespace) -> int:
         )
     print("\n".join(summary.lines()), flush=True)
     if summary.failed:
-        return _error(
-            f"{len(summary.failed)} file(s) could not be converted (listed above)", CONVERSION_FAILED
+        return _errors.fail(
+            f"{len(summary.failed)} file(s) could not be converted (listed above)", code=CONVERSION_FAILED
         )
     return 0
 
@@ -265,7 +267,7 @@ def _import(args: argparse.Namespace) -> int:
     try:
         import av  # noqa: F401
     except ImportError as e:
-        return _error(f"needs PyAV ({e}): pip install 'diamond-wm[video]'", MISSING_EXTRA)
+        return _errors.fail(f"needs PyAV ({e}): pip install 'diamond-wm[video]'", code=MISSING_EXTRA)
     from diamond_wm.conversion.resize import parse_size
     from diamond_wm.datasets.video_import import import_videos, parse_action_spec
     from diamond_wm.runtime.signals import handle_termination
@@ -300,7 +302,7 @@ def _spawn(args: argparse.Namespace) -> int:
             split=args.split,
         )
     except ValueError as e:
-        return _error(str(e).splitlines()[0], 2)
+        return _errors.fail(errors.one_line(e))
     print(
         f"wrote {len(written)} spawn points -> {args.out} (play: diamond play --checkpoint CKPT --spawn {args.out})"
     )

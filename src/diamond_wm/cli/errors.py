@@ -4,6 +4,9 @@ A user can fix: a full disk, a read-only or forbidden folder, a missing file (`O
 a bad value or file (`ValueError`, checkpoint and config errors), a dataset or load error, an interrupt
 (Ctrl-C: exit 130) or the end of input at a prompt (Ctrl-D: exit 1). Anything else is a bug: its traceback is
 shown. `diamond --debug CMD ...` shows the traceback of every error.
+
+Every command ends this way through `CommandErrors` (its own checks: `fail`; an error it catches: `caught`),
+and `main` through `report` for what no command caught.
 """
 
 from __future__ import annotations
@@ -64,8 +67,7 @@ def describe(err: BaseException, resume_run: Optional[Path] = None) -> Optional[
     if isinstance(err, OSError) and not _is_user_error(err):
         return _describe_os_error(err, resume_run)
     if isinstance(err, ValueError) or _is_user_error(err):
-        one_line = getattr(err, "one_line", None)
-        text = one_line() if callable(one_line) else _first_line(err)
+        text = one_line(err)
         cause = err.__cause__
         if cause is not None and type(err).__module__.startswith("hydra") and _first_line(cause):
             text = f"{text} ({_first_line(cause)})"  # Hydra says what failed, its cause why
@@ -80,8 +82,38 @@ def report(command: str, err: BaseException, resume_run: Optional[Path] = None) 
     if described is None:
         raise err
     line, code = described
-    print(f"diamond {command}: {line}" if command else f"diamond: {line}", file=sys.stderr, flush=True)
-    return code
+    return CommandErrors(f"diamond {command}" if command else "diamond").fail(line, code=code)
+
+
+class CommandErrors:
+    """How one command ends on an error the user can fix: `PREFIX: message` on stderr, one line, and the exit
+    code; with --debug (`debug_enabled`) a caught error is re-raised instead, for its traceback.
+
+    `prefix` is the start of the line, e.g. "diamond results" or "diamond eval: error"."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def fail(self, *lines: str, code: int = USAGE_ERROR) -> int:
+        """Print `PREFIX: line` on stderr for each line (one, but for one line per problem of several);
+        returns `code`, for the command to return."""
+        for line in lines:
+            print(f"{self.prefix}: {line}", file=sys.stderr, flush=True)
+        return code
+
+    def caught(self, err: BaseException, *lines: str, code: int = USAGE_ERROR) -> int:
+        """End on `err`, caught by the command: re-raised with --debug, else `fail(*lines)`, where `lines`
+        default to the error's `one_line()` when it has one, else to the first line of its text."""
+        if debug_enabled():
+            raise err
+        return self.fail(*(lines or (one_line(err),)), code=code)
+
+
+def one_line(err: BaseException) -> str:
+    """`err` in one line: its `one_line()` when it has one (a checkpoint that does not fit, counted), else the
+    first line of its text."""
+    method = getattr(err, "one_line", None)
+    return method() if callable(method) else _first_line(err)
 
 
 def _describe_os_error(err: OSError, resume_run: Optional[Path]) -> Optional[tuple[str, int]]:

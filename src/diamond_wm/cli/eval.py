@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
 from diamond_wm.cli import errors
@@ -13,7 +12,6 @@ from diamond_wm.cli.agent_args import add_agent_arguments, agent_request
 
 log = logging.getLogger(__name__)
 
-USAGE_ERROR = 2
 
 DESCRIPTION = """Evaluate an agent headless: N test episodes in the real environment, JSON report on stdout
 (per-episode returns and lengths, mean and standard deviation), optionally a video of a real rollout next to the
@@ -70,9 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_agent_arguments(parser)
 
 
-def _error(msg: str) -> int:
-    print(f"diamond eval: error: {msg}", file=sys.stderr)
-    return USAGE_ERROR
+_errors = errors.CommandErrors("diamond eval: error")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,20 +83,20 @@ def run(args: argparse.Namespace) -> int:
     from diamond_wm.runtime.devices import resolve_devices
 
     if (args.target is None) == (args.pretrained is None):
-        return _error("give a checkpoint or run folder, or --pretrained GAME (one of the two)")
+        return _errors.fail("give a checkpoint or run folder, or --pretrained GAME (one of the two)")
     if args.episodes is not None and args.episodes < 1:
-        return _error(f"--episodes must be >= 1, got {args.episodes}")
+        return _errors.fail(f"--episodes must be >= 1, got {args.episodes}")
     if args.epsilon is not None and not 0.0 <= args.epsilon <= 1.0:
-        return _error(f"--epsilon must be in [0, 1], got {args.epsilon}")
+        return _errors.fail(f"--epsilon must be in [0, 1], got {args.epsilon}")
     if args.video is not None and args.video.suffix.lower() not in (".mp4", ".gif"):
-        return _error(f"--video must end in .mp4 or .gif, got {args.video.name!r}")
+        return _errors.fail(f"--video must end in .mp4 or .gif, got {args.video.name!r}")
     if args.video is not None:
         from diamond_wm.evaluation.video import VideoError, check_video_path
 
         try:  # before the episodes, which take a while
             check_video_path(args.video)
         except VideoError as e:
-            return _error(str(e))
+            return _errors.fail(str(e))
     target = Path(args.target) if args.target is not None else None
     try:
         device = resolve_devices(args.device, key="--device")[0]
@@ -109,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             loaded = load_pretrained(args.pretrained, device=device)
         elif target.is_dir():
             if not is_run_dir(target):
-                return _error(
+                return _errors.fail(
                     f"no agent checkpoint: {target.resolve()} is not a training run folder (no config/trainer.yaml, "
                     "no checkpoints/); give a run folder or an agent checkpoint file"
                 )
@@ -127,9 +123,7 @@ def run(args: argparse.Namespace) -> int:
             )
             result["video"] = str(written)
     except (LoadError, ValueError) as e:  # ConfigError, CheckpointError... are ValueErrors
-        if errors.debug_enabled():
-            raise
-        return _error(str(e).splitlines()[0])
+        return _errors.caught(e)
     text = json.dumps(result, indent=2)
     if not args.no_stdout:
         print(text, flush=True)  # first: a report that cannot be written to --json is not lost

@@ -15,7 +15,6 @@ from pathlib import Path
 from diamond_wm.cli import errors
 from diamond_wm.cli.agent_args import add_agent_arguments, agent_request
 
-USAGE_ERROR = 2
 PROG = "diamond eval drift"
 
 DESCRIPTION = """Drift of imagined trajectories (the paper's section 5.1): from real contexts of a test dataset,
@@ -72,9 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(msg: str) -> int:
-    print(f"{PROG}: error: {msg}", file=sys.stderr)
-    return USAGE_ERROR
+_errors = errors.CommandErrors(f"{PROG}: error")
 
 
 def run(argv: list[str]) -> int:
@@ -91,9 +88,7 @@ def run(argv: list[str]) -> int:
     try:
         return _run(args, parse_steps(args.steps))
     except (LoadError, DriftError, ValueError) as e:  # dataset and checkpoint errors are ValueErrors too
-        if errors.debug_enabled():
-            raise
-        return _error(str(e).splitlines()[0])
+        return _errors.caught(e)
 
 
 def _run(args: argparse.Namespace, steps: list[int]) -> int:
@@ -115,7 +110,7 @@ def _run(args: argparse.Namespace, steps: list[int]) -> int:
         ("--per-episode", args.per_episode),
     ):
         if value < 1:
-            return _error(f"{name} must be >= 1, got {value}")
+            return _errors.fail(f"{name} must be >= 1, got {value}")
     labels = [s.strip() for s in args.labels.split(",")] if args.labels is not None else None
     device = resolve_devices(args.device, key="--device")[0]
     # before the models: a bad folder is the quicker error

@@ -140,8 +140,9 @@ def _run(argv: list[str], command: Optional[str]) -> int:
 
 def not_landed(command: str) -> int:
     """One line on stderr and exit code 2 for a subcommand whose feature is not in this version."""
-    print(f"diamond {command}: not available yet in diamond-wm {__version__}", file=sys.stderr)
-    return NOT_LANDED_EXIT
+    return errors.CommandErrors(f"diamond {command}").fail(
+        f"not available yet in diamond-wm {__version__}", code=NOT_LANDED_EXIT
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-USAGE_ERROR = 2
+from diamond_wm.cli import errors
+
 MISSING_EXTRA = 1
 
 DESCRIPTION = """Collect the final scores of finished Atari 100k runs and report them as the field does: a per-game
@@ -57,16 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
 
 
-def _error(msg: str, code: int = USAGE_ERROR) -> int:
-    print(f"diamond results: {msg}", file=sys.stderr, flush=True)
-    return code
+_errors = errors.CommandErrors("diamond results")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.reps is not None and args.reps < 1:
-        return _error(f"--reps must be >= 1, got {args.reps}")
+        return _errors.fail(f"--reps must be >= 1, got {args.reps}")
     if not args.runs and args.compare != "paper":
-        return _error(
+        return _errors.fail(
             "no RUNS: give finished run folders, folders of runs or JSON score files "
             "(or --compare paper alone for the paper's own table)"
         )
@@ -76,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
         from diamond_wm.results import aggregate
     except ImportError as e:
-        return _error(f"needs rliable and matplotlib ({e}): pip install 'diamond-wm[eval]'", MISSING_EXTRA)
+        return _errors.fail(
+            f"needs rliable and matplotlib ({e}): pip install 'diamond-wm[eval]'", code=MISSING_EXTRA
+        )
     from diamond_wm.results.collect import collect
     from diamond_wm.results.report import (
         aggregates_text,
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         for line in collected.notes:
             print(f"diamond results: note: {line}", file=sys.stderr)
         if not collected.runs:
-            return _error(
+            return _errors.fail(
                 f"no finished Atari 100k run among the {len(args.runs)} path(s) given "
                 f"({len(collected.skipped)} skipped, listed above)"
             )

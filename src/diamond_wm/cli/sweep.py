@@ -45,6 +45,7 @@ RELAUNCH_FREE_KEYS = ("common.resume", "common.devices")
 RELAUNCH_FREE_PREFIXES = ("wandb.",)
 # Hydra settings that name the run folders: the sweep sets them itself so that a relaunch finds its runs.
 _FIXED_HYDRA_KEYS = ("hydra.sweep.subdir", "hydra.job.config.override_dirname")
+UNFINISHED = 1  # exit code of a sweep with runs that did not finish
 
 NEW, RESUME, FINISHED = "new", "resume", "finished"
 
@@ -362,11 +363,7 @@ def run_sweep(
         composer = SweepComposer(name)
         check_jobs(plan, lambda job: check_run_config(composer.compose(job.overrides, plan.swept_keys)))
     except SweepError as err:
-        if errors.debug_enabled():
-            raise
-        for line in err.lines:
-            print(f"diamond {command}: {line}", file=sys.stderr)
-        return errors.USAGE_ERROR
+        return errors.CommandErrors(f"diamond {command}").caught(err, *err.lines)
     print(plan.summary(), file=sys.stderr, flush=True)
     if dry_run:
         for job in plan.jobs:
@@ -390,9 +387,8 @@ def report_outcome(plan: SweepPlan, command: str) -> int:
         print(f"{plan.sweep_dir}: {'the run' if n == 1 else f'all {n} runs'} finished", file=sys.stderr)
         return 0
     shown = ", ".join(str(p) for p in unfinished[:3]) + (" ..." if len(unfinished) > 3 else "")
-    print(
-        f"diamond {command}: {len(unfinished)} of {len(plan.jobs)} runs did not finish ({shown}): launch the "
-        "same command again to resume them",
-        file=sys.stderr,
+    return errors.CommandErrors(f"diamond {command}").fail(
+        f"{len(unfinished)} of {len(plan.jobs)} runs did not finish ({shown}): launch the same command again to "
+        "resume them",
+        code=UNFINISHED,
     )
-    return 1

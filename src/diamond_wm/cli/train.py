@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,6 +48,9 @@ _HYDRA_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-name", "-
 _HYDRA_FLAGS = {"--resolve", "--info", "-i", "-m", "--multirun", "--run", "-r"}
 
 
+_errors = errors.CommandErrors("diamond train")
+
+
 def _split(args: Sequence[str]) -> tuple[list[str], list[str]]:
     """Hydra flags (kept for Hydra) and plain `key=value` overrides."""
     flags, overrides = [], []
@@ -77,8 +79,7 @@ def run_train_command(args: Sequence[str]) -> int:
         return 0
     if known.resume is not None:
         if rest:
-            print(f"diamond train: --resume takes no overrides (got {' '.join(rest)})", file=sys.stderr)
-            return 2
+            return _errors.fail(f"--resume takes no overrides (got {' '.join(rest)})")
         return _resume(Path(known.resume), show_progress=not known.no_progress)
     from diamond_wm.data.errors import DatasetError
     from diamond_wm.runtime.distributed import launched_by_torchrun
@@ -100,11 +101,7 @@ def run_train_command(args: Sequence[str]) -> int:
         ValueError,
         DatasetError,
     ) as err:  # DatasetError: a static dataset's actions (see check_initialization)
-        if errors.debug_enabled():
-            raise
-        one_line = getattr(err, "one_line", None)  # a checkpoint that does not fit: counted, in one line
-        print(f"diamond train: {one_line() if one_line else err}", file=sys.stderr)
-        return 2
+        return _errors.caught(err)  # a checkpoint that does not fit: counted, in one line
     return _run_distributed(cfg.common.devices, rest, flags, overrides, not known.no_progress)
 
 
@@ -123,10 +120,7 @@ def _run_distributed(
             extra = launch.shared_run_dir_overrides(ctx, overrides, config_name(flags))
             return run_hydra(flags + extra, show_progress=show_progress, sweep_job=run_sweep_job)
     except ValueError as err:  # e.g. more processes than GPUs
-        if errors.debug_enabled():
-            raise
-        print(f"diamond train: {err}", file=sys.stderr)
-        return 2
+        return _errors.caught(err)
 
 
 def published_resume_message(run_dir: Path, marks: list[str]) -> str:
@@ -142,7 +136,7 @@ def published_resume_message(run_dir: Path, marks: list[str]) -> str:
     except Exception:  # an unreadable config: the suggestion keeps placeholders
         keys = "env.train.id=... agent.*=... (the network sizes of its config/trainer.yaml)"
     return (
-        f"diamond train: cannot resume {run_dir}: it is a run of the published DIAMOND code "
+        f"cannot resume {run_dir}: it is a run of the published DIAMOND code "
         f"({'; '.join(marks)}), whose training state diamond-wm does not read; start a new run from its "
         f"weights instead: diamond train initialization.path_to_ckpt={ckpt} {keys}"
     )
@@ -173,29 +167,19 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
     try:  # a cut checkpoint: one line here, rather than torch's traceback from the trainer
         check_zip_archive(run_dir / "checkpoints" / "state.pt")
     except UnreadableFileError as err:
-        if errors.debug_enabled():
-            raise
-        print(f"diamond train: cannot resume {run_dir}: {err}; restore it from a copy", file=sys.stderr)
-        return 2
+        return _errors.caught(err, f"cannot resume {run_dir}: {err}; restore it from a copy")
     marks = RunDir(run_dir).published_run_marks() if run_dir.is_dir() else []
     if marks:
-        print(published_resume_message(run_dir, marks), file=sys.stderr)
-        return 2
+        return _errors.fail(published_resume_message(run_dir, marks))
     config_file = run_dir / "config" / "trainer.yaml"
     if not config_file.is_file():
-        print(
-            f"diamond train: cannot resume {run_dir}: no run configuration at {config_file}", file=sys.stderr
-        )
-        return 2
+        return _errors.fail(f"cannot resume {run_dir}: no run configuration at {config_file}")
     from diamond_wm.config.compose import load_run_config
 
     try:
         cfg = load_run_config(config_file)
     except ValueError as err:
-        if errors.debug_enabled():
-            raise
-        print(f"diamond train: {config_file}: {err}", file=sys.stderr)
-        return 2
+        return _errors.caught(err, f"{config_file}: {err}")
     cfg.common.resume = True
     from diamond_wm.cli import distributed_launch as launch
 
@@ -207,7 +191,4 @@ def _resume(run_dir: Path, show_progress: bool) -> int:
         with launch.process_group(cfg.common.devices):  # every rank resumes from checkpoints/state.pt
             return train_run(cfg, run_dir, show_progress)
     except ValueError as err:
-        if errors.debug_enabled():
-            raise
-        print(f"diamond train: {err}", file=sys.stderr)
-        return 2
+        return _errors.caught(err)

@@ -4,12 +4,18 @@ A published run's `config/trainer.yaml` is Hydra's unresolved composition (`.hyd
 `config/trainer.yaml` with its `env:` and `agent:` sections composed in. It differs from ours in three ways:
 
 - `_target_` keys name the reference's classes (`envs.WorldModelEnvConfig`, `models.diffusion.DenoiserConfig`...):
-  dropped here. A DDPM denoiser (`models.diffusion.DDPMDenoiserConfig`) is refused: diamond-wm has no DDPM yet.
+  dropped here, except the ddpm branch's denoiser (`models.diffusion.DDPMDenoiserConfig`), read as ours with
+  `parameterisation: ddpm` (`read_ddpm_denoisers`).
 - Two values come from an `eval` resolver, which we never register nor imitate (no Python `eval`): the text of the
   expression is compared with the one the published code ships, and the value is the one diamond-wm computes
   (`s_tmax`: infinity; `rew_end_model.training.seq_length`: `derived.rew_end_seq_length`, horizon + conditioning
   frames). Any other `eval` value is dropped (default kept) with a warning naming it.
 - Keys diamond-wm does not have (`common.device` of older versions...) are ignored with one log line naming them.
+
+A run of the published ddpm branch also names three keys its own way (`ddpm_branch_keys`):
+`world_model_env.ddpm_sampler` (our `diffusion_sampler`: its `num_steps_denoising`),
+`collection.path_to_static_dataset` (our `static_dataset.path`), and trains its denoiser on segments without
+autoregressive step (`denoiser.training.num_autoregressive_steps: 0`, a key it does not have).
 
 The other interpolations (`${denoiser.training.sample_weights}`, `${env.train.size}`, `${..train.id}`) are resolved
 as Hydra would. `common.devices` is not kept: it named the machine of the run, not this one.
@@ -25,6 +31,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from diamond_wm.config.agent import DDPM_NUM_TRAIN_TIMESTEPS
 from diamond_wm.config.trainer import TrainerConfig
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,9 @@ EVAL_KEYS = {
     "rew_end_model.training.seq_length": SEQ_LENGTH_EXPRESSION,
 }
 
+
+DDPM_DENOISER_CLASS = "DDPMDenoiserConfig"  # the ddpm branch's classes (`models.diffusion.*`)
+DDPM_SAMPLER_CLASS = "DDPMSamplerConfig"
 
 _DROP = object()  # marks a value that is removed from the tree
 
@@ -92,14 +102,53 @@ def strip_targets(node: Any, where: str = "", targets: dict[str, str] | None = N
     return node
 
 
-def refuse_ddpm(targets: dict[str, str], source: str | Path) -> None:
-    """ValueError when a `_target_` names the reference's DDPM denoiser (not implemented in diamond-wm)."""
+def read_ddpm_denoisers(data: Any, targets: dict[str, str], source: str | Path, root: str = "") -> bool:
+    """Read the ddpm branch's denoisers as ours, in place: under each `_target_` (in `targets`, by dotted path from
+    `root`, the path of `data`) naming its `DDPMDenoiserConfig`, `parameterisation: ddpm` (the same U-Net,
+    predicting the noise) instead of its `num_train_timesteps`, which must be diamond-wm's. Returns whether there
+    was one. ValueError, in one line, for another DDPM class or another number of training timesteps."""
+    found = False
     for where, target in targets.items():
-        if "ddpm" in target.lower():
+        name = target.rsplit(".", 1)[-1]
+        if "ddpm" not in target.lower() or name == DDPM_SAMPLER_CLASS:
+            continue
+        if name != DDPM_DENOISER_CLASS:
             raise ValueError(
-                f"{source}: {where or 'agent'} is a {target} (DDPM denoiser): diamond-wm reads only the EDM "
-                "denoiser (models.diffusion.DenoiserConfig)"
+                f"{source}: {where or 'agent'} is a {target}: of the DDPM classes, diamond-wm reads "
+                f"{DDPM_DENOISER_CLASS} (a denoiser) and {DDPM_SAMPLER_CLASS}"
             )
+        node = data
+        for key in where[len(root) :].lstrip(".").split(".") if where != root else []:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue
+        steps = node.pop("num_train_timesteps", DDPM_NUM_TRAIN_TIMESTEPS)
+        if str(steps) != str(DDPM_NUM_TRAIN_TIMESTEPS):
+            raise ValueError(
+                f"{source}: {where}.num_train_timesteps={steps}: diamond-wm's DDPM denoiser has "
+                f"{DDPM_NUM_TRAIN_TIMESTEPS} training timesteps (the ddpm branch's value)"
+            )
+        node["parameterisation"] = "ddpm"
+        found = True
+    return found
+
+
+def ddpm_branch_keys(data: dict[str, Any]) -> None:
+    """Rename, in place, the keys a run config of the published ddpm branch names its own way (see the module
+    docstring); a config without them is left as it is."""
+    wme = data.get("world_model_env")
+    if isinstance(wme, dict) and isinstance(wme.get("ddpm_sampler"), dict):
+        sampler = wme.pop("ddpm_sampler")
+        if "num_steps_denoising" in sampler:
+            wme.setdefault("diffusion_sampler", {})["num_steps_denoising"] = sampler["num_steps_denoising"]
+    collection = data.get("collection")
+    if isinstance(collection, dict) and "path_to_static_dataset" in collection:
+        path = collection.pop("path_to_static_dataset")
+        if path is not None:
+            data.setdefault("static_dataset", {})["path"] = path
+    training = data.get("denoiser", {}).get("training") if isinstance(data.get("denoiser"), dict) else None
+    if isinstance(training, dict):
+        training.setdefault("num_autoregressive_steps", 0)
 
 
 def _replace_evals(node: Any, where: str, source: str | Path) -> Any:
@@ -160,7 +209,8 @@ def published_trainer_dict(path: str | Path) -> dict[str, Any]:
     raw = {k: v for k, v in raw.items() if k not in _NOT_READ}
     targets: dict[str, str] = {}
     data = strip_targets(raw, targets=targets)
-    refuse_ddpm({k: v for k, v in targets.items() if k.startswith("agent")}, path)
+    if read_ddpm_denoisers(data, {k: v for k, v in targets.items() if k.startswith("agent")}, path):
+        ddpm_branch_keys(data)
     data = _replace_evals(data, "", path)
     try:
         data = OmegaConf.to_container(OmegaConf.create(data), resolve=True)

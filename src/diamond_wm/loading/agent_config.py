@@ -35,9 +35,9 @@ from diamond_wm.config.agent import ActorCriticConfig, AgentConfig
 from diamond_wm.config.errors import UnknownKeyError, flat_keys
 from diamond_wm.config.published import (
     has_published_marks,
+    read_ddpm_denoisers,
     read_published_trainer_config,
     read_yaml_raw,
-    refuse_ddpm,
     strip_targets,
 )
 from diamond_wm.models.agent import Agent, agent_config_from_dict
@@ -101,7 +101,7 @@ def agent_yaml_config(
 
     targets: dict[str, str] = {}
     data = strip_targets(data, "agent", targets)
-    refuse_ddpm(targets, source)
+    read_ddpm_denoisers(data, targets, source, root="agent")
     root = {"agent": data, "env": {"train": {"size": img_size}}}
     try:
         resolved = OmegaConf.to_container(OmegaConf.create(root), resolve=True)["agent"]
