@@ -61,8 +61,11 @@ def test_a_world_model_alone_starts_from_its_datasets_test_split_and_replays_it(
     contexts = session.envs[0].env.initial_conditions
     assert contexts.dataset.directory == game / "test"
 
+    starts = []
+    next_start = session.next_start
+    session.next_start = lambda: starts.append(next_start()) or starts[-1]  # see which start the session took
     session.reset()
-    episode_id, start, stop = contexts.last_drawn[0]
+    episode_id, start, stop = starts[0].segment
     episode = EpisodeDataset(game / "test").load_episode(episode_id)
     assert start >= 0 and stop == start + 4 < len(episode)  # a whole context inside the episode
     assert torch.equal(session.frame, to_float_frames(episode.obs[stop - 1]))  # its recorded last frame

@@ -172,8 +172,11 @@ def step_together(
     if not envs:
         return []
     world_model = envs[0].world_model
-    if any(e.world_model is not world_model or e.state is None for e in envs):
-        raise ValueError("step_together needs environments of one world model, each reset")
+    key = world_model.batch_key()
+    if any(e.world_model.batch_key() != key or e.state is None for e in envs):
+        raise ValueError(
+            "step_together needs environments of one world model (same networks and sampler), each reset"
+        )
     trajectory = any(e.return_denoising_trajectory for e in envs)
     sizes = [e.num_envs for e in envs]
     state = WorldState.cat([e.state for e in envs])  # type: ignore[misc]

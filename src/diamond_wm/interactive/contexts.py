@@ -4,13 +4,15 @@ recorded actions that followed each one (what the replay controller plays back).
 `DatasetContexts` is a `WorldModelEnv` initial-condition source: each context is `n` consecutive steps of one
 episode (n = the denoiser's conditioning frames), wholly inside it when the episode is long enough (episodes drawn
 in proportion to their length among those longer than n, the start uniform), otherwise a left-padded segment as
-training draws them. `replay(i)` gives, for the i-th context of the last draw, the action taken on its last frame
-and every recorded action after it, to the end of the episode. Spawn points (`envs.csgo.spawn.SpawnPoints`) give the
-same from their `act.npy` and `next_act.npy`.
+training draws them. `start(episode, generator)` gives one such context with the action taken on its last frame
+and every recorded action after it, to the end of the episode (a `Start`): the play session resets the world model
+with it, so which context comes next is the session's choice, made with its own generator. Spawn points
+(`envs.csgo.spawn.SpawnPoints`) give the same from their `act.npy` and `next_act.npy`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Protocol
 
 import torch
@@ -20,12 +22,26 @@ from diamond_wm.data.sampling import SegmentId, SegmentSampler, make_batch
 from diamond_wm.models.agent import Agent
 
 
+@dataclass
+class Start:
+    """Where an episode of play starts: the context (obs (1, n, C, H, W), act (1, n[, D])[, full_res]) to reset the
+    world model with, the recorded actions from its last frame on (what the replay controller plays), and where
+    it comes from (for the log)."""
+
+    contexts: tuple[torch.Tensor, ...]
+    replay: torch.Tensor
+    description: str
+    segment: Optional[SegmentId] = None  # (episode, start, stop) of a context from a dataset
+
+
 class ReplaySource(Protocol):
-    """An initial-condition source that knows the recorded actions following the contexts it drew last."""
+    """Starting points with their recorded actions. `start(episode, generator)`: the start of a session's
+    `episode`-th episode (a source may take them in turn, or draw them with `generator`); calling it as a context
+    source `(count, generator)` draws contexts for the world model's own restarts."""
 
-    def replay(self, i: int = 0) -> torch.Tensor: ...
+    def start(self, episode: int, generator: torch.Generator) -> Start: ...
 
-    def describe(self, i: int = 0) -> str: ...
+    def __call__(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]: ...
 
 
 class DatasetContexts:
@@ -36,7 +52,6 @@ class DatasetContexts:
             raise ValueError(f"dataset {dataset.directory} holds no episode to start from")
         self.dataset = dataset
         self.n = int(num_steps_conditioning)
-        self.last_drawn: list[SegmentId] = []
 
     def _draw_ids(self, count: int, generator: torch.Generator) -> list[SegmentId]:
         lengths = torch.from_numpy(self.dataset.lengths.copy()).long()
@@ -54,20 +69,18 @@ class DatasetContexts:
 
     def __call__(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(obs (count, n, C, H, W) float in [-1, 1], act (count, n) or (count, n, D))."""
-        self.last_drawn = self._draw_ids(count, generator)
-        batch = make_batch(self.dataset, self.last_drawn)
+        batch = make_batch(self.dataset, self._draw_ids(count, generator))
         return batch.obs, batch.act
 
-    def replay(self, i: int = 0) -> torch.Tensor:
-        """The recorded actions from the last frame of the i-th context of the last draw to the episode's end."""
-        episode_id, _, stop = self.last_drawn[i]
+    def start(self, episode: int, generator: torch.Generator) -> Start:
+        """A context drawn with `generator` and the recorded actions from its last frame to the episode's end."""
+        segment = self._draw_ids(1, generator)[0]
+        batch = make_batch(self.dataset, [segment])
+        episode_id, start, stop = segment
         length = int(self.dataset.lengths[episode_id])
-        return self.dataset.load_steps(episode_id, max(0, stop - 1), length).act.clone()
-
-    def describe(self, i: int = 0) -> str:
-        """Where the i-th context of the last draw comes from, for the log."""
-        episode_id, start, stop = self.last_drawn[i]
-        return f"{self.dataset.directory} episode {episode_id}, steps {start}-{stop - 1}"
+        replay = self.dataset.load_steps(episode_id, max(0, stop - 1), length).act.clone()
+        where = f"{self.dataset.directory} episode {episode_id}, steps {start}-{stop - 1}"
+        return Start((batch.obs, batch.act), replay, where, segment)
 
 
 def expected_frame_shape(agent: Agent) -> Optional[tuple[int, int, int]]:

@@ -32,6 +32,7 @@ from diamond_wm.interactive.commands import (
     MouseMove,
     bindings_help,
 )
+from diamond_wm.interactive.contexts import Start
 from diamond_wm.interactive.csgo_controls import CSGOControls, describe_action
 from diamond_wm.interactive.play_session import PlaySession
 from diamond_wm.interactive.recording import EpisodeRecorder
@@ -123,15 +124,16 @@ class CSGOPlaySession(PlaySession):
 
     # ------------------------------------------------------------------ stepping
 
-    def _reset(self) -> None:
+    def next_start(self) -> Start:
+        """The next spawn point in sorted order (wrapping around), with its recorded actions."""
         self.spawn_index = (self.spawn_index + 1) % len(self.spawns)
-        self.spawns.next_index = self.spawn_index  # what the world model's reset draws
-        spawn = self.spawns.load(self.spawn_index)
-        self.replay_actions = torch.cat((spawn.act[-1:], spawn.next_act))
+        i = self.spawn_index
+        return Start(self.spawns.context(i), self.spawns.replay(i), self.spawns.describe(i))
+
+    def _reset(self) -> None:
         self.controls.mouse_dx = self.controls.mouse_dy = 0.0
         self.last_action = None
         super()._reset()
-        log.debug("spawn point %d: %s", self.spawn_index, self.spawns.dirs[self.spawn_index])
 
     def choose(self, driver: PolicyDriver) -> Choice:
         """The human's keys and mouse, or the replay's next recorded action."""

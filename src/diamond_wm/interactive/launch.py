@@ -172,7 +172,6 @@ def build_csgo_play_session(
         log.warning(
             "--store-original-obs: the CS:GO world model has no real game whose frames to keep (ignored)"
         )
-    loaded.spawns.next_index = 0
     wm_env = WorldModelEnv(
         world_model_of(agent, wm.diffusion_sampler_next_obs, wm.diffusion_sampler_upsampling, seed=seed),
         loaded.spawns,

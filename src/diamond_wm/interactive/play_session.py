@@ -17,10 +17,11 @@ from typing import Any, Optional
 import torch
 
 from diamond_wm.interactive.commands import PLAY_BINDINGS, Command, Input, KeyDown, KeyUp, bindings_help
-from diamond_wm.interactive.contexts import ReplaySource
+from diamond_wm.interactive.contexts import ReplaySource, Start
 from diamond_wm.interactive.keymap import Keymap
 from diamond_wm.interactive.recording import EpisodeRecorder, original_frame
-from diamond_wm.interactive.steps import Choice, LastStep, NamedEnv
+from diamond_wm.interactive.steps import Choice, LastStep, NamedEnv, PendingStep
+from diamond_wm.models.world_model import mix_seeds
 from diamond_wm.runtime.precision import autocast, check_precision, warn_if_emulated
 from diamond_wm.training.driver import PolicyDriver
 
@@ -88,6 +89,10 @@ class PlaySession:
         self.keymap = keymap
         self.recorder = recorder
         self.generator = generator
+        # Which context starts the next episode: drawn with the session's own generator (seeded like the policy's).
+        seed = generator.initial_seed() if generator is not None else int(torch.randint(2**62, (1,)).item())
+        self.context_generator = torch.Generator().manual_seed(mix_seeds(seed, 1))
+        self.world_model_episodes = 0  # episodes started in the world model (spawn points are taken in turn)
         self.env_index = 0
         self.controller = self.controllers[0]
         self.paused = False
@@ -215,22 +220,28 @@ class PlaySession:
         return self._drivers[id(env)]
 
     def _reset(self) -> None:
-        replay = self.replay if self.current.is_world_model else None
-        if replay is not None and hasattr(replay, "start_episode"):
-            replay.start_episode()  # spawn points: the next one in turn
+        start = self.next_start() if self.current.is_world_model else None
         driver = self._driver()
-        driver.reset()  # the policy's state is burnt in on the world model's real context
+        driver.reset(contexts=start.contexts if start is not None else None)  # the policy's state: burnt in
         self.obs = driver.obs[:1]
         self.frame = self.obs[0]
         self.t, self.episode_return, self.last = 0, 0.0, None
         self._needs_reset = False
         self.num_resets += 1
         self._original = original_frame(self.current.env) if self._wants_original() else None
-        if replay is not None:
-            self.replay_actions = replay.replay(0)
-            log.debug("context: %s", replay.describe(0))
+        if start is not None:
+            self.replay_actions = start.replay
+            log.debug("context: %s", start.description)
         if self.recorder is not None:
             self.recorder.start(self.env_name, self.controller)
+
+    def next_start(self) -> Optional[Start]:
+        """Where the world model's next episode starts: the replay source's start for this episode (None: the
+        world model draws a context itself)."""
+        if self.replay is None:
+            return None
+        self.world_model_episodes += 1
+        return self.replay.start(self.world_model_episodes - 1, self.context_generator)
 
     def _wants_original(self) -> bool:
         return (
@@ -239,18 +250,30 @@ class PlaySession:
 
     def update(self) -> bool:
         """Advance by one frame of the window: reset if asked, then one step unless paused. True if it stepped."""
+        pending = self.begin_update()
+        if pending is None:
+            return False
+        with autocast(self.device, self.precision):
+            self.end_update(pending, pending.env.step(pending.act))
+        return True
+
+    def begin_update(self) -> Optional[PendingStep]:
+        """The first half of `update`: reset if asked, and unless paused the step to take (the environment and the
+        chosen action), which the caller makes (`update`: alone; `interactive.batch.update_together`: batched
+        with other sessions' steps) and hands to `end_update`. None when paused."""
         if self._needs_reset:
             self.reset()
         if self.paused and not self._step_once:
-            return False
+            return None
         self._step_once = False
-        self.step()
-        return True
+        with autocast(self.device, self.precision):
+            return self._begin_step()
 
     def step(self) -> LastStep:
         """One step of the current controller in the current environment."""
         with autocast(self.device, self.precision):
-            return self._step()
+            pending = self._begin_step()
+            return self.end_update(pending, pending.env.step(pending.act))
 
     def choose(self, driver: PolicyDriver) -> Choice:
         """The next action: sampled from the policy, the replay's next recorded action, or the human's keys; the
@@ -277,16 +300,23 @@ class PlaySession:
         return {}
 
     @torch.no_grad()
-    def _step(self) -> LastStep:
+    def _begin_step(self) -> PendingStep:
         if self.obs is None:
             self.reset()
         assert self.obs is not None
-        obs = self.obs
         driver = self._driver()
         choice = self.choose(driver)
         extra = self.recorded_frames() if self.recorder is not None else {}
         env = self.current.env
-        step = driver.step(choice.act.to(getattr(env, "device", obs.device)), choice.hx_cx)
+        act = choice.act.to(getattr(env, "device", self.obs.device))
+        return PendingStep(env, act, choice, extra)
+
+    @torch.no_grad()
+    def end_update(self, pending: PendingStep, stepped: tuple[Any, ...]) -> LastStep:
+        """The second half of `update`: `stepped` is what `pending.env.step(pending.act)` returned."""
+        obs, choice, env = self.obs, pending.choice, pending.env
+        assert obs is not None
+        step = self._driver().step(pending.act, choice.hx_cx, stepped)
         next_obs, rew, end, trunc, info = step.next_obs, step.rew, step.end, step.trunc, step.info
         r, e, tr = float(rew[0]), bool(end[0]), bool(trunc[0]) or choice.last
         done = e or tr
@@ -303,7 +333,7 @@ class PlaySession:
                 tr,
                 traj[0] if traj is not None else None,
                 self._original,
-                self._step_extras(info, extra),
+                self._step_extras(info, pending.extra),
             )
         final = info.get("final_observation", next_obs)[:1]
         if done:

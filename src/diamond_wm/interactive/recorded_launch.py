@@ -24,6 +24,7 @@ from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.interactive.contexts import (
     DatasetContexts,
     ReplaySource,
+    Start,
     dataset_misfit,
     expected_frame_shape,
 )
@@ -146,25 +147,18 @@ def open_spawn_points(
 
 
 class SpawnsInTurn:
-    """Spawn points for a play session: each new episode of the session starts from the next one, in order (the
-    environment's own restart after an episode ends, which the session does not show, does not use one up)."""
+    """Spawn points for a play session: its episodes start from them in order (the world model's own restart after
+    an episode ends, which the session does not show, draws one at random)."""
 
     def __init__(self, spawns: SpawnPoints) -> None:
         self.spawns = spawns
-        self.turn = 0
 
-    def start_episode(self) -> None:
-        self.spawns.next_index = self.turn % len(self.spawns)
-        self.turn += 1
+    def start(self, episode: int, generator: torch.Generator) -> Start:
+        i = episode % len(self.spawns)
+        return Start(self.spawns.context(i), self.spawns.replay(i), self.spawns.describe(i))
 
     def __call__(self, count: int, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, ...]:
         return self.spawns(count, generator)
-
-    def replay(self, i: int = 0) -> torch.Tensor:
-        return self.spawns.replay(i)
-
-    def describe(self, i: int = 0) -> str:
-        return self.spawns.describe(i)
 
 
 def build_spawn_play_session(

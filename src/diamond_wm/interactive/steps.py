@@ -44,3 +44,13 @@ class Choice:
         """The action as `LastStep` and the recorder keep it: an int, or a (D,) float tensor on the CPU."""
         a = self.act[0].detach().cpu()
         return int(a) if a.ndim == 0 else a
+
+
+@dataclass
+class PendingStep:
+    """A step chosen but not yet taken: `env.step(act)` is what `PlaySession.end_update` needs the result of."""
+
+    env: Any
+    act: torch.Tensor
+    choice: Choice
+    extra: dict[str, torch.Tensor]  # frames the recorder keeps beside this step's frame

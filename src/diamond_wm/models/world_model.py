@@ -185,6 +185,19 @@ class WorldModel:
     def num_steps_conditioning(self) -> int:
         return self.denoiser.num_steps_conditioning
 
+    def batch_key(self) -> tuple[Any, ...]:
+        """World models with equal keys compute the same thing (same networks, same sampler settings): their rows
+        can share a batch, whatever their seeds."""
+        up = self.upsampler
+        return (
+            id(self.denoiser),
+            id(self.rew_end_model),
+            id(up.denoiser) if up is not None else None,
+            repr(self.sampler.cfg),
+            repr(up.cfg) if up is not None else None,
+            repr(self.action_spec),
+        )
+
     def generator(self, row_seed: int) -> torch.Generator:
         """A fresh generator for a row (an environment slot, a player) with its own seed."""
         return torch.Generator(device=self.device).manual_seed(mix_seeds(self.seed, row_seed))

@@ -51,9 +51,15 @@ class PolicyDriver:
         p = None if self.policy is None else next(self.policy.parameters(), None)
         return p.device if p is not None else self.env.device
 
-    def reset(self, seed: Optional[int] = None) -> dict[str, Any]:
-        """Reset every environment; the policy's state starts from the new episodes' contexts. Returns `info`."""
-        obs, info = self.env.reset() if seed is None else self.env.reset(seed=seed)
+    def reset(
+        self, seed: Optional[int] = None, contexts: Optional[tuple[torch.Tensor, ...]] = None
+    ) -> dict[str, Any]:
+        """Reset every environment (a world model's from `contexts` when given); the policy's state starts from the
+        new episodes' contexts. Returns `info`."""
+        kwargs: dict[str, Any] = {} if seed is None else {"seed": seed}
+        if contexts is not None:
+            kwargs["contexts"] = contexts
+        obs, info = self.env.reset(**kwargs)
         self.obs = obs
         self.hx_cx = None
         if self.policy is not None and "context_obs" in info:
@@ -76,12 +82,17 @@ class PolicyDriver:
             hx_cx = self.policy(context_obs[:, t], hx_cx).hx_cx
         return hx_cx
 
-    def step(self, act: torch.Tensor, hx_cx: Optional[HxCx] = None) -> Transition:
+    def step(
+        self, act: torch.Tensor, hx_cx: Optional[HxCx] = None, stepped: Optional[tuple[Any, ...]] = None
+    ) -> Transition:
         """Step the environments with `act`; `hx_cx` is the policy state after acting (from `forward()`). The
-        state of the environments whose episode ended restarts (see the module docstring)."""
+        state of the environments whose episode ended restarts (see the module docstring). `stepped`: what
+        `env.step(act)` returned, when the caller stepped the environment itself (batched with others)."""
         assert self.obs is not None, "reset() first"
         obs = self.obs
-        next_obs, rew, end, trunc, info = self.env.step(act.to(self.env.device))
+        if stepped is None:
+            stepped = self.env.step(act.to(self.env.device))
+        next_obs, rew, end, trunc, info = stepped
         dead = (end.bool() | trunc.bool()).to(self.device)
         self.hx_cx = hx_cx
         if hx_cx is not None and bool(dead.any()):

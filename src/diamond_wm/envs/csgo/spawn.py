@@ -3,7 +3,8 @@
 Each folder holds `low_res.npy` (n, C, h, w) uint8 frames, `act.npy` the actions taken on them ((n, 51) multi-hot
 vectors for CS:GO, (n,) indices for discrete actions), `next_act.npy` the recorded actions that followed (played
 back by the replay controller) and, for a world model with an upsampler (CS:GO), `full_res.npy` (n, C, H, W).
-Imagined episodes start from the spawn points in sorted order, one after another.
+`context(i)` is spawn point i as a world model's starting context; as a context source, `SpawnPoints` draws spawn
+points with the generator it is given.
 """
 
 from __future__ import annotations
@@ -48,9 +49,8 @@ def actions_from_array(x: np.ndarray) -> torch.Tensor:
 
 
 class SpawnPoints:
-    """The spawn folders under `root` (sorted by number, else by name); a callable initial-condition source for
-    `WorldModelEnv` that gives the next spawn points in order (and `replay(i)`, the recorded actions that follow
-    the i-th spawn point of the last draw)."""
+    """The spawn folders under `root` (sorted by number, else by name); `context(i)` and `replay(i)` of spawn point
+    i; a context source for `WorldModelEnv` that draws spawn points with the generator it is given."""
 
     def __init__(self, root: str | Path, num_steps_conditioning: int = 4) -> None:
         self.root = Path(root)
@@ -65,8 +65,6 @@ class SpawnPoints:
             )
         self.dirs = sorted(dirs, key=lambda d: (0, int(d.name), "") if d.name.isdigit() else (1, 0, d.name))
         self.n = num_steps_conditioning
-        self.next_index = 0
-        self.last_drawn: list[int] = []
 
     def __len__(self) -> int:
         return len(self.dirs)
@@ -94,22 +92,29 @@ class SpawnPoints:
             )
         return Spawn(low[-n:], full[-n:] if full is not None else None, act[-n:], next_act)
 
-    def __call__(self, count: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-        """The next `count` spawn points: (low_res (count, n, C, h, w), act (count, n, ...)) and, when every one
-        has them, full_res (count, n, ...). The generator is not used: spawn points come in order."""
-        self.last_drawn = [(self.next_index + k) % len(self.dirs) for k in range(count)]
-        spawns = [self.load(i) for i in self.last_drawn]
-        self.next_index = (self.next_index + count) % len(self.dirs)
+    def context(self, *indices: int) -> tuple[torch.Tensor, ...]:
+        """Spawn points `indices` (sorted order) as contexts: (low_res (k, n, C, h, w), act (k, n, ...)) and, when
+        every one has them, full_res (k, n, ...)."""
+        spawns = [self.load(i) for i in indices]
         out = (torch.stack([s.low_res for s in spawns]), torch.stack([s.act for s in spawns]))
         if all(s.full_res is not None for s in spawns):
             out += (torch.stack([s.full_res for s in spawns]),)
         return out
 
-    def replay(self, i: int = 0) -> torch.Tensor:
-        """The action of the i-th spawn point of the last draw's last context frame, then its `next_act`."""
-        spawn = self.load(self.last_drawn[i])
+    def __call__(self, count: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+        """`count` spawn points drawn uniformly with `generator` (the first ones in order without one), as
+        `context` gives them."""
+        if generator is None:
+            indices = [k % len(self.dirs) for k in range(count)]
+        else:
+            indices = torch.randint(0, len(self.dirs), (count,), generator=generator).tolist()
+        return self.context(*indices)
+
+    def replay(self, i: int) -> torch.Tensor:
+        """The action on spawn point i's last context frame, then its `next_act`."""
+        spawn = self.load(i)
         return torch.cat((spawn.act[-1:], spawn.next_act))
 
-    def describe(self, i: int = 0) -> str:
-        """Which spawn point the i-th of the last draw is, for the log."""
-        return f"spawn point {self.dirs[self.last_drawn[i]]}"
+    def describe(self, i: int) -> str:
+        """Which spawn point i is, for the log."""
+        return f"spawn point {self.dirs[i % len(self.dirs)]}"
