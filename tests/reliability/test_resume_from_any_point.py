@@ -1,5 +1,6 @@
 """A run killed at any point resumes to the run it would have been: before its first checkpoint (during the
-initial collection) and during its first epoch (after the initial collection's checkpoint)."""
+initial collection) and during its first epoch (after the initial collection's checkpoint). Runs that do not
+collect (a static dataset, model-free mode) resume from their last epoch."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import torch
 
 from diamond_wm.data.published_layout import read_index
 from tests.conftest import cli_command, cli_env, run_cli
-from tests.training.test_train_cli import CATCH, final_state, train
+from tests.training.test_train_cli import CATCH, MODEL_FREE, final_state, train
 
 # A longer initial collection than CATCH's, so that a kill can land inside it.
 OVERRIDES = [
@@ -124,3 +125,24 @@ def test_a_static_dataset_run_resumes_without_touching_the_dataset(tmp_path):
     trainer.run()
     assert final_state(run_dir)["epoch"] == 2
     assert snapshot(source / "dataset") == before
+
+
+def test_a_model_free_run_resumes_from_its_last_epoch(tmp_path):
+    from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
+    from diamond_wm.training.trainer import Trainer
+
+    def cfg(final_epochs: int):
+        overrides = [*MODEL_FREE, f"training.num_final_epochs={final_epochs}"]
+        return to_trainer_config(compose_trainer_config(overrides))
+
+    run_dir = tmp_path / "run"
+    Trainer(cfg(1), run_dir, show_progress=False).run()
+    (run_dir / "FINISHED").unlink()  # as if stopped after epoch 1 of 3
+    trainer = Trainer(cfg(3), run_dir, show_progress=False)
+    assert trainer.epoch == 1 and trainer.epochs_left() == 2  # its schedule: no collecting epoch
+    trainer.run()
+    state = final_state(run_dir)
+    assert state["epoch"] == 3 and state["num_epochs_collect"] == 0 and state["num_env_steps"] == 0
+    assert state["datasets"]["train"] == []  # nothing collected, before or after the resume
+    assert state["components"]["actor_critic"]["num_updates"] == 2 + 1 + 1
+    assert (run_dir / "FINISHED").is_file()

@@ -77,18 +77,36 @@ def test_atari_few_epochs(tmp_path):
     assert "epoch 3 | env steps 80" in res.stderr
 
 
-def test_model_free_mode(tmp_path):
+MODEL_FREE = [
+    *CATCH,
+    "training.model_free=true",
+    "training.num_final_epochs=3",
     # Model-free needs only the actor-critic: the world model's parts can be left out of the agent.
-    nulls = ("agent.denoiser=null", "agent.rew_end_model=null")
-    _, run_dir = train(
-        tmp_path, *CATCH, "training.model_free=true", "checkpointing.save_agent_every=3", *nulls
-    )
-    assert {k.split(".", 1)[0] for k in final_state(run_dir)["agent"]} == {"actor_critic"}
+    "agent.denoiser=null",
+    "agent.rew_end_model=null",
+]
+
+
+def test_model_free_mode(tmp_path):
+    # As published: nothing collected on the schedule (no initial collection, no collecting epoch: the run is its
+    # num_final_epochs epochs); the evaluations play test episodes, without test losses.
+    res, run_dir = train(tmp_path, *MODEL_FREE, "checkpointing.save_agent_every=3")
+    state = final_state(run_dir)
+    assert state["epoch"] == 3 and state["num_epochs_collect"] == 0 and state["num_env_steps"] == 0
+    assert state["datasets"]["train"] == [] and state["train_collector"] is None
+    assert {k.split(".", 1)[0] for k in state["agent"]} == {"actor_critic"}
     versions = sorted(p.name for p in (run_dir / "checkpoints" / "agent_versions").iterdir())
     assert versions == ["agent_epoch_00003.pt"]  # every 3 epochs; the final agent is epoch 3's
-    metrics = [m for m in read_metrics(run_dir / "metrics.jsonl") if "epoch" in m]
-    assert all("denoiser/num_updates" not in m for m in metrics)  # no world model training
-    assert metrics[-1]["actor_critic/num_updates"] == 2 + 1 + 1
+    metrics = read_metrics(run_dir / "metrics.jsonl")
+    epochs = [m for m in metrics if "epoch" in m]
+    assert [m["epoch"] for m in epochs] == [1, 2, 3]  # no epoch 0: no initial collection
+    assert all(m["env_steps"] == 0 and not any(k.startswith("collect/") for k in m) for m in epochs)
+    assert all("denoiser/num_updates" not in m for m in epochs)  # no world model training
+    assert epochs[-1]["actor_critic/num_updates"] == 2 + 1 + 1
+    assert ["test/return_mean" in m for m in epochs] == [False, True, False]  # evaluation.every=2
+    assert not any("loss" in k for m in epochs for k in m if k.startswith("test/"))
+    assert "final/return_mean" in metrics[-1]
+    assert "model-free: no collection; 3 epochs" in res.stderr
 
 
 def test_static_dataset_and_initialization_from_checkpoint(tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from diamond_wm.cli import errors
@@ -19,8 +18,6 @@ from diamond_wm.cli.play_sources import (
 )
 
 log = logging.getLogger(__name__)
-
-USAGE_ERROR = 2
 
 DESCRIPTION = """Play, or watch the policy, inside the world model or the real game (pygame window).
 
@@ -153,9 +150,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_agent_arguments(parser)
 
 
-def _error(msg: str) -> int:
-    print(f"diamond play: error: {msg}", file=sys.stderr)
-    return USAGE_ERROR
+_errors = errors.CommandErrors("diamond play: error")
 
 
 def _choose_mode(args: argparse.Namespace, device) -> None:
@@ -225,17 +220,19 @@ def run(args: argparse.Namespace) -> int:
     base = Path(args.run_dir)
     if base.is_file() and not args.dataset_mode:  # `diamond play agent.pt`: a checkpoint file
         if args.checkpoint is not None:
-            return _error(f"give a checkpoint either as RUN_DIR ({base}) or with --checkpoint, not both")
+            return _errors.fail(
+                f"give a checkpoint either as RUN_DIR ({base}) or with --checkpoint, not both"
+            )
         args.checkpoint, base = base, Path(".")
     if args.size < 16 or args.fps < 1 or (args.horizon is not None and args.horizon < 1):
-        return _error("--size must be >= 16, --fps and --horizon >= 1")
+        return _errors.fail("--size must be >= 16, --fps and --horizon >= 1")
     bad_multiplier = (args.size_multiplier is not None and args.size_multiplier < 1) or (
         args.mouse_multiplier is not None and not args.mouse_multiplier > 0
     )
     if args.num_steps_initial_collect < 1 or bad_multiplier:
-        return _error("-n and --size-multiplier must be >= 1, --mouse-multiplier > 0")
+        return _errors.fail("-n and --size-multiplier must be >= 1, --mouse-multiplier > 0")
     if args.denoising_steps is not None and args.denoising_steps < 1:
-        return _error(f"--denoising-steps {args.denoising_steps}: expected an integer >= 1")
+        return _errors.fail(f"--denoising-steps {args.denoising_steps}: expected an integer >= 1")
     base_out, size = base, args.size
     try:
         if args.dataset_mode:
@@ -265,14 +262,10 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     compile_for_play(app, agent)
                 except Exception as e:  # Inductor: no C++ compiler, unsupported op...
-                    if errors.debug_enabled():
-                        raise
-                    line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                    return _error(f"--compile failed ({line}); play without --compile")
+                    line = errors.one_line(e) or type(e).__name__
+                    return _errors.caught(e, f"--compile failed ({line}); play without --compile")
     except (LoadError, ValueError) as e:  # ConfigError, CheckpointError... are ValueErrors
-        if errors.debug_enabled():
-            raise
-        return _error(str(e).splitlines()[0])
+        return _errors.caught(e)
 
     print("\n".join(controls_help(app)))
     if getattr(args, "record", False) and not args.dataset_mode:

@@ -4,10 +4,13 @@
   no test episode either (as published): a world model's evaluation is its test losses.
 - `CollectingSource`: rank 0 (or the only process) of a run that plays the real game. It owns the train and test
   environments, the run folder's datasets and the collectors that fill them: the initial collection, the
-  collecting epochs and the test episodes. Model-free runs collect this way too (the actor-critic's own real
-  environments are the rollout's, built by `training.build`).
-- `FollowerSource`: another rank of a multi-process run that plays the game: it receives rank 0's schedule and
-  the index of rank 0's train dataset (read from the run folder) and collects nothing.
+  collecting epochs and the test episodes.
+- `ModelFreeSource`: rank 0 of a model-free run (`training.model_free`). As published, it collects nothing on
+  the schedule (no initial collection, no collecting epoch: the run is its `num_final_epochs` epochs) and plays
+  only the test episodes of the evaluations; the actor-critic learns on real environments that its rollout
+  steps itself (built by `training.build`), and the train dataset stays empty.
+- `FollowerSource`: another rank of a multi-process run that plays the game (model-free or not): it receives
+  rank 0's schedule and the index of rank 0's train dataset (read from the run folder) and collects nothing.
 
 A source is built in three steps, at the trainer's points of construction (the random streams depend on their
 order): `data_source` (checks a static dataset before anything is written), `open` (the datasets or environments
@@ -137,19 +140,18 @@ class StaticSource(DataSource):
         return action_spec
 
 
-class CollectingSource(DataSource):
-    """Rank 0 of a run that plays the real game: environments, the run folder's datasets, the collectors."""
+class _PlayingSource(DataSource):
+    """Rank 0 of a run that plays the real game: the test environment, the run folder's datasets, the test
+    episodes. What it adds to the train dataset is its subclass's."""
 
     def __init__(self, cfg: TrainerConfig, dist: DistContext) -> None:
         super().__init__(cfg, dist)
-        self.train_collector: Optional[Collector] = None
         self.test_collector: Optional[Collector] = None
 
-    def open(self, device: torch.device) -> Optional[ActionSpec]:
+    def _open_test_env(self, device: torch.device) -> Optional[ActionSpec]:
         cfg = self.cfg
         self.test_env = make_env(cfg.env.test, cfg.env.type, cfg.collection.test.num_envs, device)
-        self.train_env = make_env(cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, device)
-        return self.dist.broadcast_object(self.test_env.action_spec)
+        return self.test_env.action_spec
 
     def attach(
         self,
@@ -161,19 +163,64 @@ class CollectingSource(DataSource):
         seed: Optional[int],
         show_progress: bool,
     ) -> None:
-        cfg, col = self.cfg, self.cfg.collection
+        cfg = self.cfg
         self.train_dataset, self.test_dataset = build.build_datasets(
             run_dir, None, cfg.training.cache_in_ram, action_spec
         )
         if new_run:
             build.discard_interrupted_start(run_dir, self.train_dataset, self.test_dataset)
-        self.train_collector = Collector(
-            self.train_env, self.train_dataset, policy, epsilon=col.train.epsilon, reset_every_collect=False,
-            show_progress=show_progress, seed=seed, generator=generators["train_collector"],
-        )  # fmt: skip
         self.test_collector = Collector(
-            self.test_env, self.test_dataset, policy, epsilon=col.test.epsilon, reset_every_collect=True,
+            self.test_env, self.test_dataset, policy, epsilon=cfg.collection.test.epsilon, reset_every_collect=True,
             show_progress=show_progress, generator=generators["test_collector"],
+        )  # fmt: skip
+
+    def share_index(self) -> None:
+        if self.dist.is_distributed:
+            self.dist.broadcast_object(self.train_dataset.lengths.tolist())
+
+    def test_episodes(self, num_episodes: int, seed: int, prefix: str) -> dict[str, Any]:
+        assert self.test_collector is not None, "attach() first"
+        if num_episodes <= 0:
+            return {}
+        self.test_dataset.clear()
+        report = self.test_collector.collect(num_episodes=num_episodes, seed=seed)
+        metrics: dict[str, Any] = report.metrics(prefix=f"{prefix}/")
+        metrics[f"{prefix}/returns"] = report.returns[:num_episodes]
+        metrics[f"{prefix}/lengths"] = report.lengths[:num_episodes]
+        return metrics
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        restore_datasets(self.train_dataset, self.test_dataset, state["datasets"])
+
+
+class CollectingSource(_PlayingSource):
+    """Rank 0 of a run that collects on the schedule: the test episodes, and the train environment and
+    collector that fill the train dataset."""
+
+    def __init__(self, cfg: TrainerConfig, dist: DistContext) -> None:
+        super().__init__(cfg, dist)
+        self.train_collector: Optional[Collector] = None
+
+    def open(self, device: torch.device) -> Optional[ActionSpec]:
+        cfg = self.cfg
+        action_spec = self._open_test_env(device)
+        self.train_env = make_env(cfg.env.train, cfg.env.type, cfg.collection.train.num_envs, device)
+        return self.dist.broadcast_object(action_spec)
+
+    def attach(
+        self,
+        run_dir: RunDir,
+        new_run: bool,
+        action_spec: Optional[ActionSpec],
+        policy: Optional[nn.Module],
+        generators: dict[str, torch.Generator],
+        seed: Optional[int],
+        show_progress: bool,
+    ) -> None:
+        super().attach(run_dir, new_run, action_spec, policy, generators, seed, show_progress)
+        self.train_collector = Collector(
+            self.train_env, self.train_dataset, policy, epsilon=self.cfg.collection.train.epsilon,
+            reset_every_collect=False, show_progress=show_progress, seed=seed, generator=generators["train_collector"],
         )  # fmt: skip
 
     def initial_collection(self, schedule: EpochSchedule) -> tuple[int, Optional[dict[str, Any]]]:
@@ -205,29 +252,28 @@ class CollectingSource(DataSource):
         assert self.train_collector is not None, "attach() first"
         return self.train_collector.collect(num_steps=num_steps)
 
-    def share_index(self) -> None:
-        if self.dist.is_distributed:
-            self.dist.broadcast_object(self.train_dataset.lengths.tolist())
-
-    def test_episodes(self, num_episodes: int, seed: int, prefix: str) -> dict[str, Any]:
-        assert self.test_collector is not None, "attach() first"
-        if num_episodes <= 0:
-            return {}
-        self.test_dataset.clear()
-        report = self.test_collector.collect(num_episodes=num_episodes, seed=seed)
-        metrics: dict[str, Any] = report.metrics(prefix=f"{prefix}/")
-        metrics[f"{prefix}/returns"] = report.returns[:num_episodes]
-        metrics[f"{prefix}/lengths"] = report.lengths[:num_episodes]
-        return metrics
-
     def state_dict(self) -> dict[str, Any]:
         assert self.train_collector is not None, "attach() first"
         return super().state_dict() | {"train_collector": self.train_collector.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         assert self.train_collector is not None, "attach() first"
-        restore_datasets(self.train_dataset, self.test_dataset, state["datasets"])
+        super().load_state_dict(state)
         self.train_collector.load_state_dict(state["train_collector"])
+
+
+class ModelFreeSource(_PlayingSource):
+    """Rank 0 of a model-free run (`training.model_free`), as published: no collection at all (the train
+    dataset stays empty, the run is `num_final_epochs` epochs), only the test episodes of the evaluations."""
+
+    def open(self, device: torch.device) -> Optional[ActionSpec]:
+        return self.dist.broadcast_object(self._open_test_env(device))
+
+    def initial_collection(self, schedule: EpochSchedule) -> tuple[int, Optional[dict[str, Any]]]:
+        schedule.no_collection()
+        self.dist.broadcast_object((0, schedule.num_epochs_collect))  # what the other ranks follow
+        log.info("model-free: no collection; %d epochs", schedule.num_epochs)
+        return 0, None
 
 
 class FollowerSource(DataSource):
@@ -263,4 +309,6 @@ def data_source(cfg: TrainerConfig, dist: DistContext) -> DataSource:
     dataset is resolved here: a bad one fails before anything is written."""
     if cfg.static_dataset.path is not None:
         return StaticSource(cfg, dist)
-    return CollectingSource(cfg, dist) if dist.is_main else FollowerSource(cfg, dist)
+    if not dist.is_main:
+        return FollowerSource(cfg, dist)
+    return ModelFreeSource(cfg, dist) if cfg.training.model_free else CollectingSource(cfg, dist)

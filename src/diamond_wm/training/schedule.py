@@ -5,7 +5,8 @@
   number of collecting epochs: ceil((num_steps_total - collected) / steps_per_epoch).
 - Every collecting epoch, epoch 1 included, first collects `steps_per_epoch` steps (never beyond
   `num_steps_total`), then trains, then evaluates every `evaluation.every` epochs. Then `num_final_epochs` epochs
-  train without collecting. A static-dataset run has no collecting epoch.
+  train without collecting. A static-dataset run and a model-free run (as published) have neither the initial
+  collection nor a collecting epoch: they are their `num_final_epochs` epochs.
 - A component trains only once `epoch > start_after_epochs`: `steps_first_epoch` updates at epoch 1,
   `steps_per_epoch` at every other epoch.
 - Update k of a component (counting from 0) runs at LR x min(1, k / lr_warmup_steps): update 0 runs at LR 0.
@@ -72,7 +73,7 @@ class EpochSchedule:
         self.num_epochs_collect = -(-remaining // max(1, self.steps_per_epoch))
 
     def no_collection(self) -> None:
-        """A run that never collects (static dataset): only the final epochs."""
+        """A run that never collects (a static dataset, model-free mode): only the final epochs."""
         self.num_epochs_collect = 0
 
     @property

@@ -3,13 +3,16 @@
 The schedule is the published trainer's (see `diamond_wm.training.schedule`): an initial collection before
 epoch 1 fixes the number of collecting epochs; each of them collects `steps_per_epoch` steps, then trains, then
 evaluates every `evaluation.every` epochs; `num_final_epochs` epochs train without collecting; at the end
-`num_final_episodes` test episodes whose mean return is the run's score.
+`num_final_episodes` test episodes whose mean return is the run's score. A static-dataset run or a model-free
+run (`training.model_free`: the actor-critic alone learns, on real environments it steps itself) has no
+collection: it is its `num_final_epochs` epochs, and only the model-free one plays test episodes.
 
 The run's parts come from `training.build`, its episodes from `training.data_source` (a static dataset, the
-real game, or rank 0's episodes on the other ranks); what it writes goes through `training.outputs`; its state
-is the versioned dict of `training.run_state`, saved (atomically) after the initial collection ("epoch 0") and
-at the end of each epoch, so an interrupted run resumes from its last checkpoint. A run interrupted before its first
-checkpoint starts over: the episodes it had collected are discarded.
+real game, its test episodes alone in model-free mode, or rank 0's episodes on the other ranks); what it writes
+goes through `training.outputs`; its state is the versioned dict of `training.run_state`, saved (atomically)
+after the initial collection ("epoch 0", also saved by a run that has none) and at the end of each epoch, so an
+interrupted run resumes from its last checkpoint. A run interrupted before its first checkpoint starts over:
+the episodes it had collected are discarded.
 
 Launched by torchrun (`diamond_wm.runtime.distributed`), every process runs this loop on its own device: rank 0
 alone collects, evaluates and writes; every rank trains every part through DistributedDataParallel on its share of
