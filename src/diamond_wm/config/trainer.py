@@ -113,6 +113,10 @@ class TrainingConfig:
     num_workers_data_loaders: int = 0  # > 0: DataLoader workers read the segments from the episode files
     model_free: bool = False
     compile_wm: bool = False
+    # "fp32" (the published numerics) or "bf16": bf16 autocast of the networks' forward passes in every update,
+    # imagination, collection and test losses; weights, optimizer state, losses and the diffusion sampler's
+    # arithmetic stay in float32.
+    precision: str = "fp32"
 
 
 @dataclass

@@ -20,6 +20,7 @@ from diamond_wm.config.env import ENV_TYPES, GameConfig, check_keymap
 from diamond_wm.config.errors import ConfigError
 from diamond_wm.config.trainer import WANDB_MODES, ComponentTrainingConfig, OptimizerConfig, TrainerConfig
 from diamond_wm.runtime.devices import parse_devices
+from diamond_wm.runtime.precision import PRECISIONS
 
 
 def _int_at_least(key: str, value: Any, low: int) -> None:
@@ -247,6 +248,8 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
 
     _int_at_least("training.num_final_epochs", cfg.training.num_final_epochs, 0)
     _int_at_least("training.num_workers_data_loaders", cfg.training.num_workers_data_loaders, 0)
+    if cfg.training.precision not in PRECISIONS:
+        raise ConfigError("training.precision", cfg.training.precision, " or ".join(PRECISIONS))
     _int_at_least("evaluation.every", cfg.evaluation.every, 1)
 
     den = cfg.denoiser

@@ -1,9 +1,9 @@
 """A scripted expert for Catch and the static dataset it records, in our dataset layout (`train/`, `test/`).
 
 The expert moves the paddle towards the ball's column and stays under it: Catch's optimal policy (every ball can
-be reached in time, so it catches all of them). It reads the game's state rather than its pixels, which is what a
-trained model-free policy converges to on this fully observed game (the demo's actor-critic reaches a mean return
-of 0.94 model-free) without minutes of training and its run-to-run variance.
+be reached in time, so it catches all of them). It reads the game's state rather than its pixels: the policy a
+model-free learner converges to on this fully observed game, without minutes of training and its run-to-run
+variance.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Numerical precision of the networks at run time: float32, or bf16 autocast (CPU and CUDA).
 
-Used by `diamond bench --precision` and `diamond play --precision`. Training stays in float32. What bf16 costs in
+Used by `diamond bench --precision`, `diamond play --precision` and `training.precision`. What bf16 costs in
 imagined frames is measured by the bench (`psnr_bf16_50_steps*`, `psnr_csgo*`, docs/benchmarks.md).
 
 The default precision of a device follows what its hardware computes natively (`default_precision`): bf16 where

@@ -35,6 +35,7 @@ from diamond_wm.envs.world_model_env import InitialConditionSource, WorldModelEn
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.checkpoint import CheckpointMismatchError, load_agent_state, load_into
 from diamond_wm.models.world_model import world_model_of
+from diamond_wm.runtime.precision import check_precision, warn_if_emulated
 from diamond_wm.training.component import ComponentState
 from diamond_wm.training.objectives import ActorCriticObjective, DenoiserObjective, RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
@@ -280,6 +281,9 @@ def build_components(
             agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss
         ),
     }
+    device = next(agent.parameters()).device
+    check_precision(cfg.training.precision, device)  # bf16 on a device without autocast: one line
+    warn_if_emulated(cfg.training.precision, device)
     components = {}
     for name in agent.parts:  # the parts the agent has (a null part in its config is absent)
         model, comp_cfg = getattr(agent, name), getattr(cfg, name)
@@ -287,7 +291,15 @@ def build_components(
         opt, sched = configure_optimizer(model, comp_cfg.optimizer, t.lr_warmup_steps)
         source = batches.get(name, lambda: None)
         components[name] = ComponentState(
-            name, model, objectives[name](), source, opt, sched, t.grad_acc_steps, t.max_grad_norm
+            name,
+            model,
+            objectives[name](),
+            source,
+            opt,
+            sched,
+            t.grad_acc_steps,
+            t.max_grad_norm,
+            precision=cfg.training.precision,
         )
     return components
 

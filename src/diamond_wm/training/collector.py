@@ -27,6 +27,7 @@ from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.episode import FINAL_OBSERVATION, Episode
 from diamond_wm.data.frames import to_uint8_frames
 from diamond_wm.envs.base import TorchEnv
+from diamond_wm.runtime.precision import autocast
 from diamond_wm.runtime.progress import Phase
 from diamond_wm.training.driver import PolicyDriver
 
@@ -89,6 +90,7 @@ class Collector:
         show_progress: show a progress bar on a terminal, one log line per collection elsewhere.
         seed: seed of the first environment reset (later resets continue the environments' RNG).
         generator: torch.Generator (CPU) for the action draws; None seeds one from torch's global RNG.
+        precision: "bf16": the policy's forward under bf16 autocast (`training.precision`).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class Collector:
         show_progress: bool = True,
         seed: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
+        precision: str = "fp32",
     ) -> None:
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
@@ -114,6 +117,7 @@ class Collector:
         if generator is None:
             generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,)).item()))
         self.generator = generator
+        self.precision = precision
         n = env.num_envs
         self._buffers: list[list[tuple[torch.Tensor, ...]]] = [[] for _ in range(n)]  # steps not yet stored
         self._episode_ids: list[Optional[int]] = [None] * n  # dataset id of each episode in progress
@@ -138,7 +142,8 @@ class Collector:
         n, g = self.env.num_envs, self.generator
         if self.policy is None:
             return torch.randint(self.env.num_actions, (n,), generator=g), None
-        out = self.driver.forward()
+        with autocast(self.driver.device, self.precision):
+            out = self.driver.forward()
         probs = torch.softmax(out.logits_act.detach().float().cpu(), dim=-1)  # (N, A)
         act = torch.multinomial(probs, 1, generator=g).squeeze(1)
         if self.epsilon > 0:

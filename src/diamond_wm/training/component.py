@@ -21,6 +21,7 @@ from torch import nn
 
 from diamond_wm.data.batch import Batch
 from diamond_wm.runtime.distributed import SINGLE, DistContext
+from diamond_wm.runtime.precision import autocast
 from diamond_wm.runtime.progress import Phase
 
 BatchSource = Callable[[], Optional[Batch]]  # the next training batch (None for objectives that need none)
@@ -42,6 +43,9 @@ class ComponentState:
     num_updates: int = 0
     ddp: Optional[nn.Module] = None  # DistributedDataParallel(objective) in a multi-process run
     dist: DistContext = SINGLE
+    precision: str = (
+        "fp32"  # "bf16": the objective's forward under bf16 autocast (backward follows its dtypes)
+    )
 
     def wrap_ddp(self, dist: DistContext) -> None:
         """Train through DistributedDataParallel over the ranks of `dist` (no-op for one process). DDP starts by
@@ -122,8 +126,10 @@ def _update(
     forward = comp.ddp if comp.ddp is not None else comp.objective
     for i in range(comp.grad_acc_steps):
         with comp._sync_context(last=i == comp.grad_acc_steps - 1):
-            loss, metrics = forward(comp.batches())
-            loss.backward()  # unscaled, as the published trainer: the accumulated gradients are summed
+            batch = comp.batches()
+            with autocast(_device_of(comp.model), comp.precision):
+                loss, metrics = forward(batch)
+            loss.float().backward()  # unscaled, as the published trainer: the accumulated gradients are summed
         for k, v in metrics.items():
             sums[k] += float(v) / comp.grad_acc_steps
     if comp.max_grad_norm is not None:
@@ -132,3 +138,8 @@ def _update(
     comp.optimizer.step()
     comp.scheduler.step()
     comp.num_updates += 1
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")

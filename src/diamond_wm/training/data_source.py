@@ -171,7 +171,7 @@ class _PlayingSource(DataSource):
             build.discard_interrupted_start(run_dir, self.train_dataset, self.test_dataset)
         self.test_collector = Collector(
             self.test_env, self.test_dataset, policy, epsilon=cfg.collection.test.epsilon, reset_every_collect=True,
-            show_progress=show_progress, generator=generators["test_collector"],
+            show_progress=show_progress, generator=generators["test_collector"], precision=cfg.training.precision,
         )  # fmt: skip
 
     def share_index(self) -> None:
@@ -221,6 +221,7 @@ class CollectingSource(_PlayingSource):
         self.train_collector = Collector(
             self.train_env, self.train_dataset, policy, epsilon=self.cfg.collection.train.epsilon,
             reset_every_collect=False, show_progress=show_progress, seed=seed, generator=generators["train_collector"],
+            precision=self.cfg.training.precision,
         )  # fmt: skip
 
     def initial_collection(self, schedule: EpochSchedule) -> tuple[int, Optional[dict[str, Any]]]:

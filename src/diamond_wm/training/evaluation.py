@@ -12,6 +12,7 @@ from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length, u
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.traverser import DatasetTraverser
+from diamond_wm.runtime.precision import autocast
 
 
 @torch.no_grad()
@@ -22,6 +23,7 @@ def world_model_test_losses(
     device: torch.device,
     seed: int = 0,
     full_res: Optional[EpisodeDataset] = None,
+    precision: str = "fp32",
 ) -> dict[str, float]:
     """Mean losses of each objective (name -> (objective, segment length)) over every chunk of `dataset`, with
     fixed noise (the same seed at every evaluation: losses comparable across epochs). The upsampler's batches
@@ -37,7 +39,8 @@ def world_model_test_losses(
             objective.eval()
             full = full_res if name == "upsampler" else None
             for batch in DatasetTraverser(dataset, batch_size, seq_length, full):
-                _, m = objective(batch.to(device))
+                with autocast(device, precision):
+                    _, m = objective(batch.to(device))
                 for k, v in m.items():
                     metrics[f"test/{name}/{k}"] += float(v)
                     counts[f"test/{name}/{k}"] += 1
@@ -69,4 +72,5 @@ def run_test_losses(
         cfg.denoiser.training.batch_size,
         device,
         full_res=full_res_test,
+        precision=cfg.training.precision,
     )

@@ -282,6 +282,7 @@ class Trainer:
             "rollout": own["rollout"],
             "datasets": source["datasets"],
             "rng": own["rng"],
+            "numerics": self._numerics(),
         }
         if ranks is not None:  # a multi-process run: every rank's own state (rank 0's is also above)
             state["ranks"] = ranks
@@ -290,7 +291,18 @@ class Trainer:
         if self.epoch > 0 and self.epoch % every == 0:
             self.outputs.save_agent_version(self.epoch, self.agent, self.cfg.checkpointing.num_to_keep)
 
+    def _numerics(self) -> dict[str, Any]:
+        """The settings that change the run's arithmetic but not its checkpoints (saved to tell a resume)."""
+        return {"precision": self.cfg.training.precision, "compile_wm": self.cfg.training.compile_wm}
+
     def _load_state(self, state: dict[str, Any]) -> None:
+        saved = state.get("numerics") or {"precision": "fp32", "compile_wm": False}
+        changed = {k: (saved.get(k), v) for k, v in self._numerics().items() if saved.get(k) != v}
+        if changed:
+            log.warning(
+                "resuming under other numerics than the run was saved with: %s",
+                ", ".join(f"training.{k} {a} -> {b}" for k, (a, b) in changed.items()),
+            )
         self.epoch = state["epoch"]
         self.schedule.num_epochs_collect = state["num_epochs_collect"]
         self.num_env_steps = state["num_env_steps"]
