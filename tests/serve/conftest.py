@@ -1,0 +1,100 @@
+"""A real server on loopback for the tests: uvicorn on a free port in a thread, serving the test game."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from diamond_wm.serve.fake_game import FakeHost
+from diamond_wm.serve.protocol import PROTOCOL_VERSION, split_frame_message
+from diamond_wm.serve.run import bind, build_uvicorn
+from diamond_wm.serve.server import GameServer, Limits
+
+
+@dataclass
+class Running:
+    """A server running in a thread: its URL, its game server and host."""
+
+    base: str  # http://127.0.0.1:PORT
+    port: int
+    game_server: GameServer
+    host: FakeHost
+    token: Optional[str]
+    clients: contextlib.ExitStack
+
+    @property
+    def ws_url(self) -> str:
+        return self.base.replace("http://", "ws://") + "/ws"
+
+    def connect(self, **kwargs: Any) -> ClientConnection:
+        """A WebSocket client, closed at the end of the test at the latest."""
+        return self.clients.enter_context(connect(self.ws_url, open_timeout=10, **kwargs))
+
+    def join(self, resume: Optional[str] = None, **kwargs: Any) -> tuple[ClientConnection, dict]:
+        """A connected player: (connection, welcome message)."""
+        ws = self.connect(**kwargs)
+        ws.send(json.dumps({"type": "hello", "version": PROTOCOL_VERSION, "resume": resume}))
+        welcome = next_control(ws)
+        assert welcome["type"] == "welcome", welcome
+        return ws, welcome
+
+
+def next_control(ws: ClientConnection, timeout: float = 10.0, kind: Optional[str] = None) -> dict:
+    """The next JSON message (of type `kind` when given), skipping frames."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        if isinstance(message, str):
+            parsed = json.loads(message)
+            if kind is None or parsed["type"] == kind:
+                return parsed
+
+
+def next_frame(ws: ClientConnection, timeout: float = 10.0) -> tuple[dict, bytes]:
+    """(meta, image) of the next frame, skipping control messages."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        if isinstance(message, bytes):
+            return split_frame_message(message)
+
+
+def send_input(ws: ClientConnection, **inp: Any) -> None:
+    ws.send(json.dumps({"type": "input", "input": inp}))
+
+
+@pytest.fixture
+def serve_test_game() -> Iterator:
+    """`serve_test_game(limits=..., token=..., **build_uvicorn kwargs)` -> Running; stopped after the test."""
+    started: list[tuple[Any, threading.Thread]] = []
+    clients = contextlib.ExitStack()
+
+    def start(limits: Optional[Limits] = None, token: Optional[str] = None, host: Optional[FakeHost] = None, **kw):
+        host = host or FakeHost()
+        sock = bind("127.0.0.1", 0)
+        server, game_server = build_uvicorn(host, limits or Limits(fps=30), sock, token, **kw)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        port = sock.getsockname()[1]
+        return Running(f"http://127.0.0.1:{port}", port, game_server, host, token, clients)
+
+    yield start
+    with contextlib.suppress(Exception):
+        clients.close()
+    for server, thread in started:
+        server.should_exit = True
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "the server did not stop"
