@@ -121,7 +121,6 @@ class Player:
     last_input: float = field(default_factory=time.monotonic)
     outbox: Optional[Outbox] = None
     disconnected_at: Optional[float] = None
-    next_due: float = 0.0
     seq: int = 0
     frames: int = 0  # frames made for this player
     last_error_at: float = -1e9

@@ -1,8 +1,8 @@
 """The game server: players join, leave, come back; one tick loop steps every player due a frame as one batch.
 
-- The tick loop (`run`) calls `GameHost.tick` in one worker thread with the games of every connected player whose
-  next frame is due (at most `fps` frames per second each), then encodes their frames there and puts each into
-  its player's `Outbox` (latest frame only). The event loop stays free for the connections meanwhile.
+- The tick loop (`run`) calls `GameHost.tick` in one worker thread with the games of every connected player, at
+  most `fps` times a second (one clock for all players: each tick is the largest batch), then encodes their frames
+  there and puts each into its player's `Outbox` (latest frame only). The event loop stays free meanwhile.
 - `connect` gives a new player a game (`GameHost.join` in another worker thread: a slow join stalls nobody), or
   gives a returning player (their resume id) their game back. Refused when `max_players` games are held.
 - A disconnected player's game waits `idle_timeout` seconds for them; a connected player who sends no input for
@@ -123,7 +123,6 @@ class GameServer:
                 player.outbox.close(protocol.bye(protocol.REPLACED, "this game was opened in another tab"))
             player.outbox, player.disconnected_at = outbox, None
             player.last_input = time.monotonic()
-            player.next_due = 0.0
             self._wake.set()
             log.info("player %d came back (%d players)", player.number, len(self.players))
             return player, True
@@ -200,6 +199,7 @@ class GameServer:
         loop = asyncio.get_running_loop()
         next_housekeeping = next_quota = time.monotonic()
         next_stats = time.monotonic() + STATS_LOG_PERIOD
+        next_tick = 0.0
         while not self._stopping:
             now = time.monotonic()
             if now >= next_housekeeping:
@@ -211,17 +211,14 @@ class GameServer:
             if now >= next_stats:
                 next_stats = now + STATS_LOG_PERIOD
                 self._log_stats()
-            period = 1.0 / self.limits.fps
-            connected = [p for p in self.players.values() if p.outbox is not None]
-            due = [p for p in connected if p.next_due <= now]
-            if not due:
-                wait = min([p.next_due - now for p in connected] + [HOUSEKEEPING_PERIOD])
+            due = [p for p in self.players.values() if p.outbox is not None]
+            if not due or now < next_tick:
+                wait = next_tick - now if due else HOUSEKEEPING_PERIOD
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(wait, 0.001))
+                    await asyncio.wait_for(self._wake.wait(), min(max(wait, 0.001), HOUSEKEEPING_PERIOD))
                 continue
-            for p in due:
-                p.next_due = max(p.next_due + period, now)
+            next_tick = max(next_tick + 1.0 / self.limits.fps, now)  # one clock for all: the largest batches
             try:
                 frames = await loop.run_in_executor(self._tick_pool, self._tick, due)
             except Exception as e:
