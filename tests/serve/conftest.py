@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -36,7 +39,30 @@ class Running:
 
     def connect(self, **kwargs: Any) -> ClientConnection:
         """A WebSocket client, closed at the end of the test at the latest."""
-        return self.clients.enter_context(connect(self.ws_url, open_timeout=10, **kwargs))
+        kwargs = {"open_timeout": 10, "close_timeout": 1, **kwargs}
+        return self.clients.enter_context(connect(self.ws_url, **kwargs))
+
+    def raw_client(self) -> socket.socket:
+        """A WebSocket client on a bare socket that says hello, then reads nothing more (a frozen browser)."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.clients.callback(sock.close)
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += sock.recv(1)
+        assert response.startswith(b"HTTP/1.1 101"), response
+        hello = json.dumps({"type": "hello", "version": PROTOCOL_VERSION, "resume": None}).encode()
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(hello))
+        sock.sendall(bytes([0x81, 0x80 | len(hello)]) + mask + masked)  # one masked text frame (< 126 bytes)
+        return sock
 
     def join(self, resume: Optional[str] = None, **kwargs: Any) -> tuple[ClientConnection, dict]:
         """A connected player: (connection, welcome message)."""
@@ -73,13 +99,22 @@ def send_input(ws: ClientConnection, **inp: Any) -> None:
 
 @pytest.fixture
 def serve_test_game() -> Iterator:
-    """`serve_test_game(limits=..., token=..., **build_uvicorn kwargs)` -> Running; stopped after the test."""
+    """`serve_test_game(limits=, token=, host=, send_buffer=, **build_uvicorn kwargs)` -> Running, a server that
+    stops after the test."""
     started: list[tuple[Any, threading.Thread]] = []
     clients = contextlib.ExitStack()
 
-    def start(limits: Optional[Limits] = None, token: Optional[str] = None, host: Optional[FakeHost] = None, **kw):
+    def start(
+        limits: Optional[Limits] = None,
+        token: Optional[str] = None,
+        host: Optional[FakeHost] = None,
+        send_buffer: Optional[int] = None,
+        **kw,
+    ):
         host = host or FakeHost()
         sock = bind("127.0.0.1", 0)
+        if send_buffer is not None:  # the connections' socket send buffer (loopback's holds megabytes)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         server, game_server = build_uvicorn(host, limits or Limits(fps=30), sock, token, **kw)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()

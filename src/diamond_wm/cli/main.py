@@ -67,7 +67,9 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
         action="store_true",
         help="show the full traceback of an error (also accepted after the subcommand)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,benchmark,play,serve,eval,bench,results,dataset}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="{train,benchmark,play,serve,eval,bench,results,dataset}"
+    )
     sub.required = True
     # `train` and `benchmark` forward everything after them to their own parser and to Hydra (overrides, -m ...).
     for name in _FORWARDING:

@@ -43,26 +43,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = DESCRIPTION
     parser.add_argument("run_dir", nargs="?", default=".", metavar="RUN_DIR", help="run folder (default: .)")
-    parser.add_argument("-p", "--pretrained", default=None, metavar="GAME", help="published model: csgo or a game")
+    parser.add_argument(
+        "-p", "--pretrained", default=None, metavar="GAME", help="published model: csgo or a game"
+    )
     parser.add_argument("--checkpoint", type=Path, default=None, help="an agent checkpoint file")
     parser.add_argument("--env-id", default=None, help="env id for --checkpoint, e.g. BreakoutNoFrameskip-v4")
-    parser.add_argument("--spawn", type=Path, default=None, metavar="DIR", help="spawn points of a world model")
-    parser.add_argument("--preset", default=None, help="CS:GO samplers: the world_model_env preset (default fast)")
+    parser.add_argument(
+        "--spawn", type=Path, default=None, metavar="DIR", help="spawn points of a world model"
+    )
+    parser.add_argument(
+        "--preset", default=None, help="CS:GO samplers: the world_model_env preset (default fast)"
+    )
     parser.add_argument("--test-game", action="store_true", help="serve a tiny built-in game (no model)")
-    parser.add_argument("--horizon", type=int, default=None, help="imagination horizon (default 50; CS:GO 1000)")
-    parser.add_argument("--denoising-steps", type=int, default=None, metavar="N", help="denoising steps per frame")
-    parser.add_argument("-n", "--num-steps-initial-collect", type=int, default=1000, help="real steps (default 1000)")
+    parser.add_argument(
+        "--horizon", type=int, default=None, help="imagination horizon (default 50; CS:GO 1000)"
+    )
+    parser.add_argument(
+        "--denoising-steps", type=int, default=None, metavar="N", help="denoising steps per frame"
+    )
+    parser.add_argument(
+        "-n", "--num-steps-initial-collect", type=int, default=1000, help="real steps (default 1000)"
+    )
     parser.add_argument("--mouse-multiplier", type=float, default=None, help="CS:GO: mouse motion multiplier")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: best available)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default=None, help="fp32 (default) or bf16")
     parser.add_argument("--fast", action="store_true", help="bf16 where the device computes it natively")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the players' games (player k: SEED + k)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the players' games (player k: SEED + k)"
+    )
     net = parser.add_argument_group("server")
     net.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    net.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)")
-    net.add_argument("--token", default=None, help="the token players need (default off 127.0.0.1: a new one)")
+    net.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)"
+    )
+    net.add_argument(
+        "--token", default=None, help="the token players need (default off 127.0.0.1: a new one)"
+    )
     net.add_argument("--max-players", type=_positive(int, "--max-players"), default=4, help="default 4")
-    net.add_argument("--fps", type=_positive(float, "--fps"), default=15.0, help="frames per second per player")
+    net.add_argument(
+        "--fps", type=_positive(float, "--fps"), default=15.0, help="frames per second per player"
+    )
     net.add_argument(
         "--idle-timeout",
         type=_positive(float, "--idle-timeout"),
@@ -75,7 +95,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     net.add_argument("--record", type=Path, default=None, metavar="DIR", help="record each player's episodes")
     net.add_argument(
-        "--record-max-gb", type=_positive(float, "--record-max-gb"), default=None, help="stop recording past this"
+        "--record-max-gb",
+        type=_positive(float, "--record-max-gb"),
+        default=None,
+        help="stop recording past this",
     )
     add_agent_arguments(parser)
 
@@ -111,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
         host, what = session_host(args)
 
     def announce(url: str) -> None:
-        print(f"Serving {what} to at most {args.max_players} players. Open in a browser:\n\n  {url}\n", flush=True)
+        print(
+            f"Serving {what} to at most {args.max_players} players. Open in a browser:\n\n  {url}\n",
+            flush=True,
+        )
         if recording is not None:
             print(f"Recording each player's episodes under {recording.directory}", flush=True)
         print("Ctrl-C stops the server.", flush=True)

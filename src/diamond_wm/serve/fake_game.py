@@ -3,7 +3,8 @@
 
 A square of 8 x 8 pixels moves by one pixel per step in the direction of the held keys w a s d; the
 background's colour is a function of the held keys; the top row of pixels counts the steps (bits).
-The mouse moves the square too (one pixel per 10 pixels of motion). Commands: reset, pause, step (while paused).
+The mouse moves the square too (one pixel per 10 pixels of motion). With `noise`, random low bits make every frame
+incompressible (network tests). Commands: reset, pause, step (while paused).
 Episodes last `EPISODE_LENGTH` steps; recorded ones go to `<record_dir>/episode_<k>.npz` (frames, actions).
 """
 
@@ -35,11 +36,18 @@ MOVES = {"w": (-1, 0), "s": (1, 0), "a": (0, -1), "d": (0, 1)}
 class FakeGame:
     """One player's game (see the module docstring); `size` is (height, width)."""
 
-    def __init__(self, seed: int, size: tuple[int, int] = (64, 64), record_dir: Optional[Path] = None):
+    def __init__(
+        self,
+        seed: int,
+        size: tuple[int, int] = (64, 64),
+        record_dir: Optional[Path] = None,
+        noise: bool = False,
+    ):
         self.height, self.width = size
         if self.height < SQUARE or self.width < SQUARE:
             raise ValueError(f"test game size {size}: expected at least {SQUARE} x {SQUARE} pixels")
         self.seed = seed
+        self.noise = noise
         self.uses_mouse = True
         self.bindings = dict(PLAY_BINDINGS)
         self.record_dir = record_dir
@@ -116,6 +124,8 @@ class FakeGame:
         img[self.y : self.y + SQUARE, self.x : self.x + SQUARE] = 255
         bits = [(self.t >> i) & 1 for i in range(min(16, self.width))]
         img[0, : len(bits)] = np.array(bits, np.uint8)[:, None] * 255
+        if self.noise:  # incompressible frames (network tests): the low 6 bits random, new each step
+            img[1:] |= np.random.default_rng((self.seed, self.steps)).integers(0, 64, img[1:].shape, np.uint8)
         return img
 
     def header(self) -> list[list[str]]:
@@ -150,11 +160,12 @@ class FakeGame:
 
 
 class FakeHost:
-    """Hosts `FakeGame`s of `size` (height, width). Test hooks: `tick_delay` seconds of sleep per tick (a slow
+    """Hosts `FakeGame`s of `size` (height, width), with `noise` or not. Test hooks: `tick_delay` seconds of sleep per tick (a slow
     model), `fail_ticks` (the next ticks raise RuntimeError while > 0); `ticks` and `batch_sizes` count calls."""
 
-    def __init__(self, size: tuple[int, int] = (64, 64), tick_delay: float = 0.0):
+    def __init__(self, size: tuple[int, int] = (64, 64), tick_delay: float = 0.0, noise: bool = False):
         self.size = size
+        self.noise = noise
         self.tick_delay = tick_delay
         self.fail_ticks = 0
         self.ticks = 0
@@ -164,7 +175,7 @@ class FakeHost:
         self._lock = threading.Lock()
 
     def join(self, player_seed: int, record_dir: Optional[Path]) -> FakeGame:
-        game = FakeGame(player_seed, self.size, record_dir)
+        game = FakeGame(player_seed, self.size, record_dir, self.noise)
         with self._lock:
             self.games.append(game)
         return game
