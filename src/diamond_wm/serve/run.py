@@ -1,14 +1,16 @@
 """Running the server: the socket bound, the URL printed, uvicorn until SIGTERM or Ctrl-C, then a clean stop.
 
-uvicorn handles SIGTERM and SIGINT in the main thread: it stops accepting, closes the WebSockets, and the
-application's lifespan ends every game (`GameServer.stop`: recordings stored) before `serve` returns.
+On SIGTERM or Ctrl-C every player is told, every game ends (`GameServer.stop`: recordings stored), then uvicorn
+stops accepting, closes the connections, and `serve` returns.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from types import FrameType
 from typing import Optional
 
 import uvicorn
@@ -49,6 +51,46 @@ def url(host: str, port: int, token: Optional[str]) -> str:
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, but on SIGTERM or Ctrl-C the players are told and their games end (recordings stored)
+    before uvicorn closes the connections, and `run` returns (uvicorn raises the signal again after its clean
+    stop, which would end the process with SIGTERM's status). A second signal stops at once."""
+
+    def __init__(self, config: uvicorn.Config, game_server: GameServer):
+        super().__init__(config)
+        self.game_server = game_server
+        self.on_started: Callable[[], None] = lambda: None  # once listening, signals handled
+        self._stopping: Optional[asyncio.Task] = None
+        self._signalled = False
+
+    def handle_exit(self, sig: int, frame: Optional[FrameType]) -> None:
+        if self._signalled or self.should_exit:
+            self.should_exit = self.force_exit = True
+            return
+        self._signalled = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not serving yet
+            self.should_exit = True
+            return
+        loop.call_soon_threadsafe(self._begin_stop)  # safe in a signal handler
+
+    async def startup(self, sockets: Optional[list[socket.socket]] = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_started()
+
+    def _begin_stop(self) -> None:
+        log.info("stopping: telling the players, storing the recordings")
+        self._stopping = asyncio.ensure_future(self._stop_games())
+
+    async def _stop_games(self) -> None:
+        try:
+            await self.game_server.stop()
+        finally:
+            self.should_exit = True
+
+
 def build_uvicorn(
     host: GameHost, limits: Limits, sock: socket.socket, token: Optional[str], **kwargs
 ) -> tuple:
@@ -65,7 +107,7 @@ def build_uvicorn(
         log_level="warning",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
-    return uvicorn.Server(config), game_server
+    return _Server(config, game_server), game_server
 
 
 def serve(
@@ -79,12 +121,12 @@ def serve(
     announce: Callable[[str], None] = print,
 ) -> None:
     """Serve until SIGTERM / Ctrl-C. Off loopback a token is required: `token` None there is a ValueError (the
-    caller makes one with `security.new_token`). `announce` gets the URL once the socket listens."""
+    caller makes one with `security.new_token`). `announce` gets the URL once the server listens."""
     if token is None and not is_loopback(bind_host):
         raise ValueError(f"--host {bind_host}: not a loopback address, a token is required")
     sock = bind(bind_host, port)
     server, _ = build_uvicorn(host, limits, sock, token, recording=recording, seed=seed)
-    announce(url(bind_host, sock.getsockname()[1], token))
+    server.on_started = lambda: announce(url(bind_host, sock.getsockname()[1], token))
     try:
         server.run(sockets=[sock])
     finally:

@@ -111,6 +111,7 @@ class GameServer:
         self._wake = asyncio.Event()
         self._stopping = False
         self._leaving: set[asyncio.Future] = set()
+        self._closing: list[Outbox] = []  # connections told why they end, until they are closed
 
     # ------------------------------------------------------------------ players
 
@@ -174,6 +175,7 @@ class GameServer:
             return
         if player.outbox is not None:
             player.outbox.close(protocol.bye(code, message))
+            self._closing.append(player.outbox)
         log.info("player %d left (%s; %d players)", player.number, code, len(self.players))
         self._leave_game(player.game)
 
@@ -327,8 +329,12 @@ class GameServer:
             fps,
         )
 
-    async def stop(self) -> None:
-        """Stop ticking, tell every player, end every game (recordings stored); waits for the games to end."""
+    async def stop(self, drain: float = 2.0) -> None:
+        """Stop ticking, tell every player, end every game (recordings stored) and wait for them to end, then up
+        to `drain` seconds for the players' connections to take their last message. Calls after the first wait
+        for nothing."""
+        if self._stopping:
+            return
         self._stopping = True
         self._wake.set()
         for p in list(self.players.values()):
@@ -336,3 +342,6 @@ class GameServer:
         if self._leaving:
             await asyncio.gather(*list(self._leaving), return_exceptions=True)
         self._tick_pool.shutdown(wait=True)
+        deadline = time.monotonic() + drain
+        while any(not box.closed for box in self._closing) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
