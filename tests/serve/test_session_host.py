@@ -1,0 +1,98 @@
+"""`diamond serve` on a real (tiny) model: `diamond play`'s sessions behind the server's game interface."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from websockets.sync.client import connect
+
+from diamond_wm.cli.main import build_parser
+from diamond_wm.cli.serve_play import SessionGame, key_code, session_host
+from diamond_wm.interactive.commands import Command, KeyDown, KeyUp
+from diamond_wm.serve import protocol
+from tests.play.tiny_run import one_thread, train_tiny_run
+
+from ..conftest import cli_command, cli_env
+from .conftest import next_control, next_frame, send_input
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    return train_tiny_run(tmp_path_factory.mktemp("run") / "run")
+
+
+def test_key_names_map_to_pygame_codes():
+    import pygame
+
+    assert key_code("w") == pygame.K_w and key_code("left ctrl") == pygame.K_LCTRL
+    assert key_code("page up") == pygame.K_PAGEUP and key_code(".") == pygame.K_PERIOD
+    assert key_code("no such key") is None
+
+
+def test_sessions_of_a_run_play_record_and_end(tiny_run, tmp_path):
+    args = build_parser("serve").parse_args(["serve", str(tiny_run), "--device", "cpu", "--seed", "0"])
+    with one_thread():
+        host, what = session_host(args)
+        assert "catch" in what.lower()
+        first = host.join(1, None)
+        second = host.join(2, tmp_path / "rec")
+        assert isinstance(first, SessionGame) and first.bindings["return"] is Command.RESET
+        assert not first.uses_mouse
+        for game in (first, second):
+            game.handle(Command.SWITCH_CONTROLLER)  # policy -> human
+        second.handle(KeyDown("a"))
+        for _ in range(3):
+            host.tick([first, second])
+        assert first.session.controller == "human"
+        frame = second.frame()
+        assert frame.dtype == np.uint8 and frame.shape[2] == 3 and frame.shape[:2] == first.frame().shape[:2]
+        assert any("Control : human" in line for line in second.header()[0])
+        second.handle(KeyUp("a"))
+        second.release_all()
+        assert not second.session.pressed
+        assert all("Esc" not in line for line in second.controls_help())
+        host.leave(second)  # the episode being played is stored
+        host.leave(first)
+    recorded = list((tmp_path / "rec" / "dataset").glob("rec_wm_human/**/*.pt"))
+    assert recorded, "no episode recorded"
+
+
+def test_diamond_serve_a_run_then_sigterm(tiny_run, tmp_path):
+    proc = subprocess.Popen(
+        cli_command("serve", str(tiny_run), "--device", "cpu", "--port", "0", "--fps", "5"),
+        env=cli_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = None
+        for line in proc.stdout:
+            found = re.search(r"http://\S+", line)
+            if found:
+                url = found.group(0)
+                break
+        assert url is not None, f"diamond serve exited with {proc.wait()}"
+        with connect(url.replace("http://", "ws://") + "ws", open_timeout=30, close_timeout=1) as ws:
+            ws.send(json.dumps({"type": "hello", "version": protocol.PROTOCOL_VERSION, "resume": None}))
+            welcome = next_control(ws, timeout=60)
+            assert welcome["type"] == "welcome" and welcome["bindings"]["m"] == "switch_controller"
+            send_input(ws, command="switch_controller")
+            meta, image = next_frame(ws, timeout=60)
+            assert meta["mime"] == "image/png" and image[:4] == b"\x89PNG"
+            start = time.monotonic()
+            while "Control : human" not in meta["header"][0]:
+                assert time.monotonic() - start < 60
+                meta, _ = next_frame(ws, timeout=60)
+            proc.send_signal(signal.SIGTERM)
+            assert next_control(ws, kind="bye", timeout=60)["code"] == protocol.SHUTDOWN
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
