@@ -38,7 +38,7 @@ const canvas = $("screen");
 const ctx = canvas.getContext("2d");
 const state = {
   ws: null, bindings: {}, mouse: false, held: new Set(), buttons: new Set(), dx: 0, dy: 0,
-  drawn: [], decoding: false, pending: null, retries: 0, finished: false, messageTimer: null,
+  drawn: [], fitted: false, decoding: false, pending: null, retries: 0, finished: false, messageTimer: null,
 };
 
 if (new URLSearchParams(location.search).has("token")) {
@@ -127,10 +127,11 @@ async function drawPending() {
     state.pending = null;
     try {
       const image = await createImageBitmap(blob);
-      if (canvas.width !== image.width || canvas.height !== image.height) {
+      if (!state.fitted || canvas.width !== image.width || canvas.height !== image.height) {
         canvas.width = image.width;
         canvas.height = image.height;
         fit();
+        state.fitted = true;
       }
       ctx.drawImage(image, 0, 0);
       image.close();
