@@ -142,7 +142,7 @@ def session_host(args: argparse.Namespace) -> tuple[SessionHost, str]:
     from diamond_wm.cli.serve_sources import load_sources
 
     sources = load_sources(args)
-    first = sources.make(args.seed if args.seed is not None else 0)
+    first = sources.make(args.seed + 1 if args.seed is not None else 0)  # the first player's seed (SEED + 1)
     sources.warm_up(first)
     first.update()  # the first frame: a model that cannot step fails here, before the URL is printed
     return SessionHost(sources, first), sources.what
