@@ -97,7 +97,7 @@ def test_two_tabs_play_the_test_game(serve_test_game, browser, tmp_path):
     frames = [p["frames"] for p in stats["per_player"]]
     time.sleep(1.0)
     later = [p["frames"] for p in running.game_server.stats()["per_player"]]
-    assert all(b - a >= 10 for a, b in zip(frames, later)), (frames, later)  # both play at once
+    assert all(b - a >= 10 for a, b in zip(frames, later, strict=True)), (frames, later)  # both play at once
     assert max(running.host.batch_sizes[-10:]) == 2
     shot = Path(os.environ.get("DIAMOND_SERVE_SCREENSHOT") or tmp_path / "serve.png")
     shot.parent.mkdir(parents=True, exist_ok=True)
