@@ -105,3 +105,34 @@ def test_two_tabs_play_the_test_game(serve_test_game, browser, tmp_path):
     ActionChains(browser).key_up("s").perform()
     browser.switch_to.window(first)
     assert _seq(browser) > 2
+
+
+def test_page_keys_focus_resume_and_messages(serve_test_game, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from diamond_wm.cli.serve_play import key_code
+
+    running = serve_test_game(limits=Limits(fps=20))
+    browser.get(running.base + "/")
+    _wait(lambda: _seq(browser) > 2, "frames drawn")
+    names = browser.execute_script("return KEY_NAMES")
+    expected = {"KeyW": "w", "Space": "space", "ControlLeft": "left ctrl", "ShiftLeft": "left shift"}
+    expected |= {"ArrowUp": "up", "Enter": "return", "Period": ".", "PageUp": "page up", "Digit1": "1"}
+    assert {code: names[code] for code in expected} == expected
+    assert [name for name in names.values() if key_code(name) is None] == []  # every name is pygame's
+
+    ActionChains(browser).key_down("w").perform()
+    _wait(lambda: "Action : w" in _header(browser), "the key held")
+    browser.execute_script("window.dispatchEvent(new Event('blur'))")  # the page loses focus
+    _wait(lambda: "Action : NOOP" in _header(browser), "held keys released on blur")
+    ActionChains(browser).key_up("w").perform()
+
+    browser.refresh()  # the same tab: its game back
+    _wait(lambda: "game resumed" in browser.find_element("id", "status").text, "the game resumed")
+    assert running.game_server.stats()["players"] == 1
+
+    running.host.fail_ticks = 2
+    message = browser.find_element("id", "message")
+    _wait(lambda: "The world model failed" in message.text, "the model error shown")
+    assert "a model error" in message.text
+    _wait(lambda: _seq(browser) > 5, "frames again after the error")

@@ -145,7 +145,7 @@ def test_stats_endpoint_reports_ticks_and_players(serve_test_game):
 
 
 def test_recording_per_player_and_the_quota(serve_test_game, tmp_path):
-    running = serve_test_game(recording=Recording(tmp_path, max_bytes=1))
+    running = serve_test_game(recording=Recording(tmp_path, max_bytes=1, check_every=0.2))
     ws, _ = running.join()
     send_input(ws, command="reset")  # the episode so far is stored (the test game stores on reset)
     note = next_control(ws, timeout=15, kind="notice")

@@ -34,7 +34,6 @@ from diamond_wm.serve.players import RELEASE_ALL, Outbox, Player, RateLimiter
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_PERIOD = 0.5  # seconds between checks of idle players, session limits
-QUOTA_PERIOD = 5.0  # seconds between measures of the recordings' size
 STATS_LOG_PERIOD = 30.0
 ERROR_REPEAT = 1.0  # seconds between two model_error messages to one player
 INPUT_RATE, INPUT_BURST = 120.0, 240.0  # inputs per second per player (a key press and release are two)
@@ -69,10 +68,12 @@ class Limits:
 
 @dataclass
 class Recording:
-    """Each player's episodes go to `directory/<start time>_player<n>/`; recording stops past `max_bytes`."""
+    """Each player's episodes go to `directory/<start time>_player<n>/`; recording stops past `max_bytes`, which is
+    checked every `check_every` seconds."""
 
     directory: Path
     max_bytes: Optional[float] = None
+    check_every: float = 5.0
 
 
 def folder_bytes(path: Path) -> int:
@@ -208,7 +209,7 @@ class GameServer:
                 self._housekeeping(now)
                 next_housekeeping = now + HOUSEKEEPING_PERIOD
             if now >= next_quota and self.recording is not None and self.recording.max_bytes is not None:
-                next_quota = now + QUOTA_PERIOD
+                next_quota = now + self.recording.check_every
                 await self._check_quota(loop)
             if now >= next_stats:
                 next_stats = now + STATS_LOG_PERIOD
