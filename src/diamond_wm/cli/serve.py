@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mouse-multiplier", type=float, default=None, help="CS:GO: mouse motion multiplier")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: best available)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default=None, help="fp32 (default) or bf16")
-    parser.add_argument("--fast", action="store_true", help="bf16 where the device computes it natively")
+    parser.add_argument("--fast", action="store_true", help="bf16 where native, and torch.compile")
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the players' games (player k: SEED + k)"
     )
@@ -79,9 +79,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--token", default=None, help="the token players need (default off 127.0.0.1: a new one)"
     )
-    net.add_argument("--max-players", type=_positive(int, "--max-players"), default=4, help="default 4")
     net.add_argument(
-        "--fps", type=_positive(float, "--fps"), default=15.0, help="frames per second per player"
+        "--max-players",
+        type=_positive(int, "--max-players"),
+        default=4,
+        help="games held at once (default 4)",
+    )
+    net.add_argument(
+        "--fps",
+        type=_positive(float, "--fps"),
+        default=15.0,
+        help="frames per second per player at most (default 15)",
     )
     net.add_argument(
         "--idle-timeout",
@@ -98,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--record-max-gb",
         type=_positive(float, "--record-max-gb"),
         default=None,
-        help="stop recording past this",
+        help="stop recording once the recordings under DIR hold this many GB",
     )
     add_agent_arguments(parser)
 
