@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from diamond_wm.serve.fake_game import FakeHost
 from diamond_wm.serve.run import serve
-from diamond_wm.serve.security import COOKIE, Security, is_loopback
+from diamond_wm.serve.security import COOKIE, Security, csp, is_loopback
 from diamond_wm.serve.server import Limits
 
 from .conftest import next_control, next_frame
@@ -59,9 +59,12 @@ def test_every_response_carries_the_security_headers(serve_test_game):
         response = _get(running.port, path)
         assert response.status == 200, path
         assert response.getheader("referrer-policy") == "no-referrer"
-        csp = response.getheader("content-security-policy")
-        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        policy = response.getheader("content-security-policy")
+        assert "default-src 'none'" in policy and "script-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy
         assert response.getheader("x-content-type-options") == "nosniff"
+    assert "ws://127.0.0.1:8765 " in csp("127.0.0.1:8765")
+    assert "*" not in csp("localhost; script-src *")  # a Host header cannot add to the policy
     assert _get(running.port, "/../pyproject.toml").status == 404  # the page's files only, by name
     assert _get(running.port, "/static/index.html").status == 404
 

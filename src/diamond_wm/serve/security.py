@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from typing import Optional
 from urllib.parse import urlsplit
@@ -42,7 +43,8 @@ def _hostname(netloc: str) -> str:
 
 def csp(host_header: str) -> str:
     """The Content-Security-Policy: the page's own script and style only, WebSockets to its own host."""
-    connect = "'self'" + (f" ws://{host_header} wss://{host_header}" if host_header.isprintable() else "")
+    plain = bool(re.fullmatch(r"[A-Za-z0-9.:\[\]-]{1,260}", host_header))  # a host[:port], nothing else
+    connect = "'self'" + (f" ws://{host_header} wss://{host_header}" if plain else "")
     return (
         f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src {connect}; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
