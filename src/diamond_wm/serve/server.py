@@ -176,7 +176,7 @@ class GameServer:
             return
         if player.outbox is not None:
             player.outbox.close(protocol.bye(code, message))
-            self._closing.append(player.outbox)
+            self._closing = [box for box in self._closing if not box.closed] + [player.outbox]
         log.info("player %d left (%s; %d players)", player.number, code, len(self.players))
         self._leave_game(player.game)
 
