@@ -96,3 +96,32 @@ def test_diamond_serve_a_run_then_sigterm(tiny_run, tmp_path):
         assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()
+
+
+def test_csgo_sessions_take_the_mouse_and_leave_the_arrow_keys_to_the_game(tmp_path):
+    from diamond_wm.interactive.commands import MouseButton, MouseMove
+    from tests.play.tiny_csgo import write_tiny_csgo
+
+    tiny = write_tiny_csgo(tmp_path / "csgo")
+    argv = ["serve", "--checkpoint", str(tiny.checkpoint), "--spawn", str(tiny.spawn), "--device", "cpu"]
+    argv += ["--agent-config", str(tiny.agent_config)]
+    args = build_parser("serve").parse_args([*argv, "--seed", "0"])
+    with one_thread():
+        host, what = session_host(args)
+        assert "CS:GO world model" in what
+        game = host.join(1, tmp_path / "rec")
+        assert game.uses_mouse and sorted(game.bindings) == [".", "e", "m", "return"]  # arrows: the camera
+        game.handle(Command.SWITCH_CONTROLLER)  # replay -> human
+        game.handle(KeyDown("w"))
+        game.handle(KeyDown("up"))
+        game.handle(MouseMove(3.0, -1.0))
+        game.handle(MouseButton("left", True))
+        host.tick([game])
+        keys, mouse, clicks = game.header()[1][:3]
+        assert "w" in keys and "up" in keys.lower() and clicks == "Clicks: left", game.header()
+        assert game.frame().shape == (30, 50, 3)
+        game.release_all()
+        host.tick([game])
+        assert game.header()[1][0] == "Keys  : -" and game.header()[1][2] == "Clicks: -"
+        host.leave(game)
+    assert list((tmp_path / "rec" / "dataset").glob("rec_wm_human/**/*.pt"))
