@@ -258,7 +258,7 @@ class GameServer:
         for p in due:
             if p.outbox is not None and now - p.last_error_at >= ERROR_REPEAT:
                 p.last_error_at = now
-                p.outbox.put_control(protocol.error(protocol.MODEL_ERROR, f"the world model failed: {text}"))
+                p.outbox.put_control(protocol.error(protocol.MODEL_ERROR, text))
 
     def _housekeeping(self, now: float) -> None:
         limits = self.limits

@@ -33,6 +33,8 @@ const MESSAGES = {
   rate_limited: "Too many inputs: some were dropped.",
 };
 
+const DETAILED = new Set(["version", "join_failed", "model_error", "bad_message"]); // + the server's words
+
 const $ = (id) => document.getElementById(id);
 const canvas = $("screen");
 const ctx = canvas.getContext("2d");
@@ -101,7 +103,8 @@ function onControl(m) {
   } else if (m.type === "notice") {
     showMessage(m.message, true, 8);
   } else if (m.type === "error" || m.type === "bye") {
-    const text = (MESSAGES[m.code] || "Error.") + (m.message ? " (" + m.message + ")" : "");
+    const known = MESSAGES[m.code] || "Error.";
+    const text = DETAILED.has(m.code) || !MESSAGES[m.code] ? known.replace(/\.$/, ": ") + m.message : known;
     const final = m.type === "bye" || m.fatal;
     showMessage(text, false, final ? 0 : 5);
     if (final) {
