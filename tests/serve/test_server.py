@@ -106,7 +106,10 @@ def test_idle_player_is_told_and_disconnected(serve_test_game):
     ws, _ = running.join()
     bye = next_control(ws, kind="bye")
     assert bye["code"] == protocol.IDLE_TIMEOUT and "idle timeout" in bye["message"]
-    assert len(running.host.left) == 1
+    deadline = time.monotonic() + 10
+    while len(running.host.left) != 1:  # the game ends in the tick thread, beside the goodbye
+        assert time.monotonic() < deadline, "the game did not end"
+        time.sleep(0.02)
 
 
 def test_session_limit_ends_the_game(serve_test_game):
