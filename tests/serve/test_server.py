@@ -73,7 +73,10 @@ def test_server_full_then_a_place_frees(serve_test_game):
     refusal = next_control(second)
     assert refusal["code"] == protocol.FULL and refusal["fatal"] is True
     first.close()
-    time.sleep(1.5)  # the disconnected player's game waits out the idle timeout, then ends
+    deadline = time.monotonic() + 10  # the disconnected player's game waits out the idle timeout, then ends
+    while running.game_server.stats()["players"]:
+        assert time.monotonic() < deadline, "the disconnected player's game did not end"
+        time.sleep(0.05)
     third, welcome = running.join()
     assert welcome["resumed"] is False
     third.close()
