@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
         host, what = FakeHost(), "the test game"
     else:
-        from diamond_wm.cli.serve_play import session_host
+        from diamond_wm.cli.serve_sources import session_host
 
         host, what = session_host(args)
 

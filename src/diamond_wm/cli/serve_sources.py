@@ -1,5 +1,5 @@
-"""The models `diamond serve` plays, as `diamond play` finds them (`play_sources`), loaded once: `Sources` makes
-each player's session from the one loaded model."""
+"""The models `diamond serve` plays, found as `diamond play` finds them (`play_sources`) and loaded once; each
+player's session is built from the one loaded model (`serve.session_host.SessionHost`)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class Sources:
-    """`make(seed)`: a new play session; `record(session, folder or None)`: its episodes recorded there (as
-    `diamond play -r` does under a run folder); `warm_up(session)`: compile the model (--fast) on a first session;
-    `what`: the model, for the start message."""
+    """`make(seed)`: a new play session of the loaded model; `action_spec`: its actions (recorded with the
+    episodes); `what`: the model, for the start message; `agent`, `compile`: `torch.compile` it (--fast)."""
 
     make: Callable[[int], Any]
     action_spec: Any
@@ -28,35 +27,32 @@ class Sources:
     agent: Any
     compile: bool = False
 
-    def record(self, session: Any, folder: Optional[Path]) -> None:
-        if folder is not None:
-            from diamond_wm.play.recording import EpisodeRecorder
 
-            session.recorder = EpisodeRecorder(folder, action_spec=self.action_spec)
+def session_host(args: argparse.Namespace) -> tuple[Any, str]:
+    """(host, what it serves) for the model `args` names (see `diamond serve --help`). A first session is made and
+    stepped now, so that a model that does not load or step fails before the URL is printed; it is the first
+    player's."""
+    from diamond_wm.serve.session_host import SessionHost
 
-    def warm_up(self, session: Any) -> None:
-        if self.compile:
-            from diamond_wm.play.launch import compile_for_play
+    sources = load_sources(args)
+    first = sources.make(args.seed + 1 if args.seed is not None else 0)  # the first player's seed (SEED + 1)
+    if sources.compile:
+        from diamond_wm.interactive.launch import compile_for_play
 
-            print("Compiling the world model (torch.compile, about a minute on CPU)...", flush=True)
-            compile_for_play(session, self.agent)
-
-
-def _mode(args: argparse.Namespace, device: Any) -> tuple[str, bool]:
-    """(precision, compile) of --precision and --fast, as `diamond play` chooses them."""
-    from diamond_wm.runtime.precision import default_precision
-
-    precision = args.precision or (default_precision(device) if args.fast else "fp32")
-    return precision, bool(args.fast)
+        print("Compiling the world model (torch.compile, about a minute on CPU)...", flush=True)
+        compile_for_play(first, sources.agent)
+    first.update()
+    return SessionHost(sources.make, sources.action_spec, first), sources.what
 
 
 def load_sources(args: argparse.Namespace) -> Sources:
     """Load the model `args` names (see `diamond serve --help`); LoadError / ValueError naming what is wrong."""
     from diamond_wm.loading.agent import LoadError
     from diamond_wm.runtime.devices import resolve_devices
+    from diamond_wm.runtime.precision import default_precision
 
     device = resolve_devices(args.device)[0]
-    precision, compile_ = _mode(args, device)
+    precision = args.precision or (default_precision(device) if args.fast else "fp32")
     base = Path(args.run_dir)
     if base.is_file():  # `diamond serve agent.pt`
         if args.checkpoint is not None:
@@ -68,22 +64,22 @@ def load_sources(args: argparse.Namespace) -> Sources:
             raise ValueError(f"--{name.replace('_', '-')} {value}: expected an integer >= 1")
     if args.mouse_multiplier is not None and not args.mouse_multiplier > 0:
         raise ValueError(f"--mouse-multiplier {args.mouse_multiplier}: expected a number > 0")
-    common = {"precision": precision, "horizon": args.horizon}
+    common = {"precision": precision, "horizon": args.horizon, "compile_": bool(args.fast)}
     if is_csgo(args):
         from diamond_wm.loading.csgo import NotCSGOError
 
         try:
-            return _csgo(args, device, base, compile_, **common)
+            return _csgo(args, device, base, **common)
         except NotCSGOError:  # a world model of other actions, without upsampler: from its spawn points
-            return _spawn(args, device, base, compile_, **common)
-    return _agent(args, device, base, compile_, **common)
+            return _spawn(args, device, base, **common)
+    return _agent(args, device, base, **common)
 
 
 def _csgo(args, device, base: Path, compile_: bool, precision: str, horizon: Optional[int]) -> Sources:
+    from diamond_wm.interactive.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
+    from diamond_wm.interactive.launch import build_csgo_play_session
     from diamond_wm.loading.agent import LoadError
     from diamond_wm.loading.csgo import CSGO_HORIZON, load_csgo, load_pretrained_csgo
-    from diamond_wm.play.csgo_controls import DEFAULT_MOUSE_MULTIPLIER
-    from diamond_wm.play.launch import build_csgo_play_session
 
     preset = args.preset or CSGO_PRESET
     if args.env_id is not None:
@@ -119,8 +115,8 @@ def _csgo(args, device, base: Path, compile_: bool, precision: str, horizon: Opt
 
 
 def _spawn(args, device, base: Path, compile_: bool, precision: str, horizon: Optional[int]) -> Sources:
+    from diamond_wm.interactive.recorded_launch import build_spawn_play_session
     from diamond_wm.loading.agent import load_checkpoint
-    from diamond_wm.play.recorded_launch import build_spawn_play_session
 
     loaded = load_checkpoint(
         args.checkpoint, device=device, agent_request=agent_request(args), require_env=False
@@ -137,8 +133,8 @@ def _spawn(args, device, base: Path, compile_: bool, precision: str, horizon: Op
 
 
 def _agent(args, device, base: Path, compile_: bool, precision: str, horizon: Optional[int]) -> Sources:
+    from diamond_wm.interactive.launch import build_play_session, game_name
     from diamond_wm.loading.agent import load_checkpoint, load_pretrained, load_run
-    from diamond_wm.play.launch import build_play_session, game_name
 
     if args.pretrained is not None:
         loaded = load_pretrained(args.pretrained, device=device)
