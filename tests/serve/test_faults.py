@@ -86,3 +86,28 @@ def test_bad_and_oversized_messages_get_an_error_and_are_dropped(serve_test_game
     deadline = time.monotonic() + 10
     while "Action : a" not in next_frame(ws)[0]["header"][1]:
         assert time.monotonic() < deadline
+
+
+def test_a_slow_join_stalls_nobody(serve_test_game):
+    import threading
+
+    running = serve_test_game(limits=Limits(fps=30))
+    player, _ = running.join()
+    next_frame(player)
+    running.host.join_delay = 2.0  # a game that takes 2 s to make
+    joined = []
+    thread = threading.Thread(target=lambda: joined.append(running.join()), daemon=True)
+    thread.start()
+    assert _rate(player, 1.5) > 20  # while the other joins
+    thread.join(timeout=20)
+    assert joined and joined[0][1]["type"] == "welcome"
+
+
+def test_a_slow_tick_leaves_the_connections_responsive(serve_test_game):
+    running = serve_test_game(host=FakeHost(tick_delay=0.5))
+    ws, _ = running.join()
+    next_frame(ws)  # a tick of 0.5 s is running or about to
+    start = time.monotonic()
+    ws.send(json.dumps({"type": "ping", "t": 1.0}))
+    pong = next_control(ws, kind="pong")
+    assert pong["t"] == 1.0 and time.monotonic() - start < 0.3  # answered while the tick runs

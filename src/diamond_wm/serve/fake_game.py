@@ -160,13 +160,15 @@ class FakeGame:
 
 
 class FakeHost:
-    """Hosts `FakeGame`s of `size` (height, width), with `noise` or not. Test hooks: `tick_delay` seconds of sleep per tick (a slow
-    model), `fail_ticks` (the next ticks raise RuntimeError while > 0); `ticks` and `batch_sizes` count calls."""
+    """Hosts `FakeGame`s of `size` (height, width), with `noise` or not. Test hooks: `tick_delay` and `join_delay`
+    seconds of sleep per tick and per join (a slow model), `fail_ticks` (the next ticks raise RuntimeError while
+    > 0); `ticks` and `batch_sizes` count calls."""
 
     def __init__(self, size: tuple[int, int] = (64, 64), tick_delay: float = 0.0, noise: bool = False):
         self.size = size
         self.noise = noise
         self.tick_delay = tick_delay
+        self.join_delay = 0.0
         self.fail_ticks = 0
         self.ticks = 0
         self.batch_sizes: list[int] = []
@@ -175,6 +177,7 @@ class FakeHost:
         self._lock = threading.Lock()
 
     def join(self, player_seed: int, record_dir: Optional[Path]) -> FakeGame:
+        time.sleep(self.join_delay)
         game = FakeGame(player_seed, self.size, record_dir, self.noise)
         with self._lock:
             self.games.append(game)
