@@ -44,11 +44,15 @@ def test_page_and_stats_need_the_token(serve_test_game):
     wrong = _get(running.port, "/?token=not-the-token")
     assert wrong.status == 403 and b"wrong token" in wrong.body
     assert _get(running.port, "/stats").status == 403
+    cookie_name = f"{COOKIE}_{running.port}"
     page = _get(running.port, f"/?token={TOKEN}")
     assert page.status == 200 and b"<canvas" in page.body
     cookie = page.getheader("set-cookie")
-    assert cookie.startswith(f"{COOKIE}={TOKEN}") and "HttpOnly" in cookie and "SameSite=strict" in cookie
-    assert _get(running.port, "/play.js", {"Cookie": f"{COOKIE}={TOKEN}"}).status == 200
+    assert (
+        cookie.startswith(f"{cookie_name}={TOKEN}") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    )
+    assert _get(running.port, "/play.js", {"Cookie": f"{cookie_name}={TOKEN}"}).status == 200
+    assert _get(running.port, "/play.js", {"Cookie": f"{COOKIE}_1={TOKEN}"}).status == 403  # another server's
     stats = _get(running.port, "/stats", {"Authorization": f"Bearer {TOKEN}"})
     assert stats.status == 200 and json.loads(stats.body)["players"] == 0
 
@@ -71,11 +75,12 @@ def test_every_response_carries_the_security_headers(serve_test_game):
 
 def test_websocket_needs_the_token(serve_test_game):
     running = serve_test_game(token=TOKEN)
-    for headers in ({}, {"Cookie": f"{COOKIE}=wrong-token-123"}):
+    cookie_name = f"{COOKIE}_{running.port}"
+    for headers in ({}, {"Cookie": f"{cookie_name}=wrong-token-123"}):
         with pytest.raises(InvalidStatus) as refused:
             running.connect(additional_headers=headers)
         assert refused.value.response.status_code == 403
-    ws, _ = running.join(additional_headers={"Cookie": f"{COOKIE}={TOKEN}"})
+    ws, _ = running.join(additional_headers={"Cookie": f"{cookie_name}={TOKEN}"})
     next_frame(ws)
 
 

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket
 
 from diamond_wm.serve import protocol
 from diamond_wm.serve.players import RELEASE_ALL, Outbox, Player, RateLimiter
-from diamond_wm.serve.security import COOKIE, Security, headers
+from diamond_wm.serve.security import Security, headers
 from diamond_wm.serve.server import GameServer, Refused
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def create_app(server: GameServer, security: Security) -> Starlette:
         body, mime = files[request.url.path]
         response = Response(body, media_type=mime, headers=headers(request.headers.get("host", "")))
         if security.token is not None and request.query_params.get("token"):
-            response.set_cookie(COOKIE, security.token, httponly=True, samesite="strict")
+            response.set_cookie(security.cookie, security.token, httponly=True, samesite="strict")
         return response
 
     async def stats(request: Request) -> Response:

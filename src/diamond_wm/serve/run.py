@@ -97,7 +97,7 @@ def build_uvicorn(
     """(uvicorn server, game server) serving `host` on the bound `sock`; kwargs: `recording`, `seed`."""
     recording: Optional[Recording] = kwargs.get("recording")
     game_server = GameServer(host, limits, recording, kwargs.get("seed"))
-    app = create_app(game_server, Security(token))
+    app = create_app(game_server, Security(token, sock.getsockname()[1]))
     config = uvicorn.Config(
         app,
         ws=WS_PROTOCOL,

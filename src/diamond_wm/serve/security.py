@@ -3,7 +3,9 @@
 - Without a token (only on a loopback address), requests must name a loopback host (`Host: 127.0.0.1:PORT`,
   `localhost`, `[::1]`): a page of another site whose name resolves to 127.0.0.1 (DNS rebinding) is refused.
 - With a token, every request carries it: `?token=` in the URL the server prints (the page then moves it out of
-  the address bar), the cookie the page's response sets (HttpOnly, SameSite=Strict), or `Authorization: Bearer`.
+  the address bar), the cookie the page's response sets (HttpOnly, SameSite=Strict; named after the port the
+  server listens on, as cookies do not tell ports apart: two servers of one machine keep their own), or
+  `Authorization: Bearer`.
 - A WebSocket whose `Origin` is not the host it connects to is refused (another site's page); clients that send
   no Origin (not a browser) pass this check and still need the token.
 """
@@ -18,7 +20,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-COOKIE = "diamond_serve_token"
+COOKIE = "diamond_serve_token"  # the cookie's name, then "_" and the port the server listens on
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -63,18 +65,20 @@ def headers(host_header: str) -> dict[str, str]:
 
 
 class Security:
-    """The checks of the module docstring for a server holding `token` (None: no token, loopback only)."""
+    """The checks of the module docstring for a server listening on `port` and holding `token` (None: no token,
+    loopback only)."""
 
-    def __init__(self, token: Optional[str]):
+    def __init__(self, token: Optional[str], port: int = 0):
         if token is not None and (len(token) < 8 or not token.isascii() or not token.isprintable()):
             raise ValueError("--token: expected at least 8 printable ASCII characters")
         self.token = token
+        self.cookie = f"{COOKIE}_{port}"
 
     def given_token(self, conn: HTTPConnection) -> Optional[str]:
         auth = conn.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             return auth[7:].strip()
-        return conn.query_params.get("token") or conn.cookies.get(COOKIE)
+        return conn.query_params.get("token") or conn.cookies.get(self.cookie)
 
     def refusal(self, conn: HTTPConnection) -> Optional[str]:
         """Why `conn` (a request or WebSocket) is refused, or None when it may go on."""
