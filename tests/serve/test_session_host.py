@@ -28,7 +28,14 @@ def tiny_run(tmp_path_factory):
     return train_tiny_run(tmp_path_factory.mktemp("run") / "run")
 
 
-def test_sessions_of_a_run_play_record_and_end(tiny_run, tmp_path):
+def test_sessions_of_a_run_play_record_and_end(tiny_run, tmp_path, monkeypatch):
+    import diamond_wm.interactive.batch as batch
+
+    batches = []
+    step_together = batch.step_together
+    monkeypatch.setattr(
+        batch, "step_together", lambda envs, acts: batches.append(len(envs)) or step_together(envs, acts)
+    )
     args = build_parser("serve").parse_args(["serve", str(tiny_run), "--device", "cpu", "--seed", "0"])
     with one_thread():
         host, what = session_host(args)
@@ -43,6 +50,7 @@ def test_sessions_of_a_run_play_record_and_end(tiny_run, tmp_path):
         for _ in range(3):
             host.tick([first, second])
         assert first.session.controller == "human"
+        assert batches == [2, 2, 2]  # the two world models stepped as one batch in each tick
         frame = second.frame()
         assert frame.dtype == np.uint8 and frame.shape[2] == 3 and frame.shape[:2] == first.frame().shape[:2]
         assert any("Control : human" in line for line in second.header()[0])

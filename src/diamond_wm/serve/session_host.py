@@ -1,5 +1,5 @@
 """The games of `diamond serve` for a model: one interactive play session per player (`interactive.PlaySession`,
-`CSGOPlaySession`), stepped one after another in each tick.
+`CSGOPlaySession`); each tick steps the world models of its sessions as one batch (`interactive.batch`).
 
 `SessionHost` is the `host.GameHost` over such sessions, made by a `make(seed)` the command line builds from the
 model it loaded once (`cli/serve_sources.py`); `SessionHost.tick` is the one place that steps them.
@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from diamond_wm.interactive.batch import update_together
 from diamond_wm.interactive.commands import Input
 
 PAGE_KEYS = [("h or ?", "this help")]  # the page's own keys, listed first in the help
@@ -91,5 +92,4 @@ class SessionHost:
             game.close()
 
     def tick(self, games: list[SessionGame]) -> None:
-        for game in games:
-            game.session.update()
+        update_together([game.session for game in games])
