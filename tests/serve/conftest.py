@@ -97,17 +97,25 @@ def send_input(ws: ClientConnection, **inp: Any) -> None:
     ws.send(json.dumps({"type": "input", "input": inp}))
 
 
+@pytest.fixture(scope="package")
+def tiny_run(tmp_path_factory):
+    """A finished tiny Catch run (seconds to train)."""
+    from tests.play.tiny_run import train_tiny_run
+
+    return train_tiny_run(tmp_path_factory.mktemp("run") / "run")
+
+
 @pytest.fixture
 def serve_test_game() -> Iterator:
-    """`serve_test_game(limits=, token=, host=, send_buffer=, **build_uvicorn kwargs)` -> Running, a server that
-    stops after the test."""
+    """`serve_test_game(limits=, token=, host=, send_buffer=, **build_uvicorn kwargs)` -> Running, a server of the
+    test game (or of `host`) that stops after the test."""
     started: list[tuple[Any, threading.Thread]] = []
     clients = contextlib.ExitStack()
 
     def start(
         limits: Optional[Limits] = None,
         token: Optional[str] = None,
-        host: Optional[FakeHost] = None,
+        host: Optional[Any] = None,
         send_buffer: Optional[int] = None,
         **kw,
     ):

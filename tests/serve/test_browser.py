@@ -139,3 +139,28 @@ def test_page_keys_focus_resume_and_messages(serve_test_game, browser):
     _wait(lambda: "The world model failed" in message.text, "the model error shown")
     assert "a model error" in message.text
     _wait(lambda: _seq(browser) > 5, "frames again after the error")
+
+
+def test_a_real_model_in_the_browser(serve_test_game, browser, tiny_run):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from diamond_wm.cli.main import build_parser
+    from diamond_wm.cli.serve_sources import session_host
+    from tests.play.tiny_run import one_thread
+
+    args = build_parser("serve").parse_args(["serve", str(tiny_run), "--device", "cpu", "--seed", "0"])
+    with one_thread():
+        host, _ = session_host(args)
+        running = serve_test_game(host=host, limits=Limits(fps=10))
+        browser.get(running.base + "/")
+        _wait(lambda: _seq(browser) > 2, "frames of the world model drawn")
+        assert "Env     : wm" in _header(browser) and "Control : policy" in _header(browser)
+        ActionChains(browser).send_keys("m").perform()  # the next controller
+        _wait(
+            lambda: "Control : " in _header(browser) and "policy" not in _header(browser),
+            "controller switched",
+        )
+        size = browser.execute_script(
+            "const c = document.getElementById('screen'); return [c.width, c.height]"
+        )
+        assert size[0] == size[1] and size[0] >= 16  # the run's square frames

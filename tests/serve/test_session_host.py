@@ -9,7 +9,6 @@ import subprocess
 import time
 
 import numpy as np
-import pytest
 from websockets.sync.client import connect
 
 from diamond_wm.cli.main import build_parser
@@ -17,15 +16,10 @@ from diamond_wm.cli.serve_sources import session_host
 from diamond_wm.interactive.commands import Command, KeyDown, KeyUp
 from diamond_wm.serve import protocol
 from diamond_wm.serve.session_host import SessionGame
-from tests.play.tiny_run import one_thread, train_tiny_run
+from tests.play.tiny_run import one_thread
 
 from ..conftest import cli_command, cli_env
 from .conftest import next_control, next_frame, send_input
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    return train_tiny_run(tmp_path_factory.mktemp("run") / "run")
 
 
 def test_sessions_of_a_run_play_record_and_end(tiny_run, tmp_path, monkeypatch):
