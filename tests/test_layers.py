@@ -31,7 +31,8 @@ LAYERS: list[tuple[str, ...]] = [
     # recorded play into datasets (`conversion`: the dataset tools run it, bench measures it); interactive play
     # without a front end (`interactive`: commands, sessions, recording; the pygame window and the server use it)
     ("training", "loading", "hub", "conversion", "interactive"),
-    ("play", "evaluation", "bench", "results", "datasets", "experiments", "demo"),  # the applications
+    # the applications
+    ("play", "serve", "evaluation", "bench", "results", "datasets", "experiments", "demo"),
     ("cli",),  # dispatches to the applications
 ]
 APPLICATIONS = set(LAYERS[-2])

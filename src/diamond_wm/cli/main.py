@@ -1,4 +1,4 @@
-"""The `diamond` command: train | benchmark | play | eval | bench | results | dataset.
+"""The `diamond` command: train | benchmark | play | serve | eval | bench | results | dataset.
 
 Errors the user can fix end every command the same way, in `main`: one line `diamond CMD: ...` on stderr and a
 non-zero exit code (see `diamond_wm.cli.errors`); `--debug`, before or after the subcommand, shows the traceback.
@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "train": "train a DIAMOND agent (Hydra overrides, e.g. env.train.id=PongNoFrameskip-v4)",
     "benchmark": "train on the 26 Atari 100k games x seeds as one sweep of runs (`benchmark atari100k`)",
     "play": "play, or watch the policy, inside the world model or the real game (pygame window)",
+    "serve": "play a world model in a web browser, several players at once",
     "eval": "evaluate a checkpoint or run folder headless: test episodes in the real environment, JSON report; "
     "`eval drift`: drift of imagined trajectories from real ones",
     "bench": "time the paper's workloads (training steps, imagination, play) on this machine",
@@ -39,6 +40,8 @@ SUBCOMMANDS = {
 def _add_command_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     if command == "play":
         from diamond_wm.cli.play import add_arguments
+    elif command == "serve":
+        from diamond_wm.cli.serve import add_arguments
     elif command == "eval":
         from diamond_wm.cli.eval import add_arguments
     elif command == "results":
@@ -64,12 +67,14 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
         action="store_true",
         help="show the full traceback of an error (also accepted after the subcommand)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,benchmark,play,eval,bench,results,dataset}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="{train,benchmark,play,serve,eval,bench,results,dataset}"
+    )
     sub.required = True
     # `train` and `benchmark` forward everything after them to their own parser and to Hydra (overrides, -m ...).
     for name in _FORWARDING:
         sub.add_parser(name, help=SUBCOMMANDS[name], add_help=False)
-    for name in ("play", "eval", "bench", "results", "dataset"):
+    for name in ("play", "serve", "eval", "bench", "results", "dataset"):
         kwargs = {"description": SUBCOMMANDS[name] + "."} if name == "bench" else {}
         sub_parser = sub.add_parser(name, help=SUBCOMMANDS[name], **kwargs)
         if command is None or command == name:
@@ -123,6 +128,10 @@ def _run(argv: list[str], command: Optional[str]) -> int:
         from diamond_wm.cli.play import run as run_play_command
 
         return run_play_command(args)
+    if args.command == "serve":
+        from diamond_wm.cli.serve import run as run_serve_command
+
+        return run_serve_command(args)
     if args.command == "eval":
         from diamond_wm.cli.eval import run as run_eval_command
 

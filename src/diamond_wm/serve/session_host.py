@@ -1,0 +1,95 @@
+"""The games of `diamond serve` for a model: one interactive play session per player (`interactive.PlaySession`,
+`CSGOPlaySession`); each tick steps the world models of its sessions as one batch (`interactive.batch`).
+
+`SessionHost` is the `host.GameHost` over such sessions, made by a `make(seed)` the command line builds from the
+model it loaded once (`cli/serve_sources.py`); `SessionHost.tick` is the one place that steps them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from diamond_wm.interactive.batch import update_together
+from diamond_wm.interactive.commands import Input
+
+PAGE_KEYS = [("h or ?", "this help")]  # the page's own keys, listed first in the help
+MOUSE_KEYS = [("click", "the mouse plays (Esc gives it back)")]
+
+
+class SessionGame:
+    """One player's interactive session behind `host.PlayerGame`."""
+
+    def __init__(self, session: Any):
+        self.session = session
+        self.uses_mouse = bool(session.uses_mouse)
+        self.bindings = dict(session.bindings)
+
+    def handle(self, inp: Input) -> None:
+        self.session.handle(inp)
+
+    def release_all(self) -> None:
+        self.session.release_all()
+
+    def frame(self) -> np.ndarray:
+        from diamond_wm.data.frames import to_uint8_frames
+
+        img = to_uint8_frames(self.session.frame.detach().cpu().float())
+        if img.size(0) == 1:
+            img = img.expand(3, -1, -1)
+        return np.ascontiguousarray(img.permute(1, 2, 0).numpy())
+
+    def header(self) -> list[list[str]]:
+        return self.session.header()
+
+    def controls_help(self) -> list[str]:
+        return self.session.controls_help(PAGE_KEYS + (MOUSE_KEYS if self.uses_mouse else []))
+
+    def stop_recording(self) -> None:
+        recorder = self.session.recorder
+        if recorder is not None and recorder.num_steps and self.session.frame is not None:
+            recorder.finish(self.session.frame)
+        self.session.recorder = None
+
+    def close(self) -> None:
+        for e in self.session.envs:
+            e.env.close()
+
+
+def record_to(session: Any, folder: Optional[Path], action_spec: Any) -> None:
+    """Record `session`'s finished episodes under `folder` as `diamond play -r` does under its run folder
+    (`folder/dataset/rec_<env>_<controller>/`); None: not recorded."""
+    if folder is not None:
+        from diamond_wm.interactive.recording import EpisodeRecorder
+
+        session.recorder = EpisodeRecorder(folder, action_spec=action_spec)
+
+
+class SessionHost:
+    """`host.GameHost` over the sessions `make(seed)` builds, recording with `action_spec`; `first`: a session made
+    already, given to the first player. Sessions are made one at a time (they may share caches on disk)."""
+
+    def __init__(self, make: Callable[[int], Any], action_spec: Any, first: Optional[Any] = None):
+        self.make = make
+        self.action_spec = action_spec
+        self.first = first
+        self._lock = threading.Lock()
+
+    def join(self, player_seed: int, record_dir: Optional[Path]) -> SessionGame:
+        with self._lock:
+            session, self.first = self.first or self.make(player_seed), None
+        record_to(session, record_dir, self.action_spec)
+        return SessionGame(session)
+
+    def leave(self, game: SessionGame) -> None:
+        try:
+            game.stop_recording()
+        finally:
+            game.close()
+
+    def tick(self, games: list[SessionGame]) -> None:
+        update_together([game.session for game in games])
