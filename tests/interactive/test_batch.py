@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from diamond_wm.interactive import batch
-from diamond_wm.interactive.batch import update_together
+from diamond_wm.interactive.batch import batch_buckets, update_together
 from diamond_wm.interactive.commands import Command
 from diamond_wm.interactive.launch import build_play_session
 from diamond_wm.loading.agent import load_run
@@ -38,7 +38,7 @@ def test_sessions_updated_together_see_what_they_see_alone(run, monkeypatch):
     calls = []
     real = batch.step_together
     monkeypatch.setattr(
-        batch, "step_together", lambda envs, acts: calls.append(len(envs)) or real(envs, acts)
+        batch, "step_together", lambda envs, acts, *a: calls.append(len(envs)) or real(envs, acts, *a)
     )
     together = sessions(run)
     together[1].command(Command.PAUSE)  # paused: no step, not in the batch
@@ -75,3 +75,11 @@ def test_different_seeds_play_differently(run):
     for _ in range(3):
         update_together([a, b])
     assert not torch.equal(a.frame, b.frame)
+
+
+def test_batch_buckets_are_powers_of_two_up_to_the_limit():
+    assert batch_buckets(16) == (1, 2, 4, 8, 16)
+    assert batch_buckets(6) == (1, 2, 4, 6)
+    assert batch_buckets(1) == (1,)
+    with pytest.raises(ValueError, match="max_rows must be >= 1, got 0"):
+        batch_buckets(0)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from diamond_wm.config.agent import DiffusionSamplerConfig
-from diamond_wm.envs.world_model_env import WorldModelEnv, step_together
+from diamond_wm.envs.world_model_env import WorldModelEnv, step_together, warm_up_buckets
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import DiffusionSampler, build_sampler
 from diamond_wm.models.world_model import WorldModel, WorldState, mix_seeds
@@ -174,3 +174,29 @@ def test_a_world_model_refuses_contexts_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"contexts must be \(2, 2, C, H, W\) frames and \(2, 2\) actions"):
         wm.start((obs, act), [wm.generator(1), wm.generator(2)])
     assert isinstance(wm.sampler, DiffusionSampler)
+
+
+def test_padding_to_a_bucket_changes_nothing_and_warm_up_leaves_the_state():
+    def envs() -> list[WorldModelEnv]:
+        wm = make_world_model()
+        out = []
+        for seed in (1, 2, 3):
+            env = WorldModelEnv(wm, lambda count, g, s=seed: context(s), 1, 5)
+            env.reset(seed=seed)
+            out.append(env)
+        return out
+
+    padded, plain = envs(), envs()
+    before = padded[0].state_dict()
+    warm_up_buckets(padded[0], (1, 2, 4))
+    after = padded[0].state_dict()
+    for k in ("obs_buffer", "act_buffer"):
+        assert torch.equal(before[k], after[k])
+    assert all(torch.equal(a, b) for a, b in zip(before["generators"], after["generators"], strict=True))
+    for k in range(4):
+        acts = [torch.tensor([(k + i) % NUM_ACTIONS]) for i in range(3)]
+        got = step_together(padded, acts, buckets=(1, 2, 4))  # 3 rows padded to 4
+        want = step_together(plain, acts)
+        for g, w in zip(got, want, strict=True):
+            assert (g[0] - w[0]).abs().max() <= 2 / 255 + 1e-6
+            assert [t.tolist() for t in g[1:4]] == [t.tolist() for t in w[1:4]]

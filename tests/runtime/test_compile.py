@@ -87,6 +87,35 @@ def test_restarts_of_any_number_of_environments_compile_nothing_new():
     assert counters["stats"]["unique_graphs"] == graphs
 
 
+@pytest.mark.slow
+def test_players_joining_and_leaving_compile_nothing_after_the_bucket_warm_up():
+    """Served players: a compiled world model warmed up at batch sizes 1, 2, 4 compiles nothing new while 1 to 4
+    environments step together, in any order."""
+    from torch._dynamo.utils import counters
+
+    from diamond_wm.config.agent import DiffusionSamplerConfig
+    from diamond_wm.envs.world_model_env import WorldModelEnv, step_together, warm_up_buckets
+    from diamond_wm.models.world_model import WorldModel
+
+    agent = _agent()
+    compile_world_model(agent)
+    frames = torch.rand(1, 4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    world_model = WorldModel(DiffusionSampler(agent.denoiser, DiffusionSamplerConfig()), agent.rew_end_model)
+    envs = []
+    for seed in range(4):
+        env = WorldModelEnv(
+            world_model, lambda count, g: (frames, torch.zeros(1, 4, dtype=torch.long)), 1, 100
+        )
+        env.reset(seed=seed)
+        envs.append(env)
+    buckets = (1, 2, 4)
+    warm_up_buckets(envs[0], buckets)
+    graphs = counters["stats"]["unique_graphs"]
+    for players in (1, 3, 2, 4, 1, 3):
+        step_together(envs[:players], [torch.tensor([1])] * players, buckets)
+    assert counters["stats"]["unique_graphs"] == graphs
+
+
 def test_a_csgo_world_model_compiles_its_denoiser_and_upsampler():
     from diamond_wm.bench.csgo import csgo_agent_config
     from diamond_wm.envs.csgo import csgo_action_spec

@@ -36,13 +36,22 @@ def session_host(args: argparse.Namespace) -> tuple[Any, str]:
 
     sources = load_sources(args)
     first = sources.make(args.seed + 1 if args.seed is not None else 0)  # the first player's seed (SEED + 1)
+    buckets: tuple[int, ...] = ()
     if sources.compile:
+        from diamond_wm.interactive.batch import batch_buckets, warm_up_session
         from diamond_wm.interactive.launch import compile_for_play
 
-        print("Compiling the world model (torch.compile, about a minute on CPU)...", flush=True)
+        # Compiled for a few batch sizes, each compiled now: no player waits on a compile.
+        buckets = batch_buckets(args.max_players)
+        print(
+            f"Compiling the world model for batches of {', '.join(map(str, buckets))} players "
+            "(torch.compile, about a minute each on CPU)...",
+            flush=True,
+        )
         compile_for_play(first, sources.agent)
+        warm_up_session(first, buckets)
     first.update()
-    return SessionHost(sources.make, sources.action_spec, first), sources.what
+    return SessionHost(sources.make, sources.action_spec, first, buckets), sources.what
 
 
 def load_sources(args: argparse.Namespace) -> Sources:

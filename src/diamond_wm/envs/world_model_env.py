@@ -165,10 +165,13 @@ class WorldModelEnv:
 
 @torch.no_grad()
 def step_together(
-    envs: Sequence[WorldModelEnv], actions: Sequence[torch.Tensor]
+    envs: Sequence[WorldModelEnv], actions: Sequence[torch.Tensor], buckets: Sequence[int] = ()
 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]]:
     """Step several environments of one world model as one batch: what each `env.step(act)` would return (the
-    same frames, within float rounding: each row draws from its own generator)."""
+    same frames, within float rounding: each row draws from its own generator). `buckets` (increasing batch
+    sizes, e.g. 1, 2, 4, 8, 16): the batch is padded to the smallest that holds it, so that a compiled world model
+    sees only those sizes (see `warm_up_buckets`); the padding rows draw from generators of their own and are
+    dropped."""
     if not envs:
         return []
     world_model = envs[0].world_model
@@ -186,6 +189,10 @@ def step_together(
     act = torch.cat(
         [torch.as_tensor(a, device=device).reshape(n, -1) for a, n in zip(actions, sizes, strict=True)]
     )
+    rows = state.batch_size
+    size = next((b for b in sorted(buckets) if b >= rows), rows)
+    if size > rows:
+        state, act = _padded(state, act, size)
     out = world_model.step(state, act, trajectory)
     results, start = [], 0
     for env, n in zip(envs, sizes, strict=True):
@@ -198,3 +205,25 @@ def step_together(
         results.append(env.finish_step(part))
         start += n
     return results
+
+
+def _padded(state: WorldState, act: torch.Tensor, size: int) -> tuple[WorldState, torch.Tensor]:
+    """`state` and `act` with rows added (copies of the first row, with generators of their own) up to `size`."""
+    extra = size - state.batch_size
+    pad = state.select([0] * extra)
+    pad.generators = [torch.Generator(device=g.device).manual_seed(i) for i, g in enumerate(pad.generators)]
+    return WorldState.cat([state, pad]), torch.cat([act, act[:1].expand(extra, *act.shape[1:])])
+
+
+@torch.no_grad()
+def warm_up_buckets(env: WorldModelEnv, buckets: Sequence[int]) -> None:
+    """Run the world model once at each batch size of `buckets` on copies of `env`'s state (its own state and
+    generators untouched), so that a compiled world model has compiled every size before it is used."""
+    if env.state is None:
+        raise RuntimeError("reset() the environment first")
+    for size in buckets:
+        state = env.state.select([0] * size)
+        state.generators = [torch.Generator(device=env.device).manual_seed(i) for i in range(size)]
+        state.obs, state.act = state.obs.clone(), state.act.clone()
+        act = env.action_spec.zeros(size, 1, device=env.device)[:, 0]
+        env.world_model.step(state, act)

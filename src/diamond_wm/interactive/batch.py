@@ -11,14 +11,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from diamond_wm.envs.world_model_env import WorldModelEnv, step_together
+from diamond_wm.envs.world_model_env import WorldModelEnv, step_together, warm_up_buckets
 from diamond_wm.runtime.precision import autocast
 
 
-def update_together(sessions: Sequence[Any]) -> list[bool]:
+def batch_buckets(max_rows: int) -> tuple[int, ...]:
+    """The batch sizes a compiled world model is compiled for, to serve up to `max_rows` rows: powers of two
+    below it, and `max_rows`."""
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+    sizes = [1 << k for k in range(max_rows.bit_length()) if 1 << k < max_rows]
+    return (*sizes, max_rows)
+
+
+def warm_up_session(session: Any, buckets: Sequence[int]) -> None:
+    """Run `session`'s world model once at each batch size of `buckets` (compiling each size of a compiled
+    model now, not when players are waiting); the session's own state and random streams are untouched."""
+    env = next(e.env for e in session.envs if e.is_world_model)
+    states = [g.get_state() for g in env.generators]
+    with autocast(session.device, session.precision):
+        if env.state is None:
+            env.reset()
+        warm_up_buckets(env, buckets)
+    for g, state in zip(env.generators, states, strict=True):
+        g.set_state(state)
+    session.request_reset()
+
+
+def update_together(sessions: Sequence[Any], buckets: Sequence[int] = ()) -> list[bool]:
     """`[session.update() for session in sessions]`, world-model steps batched; what each returned (stepped or
-    not). Sessions without `begin_update` (the dataset browser) are updated alone. An error of the batched step
-    is raised after every other session was updated (the batch's sessions are left without their step)."""
+    not). Sessions without `begin_update` (the dataset browser) are updated alone. `buckets`: pad each batch to
+    one of these sizes (a compiled world model; see `envs.world_model_env.step_together`). An error of the batched
+    step is raised after every other session was updated (the batch's sessions are left without their step)."""
     stepped = [False] * len(sessions)
     batch: dict[
         tuple, list[tuple[int, Any]]
@@ -39,7 +63,7 @@ def update_together(sessions: Sequence[Any]) -> list[bool]:
     for group in batch.values():
         first = sessions[group[0][0]]
         with autocast(first.device, first.precision):
-            results = step_together([p.env for _, p in group], [p.act for _, p in group])
+            results = step_together([p.env for _, p in group], [p.act for _, p in group], buckets)
             for (i, pending), result in zip(group, results, strict=True):
                 sessions[i].end_update(pending, result)
                 stepped[i] = True

@@ -71,12 +71,20 @@ def record_to(session: Any, folder: Optional[Path], action_spec: Any) -> None:
 
 class SessionHost:
     """`host.GameHost` over the sessions `make(seed)` builds, recording with `action_spec`; `first`: a session made
-    already, given to the first player. Sessions are made one at a time (they may share caches on disk)."""
+    already, given to the first player; `buckets`: the batch sizes a compiled world model was warmed up for (each
+    tick's batch is padded to one of them). Sessions are made one at a time (they may share caches on disk)."""
 
-    def __init__(self, make: Callable[[int], Any], action_spec: Any, first: Optional[Any] = None):
+    def __init__(
+        self,
+        make: Callable[[int], Any],
+        action_spec: Any,
+        first: Optional[Any] = None,
+        buckets: tuple[int, ...] = (),
+    ):
         self.make = make
         self.action_spec = action_spec
         self.first = first
+        self.buckets = buckets  # batch sizes of a compiled world model (`interactive.batch.batch_buckets`)
         self._lock = threading.Lock()
 
     def join(self, player_seed: int, record_dir: Optional[Path]) -> SessionGame:
@@ -92,4 +100,4 @@ class SessionHost:
             game.close()
 
     def tick(self, games: list[SessionGame]) -> None:
-        update_together([game.session for game in games])
+        update_together([game.session for game in games], self.buckets)
