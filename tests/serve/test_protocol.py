@@ -51,7 +51,7 @@ def test_bad_messages_are_refused_with_what_is_accepted(text, words):
 def test_frame_messages_carry_meta_and_image():
     data = protocol.frame_message(7, "image/png", [["a", "b"], ["c"]], b"IMG")
     meta, image = protocol.split_frame_message(data)
-    assert meta == {"seq": 7, "mime": "image/png", "header": [["a", "b"], ["c"]]}
+    assert meta == {"seq": 7, "mime": "image/png", "header": [["a", "b"], ["c"]], "t": 0.0}
     assert image == b"IMG"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -28,7 +29,9 @@ def test_sessions_of_a_run_play_record_and_end(tiny_run, tmp_path, monkeypatch):
     batches = []
     step_together = batch.step_together
     monkeypatch.setattr(
-        batch, "step_together", lambda envs, acts: batches.append(len(envs)) or step_together(envs, acts)
+        batch,
+        "step_together",
+        lambda envs, acts, *a: batches.append(len(envs)) or step_together(envs, acts, *a),
     )
     args = build_parser("serve").parse_args(["serve", str(tiny_run), "--device", "cpu", "--seed", "0"])
     with one_thread():
@@ -120,3 +123,37 @@ def test_csgo_sessions_take_the_mouse_and_leave_the_arrow_keys_to_the_game(tmp_p
         assert game.header()[1][0] == "Keys  : -" and game.header()[1][2] == "Clicks: -"
         host.leave(game)
     assert list((tmp_path / "rec" / "dataset").glob("rec_wm_human/**/*.pt"))
+
+
+def test_the_tick_thread_steps_with_the_hosts_cpu_threads(tiny_run, tmp_path, monkeypatch):
+    """On CPU the games step with one core fewer than the machine has (at least 1), or --threads; the server's
+    tick thread takes that count."""
+    import asyncio
+
+    import torch
+
+    from diamond_wm.cli.serve_sources import tick_threads
+    from diamond_wm.serve.fake_game import FakeHost
+    from diamond_wm.serve.server import GameServer, Limits
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser("serve").parse_args(["serve", str(tiny_run), "--device", "cpu"])
+    host, _ = session_host(args)
+    cores = len(os.sched_getaffinity(0))
+    assert host.tick_threads == max(1, cores - 1) == tick_threads(args, host.first)
+    args.threads = 3
+    assert tick_threads(args, host.first) == 3
+
+    fake = FakeHost()
+    fake.tick_threads = 1
+    seen = []
+
+    async def run_one_tick() -> None:
+        server = GameServer(fake, Limits(fps=30))
+        seen.append(
+            await asyncio.get_running_loop().run_in_executor(server._tick_pool, torch.get_num_threads)
+        )
+        server._tick_pool.shutdown()
+
+    asyncio.run(run_one_tick())
+    assert seen == [1]

@@ -71,6 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the players' games (player k: SEED + k)"
     )
+    parser.add_argument(
+        "--threads",
+        type=_positive(int, "--threads"),
+        default=None,
+        help="torch CPU threads that step the games (default on CPU: one core fewer than the machine has, "
+        "left to the network side; at least 1)",
+    )
     net = parser.add_argument_group("server")
     net.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     net.add_argument(

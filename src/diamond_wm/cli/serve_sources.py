@@ -51,7 +51,24 @@ def session_host(args: argparse.Namespace) -> tuple[Any, str]:
         compile_for_play(first, sources.agent)
         warm_up_session(first, buckets)
     first.update()
-    return SessionHost(sources.make, sources.action_spec, first, buckets), sources.what
+    return SessionHost(
+        sources.make, sources.action_spec, first, buckets, tick_threads(args, first)
+    ), sources.what
+
+
+def tick_threads(args: argparse.Namespace, session: Any) -> Optional[int]:
+    """`--threads`, else on CPU one core fewer than the machine's (at least 1): the tick thread's OpenMP threads
+    otherwise contend with the event loop, the encoding and the network for every core (measured in
+    docs/serve.md); None on an accelerator."""
+    if args.threads is not None:
+        return args.threads
+    if session.device.type != "cpu":
+        return None
+    import os
+
+    return max(
+        1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) - 1
+    )
 
 
 def load_sources(args: argparse.Namespace) -> Sources:

@@ -39,6 +39,8 @@ class WorldModelEnv:
     `info["context_act"]` (the whole real context, for burning in a policy's LSTM). `step()` returns
     `info["final_observation"]` (N, C, H, W) holding, for the environments that ended, their last imagined
     frame, and `info["reset_mask"]` with their new context in `info["context_obs"]`/`info["context_act"]`.
+    With `autoreset=False` ended environments are not restarted (no new context is drawn): the caller resets
+    (a play session does, from the start it chooses).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class WorldModelEnv:
         num_envs: int,
         horizon: int,
         return_denoising_trajectory: bool = False,
+        autoreset: bool = True,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -56,6 +59,7 @@ class WorldModelEnv:
         self.initial_conditions = initial_conditions
         self.num_envs = num_envs
         self.return_denoising_trajectory = return_denoising_trajectory
+        self.autoreset = autoreset  # False: ended environments wait for the caller's reset (play sessions)
         self.action_spec = world_model.action_spec
         self.num_actions = self.action_spec.num_action_dims  # discrete actions; multi-hot dimensions
         self.action_names = self.action_spec.labels
@@ -133,7 +137,7 @@ class WorldModelEnv:
         info["final_observation"] = out.obs  # a copy, never written to
         done = (out.end | trunc).bool()
         info["reset_mask"] = done
-        if done.any():
+        if done.any() and self.autoreset:
             idx = done.nonzero().squeeze(1).tolist()
             fresh = self.world_model.start(self._draw_contexts(idx), [self.generators[i] for i in idx])
             self.state.assign(idx, fresh)

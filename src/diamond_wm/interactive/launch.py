@@ -135,6 +135,7 @@ def build_play_session(
         num_envs=1,
         horizon=max(1, horizon),
         return_denoising_trajectory=store_denoising_trajectory,
+        autoreset=False,  # the session resets an ended episode from the start it chooses
     )
     train_env = make_env(loaded.env.train, loaded.env.type, 1, device, asynchronous=False)
     envs = [NamedEnv("wm", wm_env, True), NamedEnv("test", test_env), NamedEnv("train", train_env)]
@@ -178,6 +179,7 @@ def build_csgo_play_session(
         num_envs=1,
         horizon=max(1, horizon),
         return_denoising_trajectory=store_denoising_trajectory,
+        autoreset=False,  # the session resets an ended episode from the start it chooses
     )
     recorder = None
     if record:

@@ -87,6 +87,7 @@ def world_model_session(
         num_envs=1,
         horizon=max(1, horizon),
         return_denoising_trajectory=store_denoising_trajectory,
+        autoreset=False,  # the session resets an ended episode from the start it chooses
     )
     keymap = Keymap.from_action_names(action_spec.labels) if action_spec.is_discrete else None
     if keymap is None:

@@ -9,8 +9,8 @@ Client -> server: JSON text messages of at most `MAX_MESSAGE_BYTES` bytes, each 
 - `{"type": "ping", "t": NUMBER}`: answered at once by `{"type": "pong", "t": NUMBER}` (round-trip time).
 
 Server -> client: JSON text messages (`welcome`, `pong`, `notice`, `error`, `bye`, see the builders below), and
-binary frame messages: a 4-byte big-endian length N, N bytes of UTF-8 JSON (`{"seq", "mime", "header"}`), then
-the encoded image. An `error` with `"fatal": true` and every `bye` is followed by the server closing the socket.
+binary frame messages: a 4-byte big-endian length N, N bytes of UTF-8 JSON (`{"seq", "mime", "header", "t"}`:
+"t" is the server's wall-clock time, in seconds, when the tick that made the frame began), then the encoded image. An `error` with `"fatal": true` and every `bye` is followed by the server closing the socket.
 Nothing a client sends names a file or a path.
 """
 
@@ -158,9 +158,9 @@ def pong(t: float) -> str:
     return dumps({"type": "pong", "t": t})
 
 
-def frame_message(seq: int, mime: str, header: list[list[str]], image: bytes) -> bytes:
+def frame_message(seq: int, mime: str, header: list[list[str]], image: bytes, t: float = 0.0) -> bytes:
     """A binary frame message (see the module docstring)."""
-    meta = dumps({"seq": seq, "mime": mime, "header": header}).encode()
+    meta = dumps({"seq": seq, "mime": mime, "header": header, "t": t}).encode()
     return struct.pack(">I", len(meta)) + meta + image
 
 

@@ -86,6 +86,14 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
+def _set_threads(threads: Optional[int]) -> None:
+    """torch's CPU thread count in the calling (tick) thread; None: as it is."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 class GameServer:
     """Players and the tick loop (see the module docstring); every method runs on the event loop."""
 
@@ -108,7 +116,12 @@ class GameServer:
         self.ticks = self.model_errors = 0
         self.last_tick_s = self.tick_s_sum = 0.0
         self.last_batch = self.batch_sum = 0
-        self._tick_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="diamond-tick")
+        # The tick thread runs the host's computation with the host's CPU thread count, if it has one (a CPU
+        # model leaves a core to the event loop, the encoding and the network: see `SessionHost.tick_threads`).
+        threads = getattr(host, "tick_threads", None)
+        self._tick_pool = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="diamond-tick", initializer=_set_threads, initargs=(threads,)
+        )
         self._wake = asyncio.Event()
         self._stopping = False
         self._leaving: set[asyncio.Future] = set()
@@ -235,7 +248,7 @@ class GameServer:
         """One tick, in the tick thread: queued inputs, `GameHost.tick`, the frames encoded."""
         for p in due:
             p.apply_pending()
-        start = time.perf_counter()
+        start, started_at = time.perf_counter(), time.time()
         self.host.tick([p.game for p in due])
         elapsed = time.perf_counter() - start
         self.ticks += 1
@@ -247,7 +260,7 @@ class GameServer:
             mime, image = encode_frame(p.game.frame())
             p.seq += 1
             p.frames += 1
-            out.append((p, protocol.frame_message(p.seq, mime, p.game.header(), image)))
+            out.append((p, protocol.frame_message(p.seq, mime, p.game.header(), image, started_at)))
         return out
 
     def _model_error(self, due: list[Player], error: Exception) -> None:

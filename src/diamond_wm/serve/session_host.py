@@ -72,7 +72,8 @@ def record_to(session: Any, folder: Optional[Path], action_spec: Any) -> None:
 class SessionHost:
     """`host.GameHost` over the sessions `make(seed)` builds, recording with `action_spec`; `first`: a session made
     already, given to the first player; `buckets`: the batch sizes a compiled world model was warmed up for (each
-    tick's batch is padded to one of them). Sessions are made one at a time (they may share caches on disk)."""
+    tick's batch is padded to one of them); `tick_threads`: torch's CPU threads for the ticks. Sessions are made one
+    at a time (they may share caches on disk)."""
 
     def __init__(
         self,
@@ -80,7 +81,9 @@ class SessionHost:
         action_spec: Any,
         first: Optional[Any] = None,
         buckets: tuple[int, ...] = (),
+        tick_threads: Optional[int] = None,
     ):
+        self.tick_threads = tick_threads  # torch CPU threads of the server's tick thread (None: torch's own)
         self.make = make
         self.action_spec = action_spec
         self.first = first
