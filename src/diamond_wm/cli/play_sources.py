@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any, Optional
 
 from diamond_wm.cli.agent_args import agent_request
 
@@ -136,15 +137,14 @@ def with_denoising_steps(loaded, steps: int | None) -> None:
 def agent_session(args: argparse.Namespace, device, base: Path):
     """(session, agent, window title, base folder) of an agent in its game (run folder, checkpoint, Atari model)."""
     from diamond_wm.interactive.launch import build_play_session, game_name
-    from diamond_wm.loading.agent import load_checkpoint, load_pretrained, load_run
 
     csgo_only = ("preset", "size_multiplier", "mouse_multiplier")
     ignored = ["--" + k.replace("_", "-") for k in csgo_only if getattr(args, k) is not None]
     if ignored:
         log.warning("%s: options of the CS:GO world model, ignored here", ", ".join(ignored))
 
-    if args.pretrained is not None:
-        game = args.pretrained
+    game = args.pretrained
+    if game is not None:
         if not game:
             if not sys.stdin.isatty():
                 from diamond_wm.hub import ATARI_100K_GAMES
@@ -155,16 +155,8 @@ def agent_session(args: argparse.Namespace, device, base: Path):
                     + ", or csgo (the CS:GO world model)"
                 )
             game = prompt_game()
-        loaded = load_pretrained(game, device=device)
         base = Path(".") if args.run_dir == "." else base
-    elif args.checkpoint is not None:
-        loaded = load_checkpoint(
-            args.checkpoint, env_id=args.env_id, device=device, agent_request=agent_request(args)
-        )
-    else:
-        loaded = load_run(base, device=device, agent_request=agent_request(args))
-    base_out = loaded.run_dir if loaded.run_dir is not None and args.checkpoint is None else base
-    with_denoising_steps(loaded, args.denoising_steps)
+    loaded, base_out = load_agent(args, device, base, game)
     session = build_play_session(
         loaded,
         base_out,
@@ -177,3 +169,21 @@ def agent_session(args: argparse.Namespace, device, base: Path):
         precision=args.precision,
     )
     return session, loaded.agent, f"diamond play: {game_name(loaded)} ({loaded.name})", base_out
+
+
+def load_agent(args: argparse.Namespace, device, base: Path, pretrained: Optional[str]) -> tuple[Any, Path]:
+    """(the loaded agent, the folder its outputs go to) of the published model `pretrained`, of `--checkpoint`,
+    or of the run folder `base`, with `--denoising-steps` applied: what `diamond play` and `diamond serve` load."""
+    from diamond_wm.loading.agent import load_checkpoint, load_pretrained, load_run
+
+    if pretrained is not None:
+        loaded = load_pretrained(pretrained, device=device)
+    elif args.checkpoint is not None:
+        loaded = load_checkpoint(
+            args.checkpoint, env_id=args.env_id, device=device, agent_request=agent_request(args)
+        )
+    else:
+        loaded = load_run(base, device=device, agent_request=agent_request(args))
+    base_out = loaded.run_dir if loaded.run_dir is not None and args.checkpoint is None else base
+    with_denoising_steps(loaded, args.denoising_steps)
+    return loaded, base_out

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 from diamond_wm.cli.agent_args import agent_request
-from diamond_wm.cli.play_sources import CSGO_PRESET, DEFAULT_HORIZON, is_csgo, with_denoising_steps
+from diamond_wm.cli.play_sources import (
+    CSGO_PRESET,
+    DEFAULT_HORIZON,
+    is_csgo,
+    load_agent,
+    with_denoising_steps,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,18 +166,8 @@ def _spawn(args, device, base: Path, compile_: bool, precision: str, horizon: Op
 
 def _agent(args, device, base: Path, compile_: bool, precision: str, horizon: Optional[int]) -> Sources:
     from diamond_wm.interactive.launch import build_play_session, game_name
-    from diamond_wm.loading.agent import load_checkpoint, load_pretrained, load_run
 
-    if args.pretrained is not None:
-        loaded = load_pretrained(args.pretrained, device=device)
-    elif args.checkpoint is not None:
-        loaded = load_checkpoint(
-            args.checkpoint, env_id=args.env_id, device=device, agent_request=agent_request(args)
-        )
-    else:
-        loaded = load_run(base, device=device, agent_request=agent_request(args))
-    base_out = loaded.run_dir if loaded.run_dir is not None and args.checkpoint is None else base
-    with_denoising_steps(loaded, args.denoising_steps)
+    loaded, base_out = load_agent(args, device, base, args.pretrained)
 
     def make(seed: int) -> Any:
         return build_play_session(
