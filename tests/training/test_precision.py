@@ -4,7 +4,6 @@ the losses in float32; a bf16 run trains, and two bf16 runs with the same seed e
 from __future__ import annotations
 
 import signal
-import subprocess
 
 import pytest
 import torch
@@ -17,10 +16,10 @@ from diamond_wm.runtime.precision import bf16_is_native
 from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.objectives import DenoiserObjective
 from diamond_wm.training.optim import configure_optimizer
-from tests.conftest import cli_command, cli_env, run_cli
+from tests.conftest import run_cli
 from tests.models.conftest import tiny_agent_config
 from tests.models.test_world_model import make_batch
-from tests.training.test_train_cli import CATCH, _wait_for_epoch, final_state, train
+from tests.training.test_train_cli import CATCH, final_state, stop_at_epoch, train
 
 
 def denoiser_component(precision: str) -> tuple[ComponentState, list[torch.dtype]]:
@@ -84,20 +83,7 @@ def test_a_bf16_run_trains_and_is_reproducible(tmp_path):
 @pytest.mark.skipif(not bf16_is_native("cpu"), reason="this CPU has no native bf16 (emulated: very slow)")
 def test_resuming_under_another_precision_says_so_in_one_line(tmp_path):
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        cli_command("train", *CATCH, f"hydra.run.dir={run_dir}", "--no-progress"),
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_for_epoch(run_dir, 1, proc)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-    finally:
-        proc.kill()
+    stop_at_epoch(tmp_path, run_dir, 1, signal.SIGTERM)
     config = run_dir / "config" / "trainer.yaml"
     config.write_text(config.read_text().replace("precision: fp32", "precision: bf16"))
     res = run_cli("train", "--resume", str(run_dir), "--no-progress", cwd=tmp_path, timeout=600)

@@ -152,11 +152,8 @@ def _wait_for_epoch(run_dir: Path, epoch: int, proc: subprocess.Popen, timeout: 
     raise AssertionError(f"epoch {epoch} not reached in {timeout} s")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_interrupted_run_resumes_to_the_same_weights(tmp_path, sig):
-    _, straight = train(tmp_path, *CATCH, name="straight")
-
-    run_dir = tmp_path / "interrupted"
+def stop_at_epoch(tmp_path: Path, run_dir: Path, epoch: int, sig: int) -> subprocess.Popen:
+    """A `diamond train` of CATCH into `run_dir`, sent `sig` once `epoch` is saved; the ended process."""
     proc = subprocess.Popen(
         cli_command("train", *CATCH, f"hydra.run.dir={run_dir}", "--no-progress"),
         cwd=tmp_path,
@@ -166,11 +163,20 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, sig):
         text=True,
     )
     try:
-        _wait_for_epoch(run_dir, 2, proc)
+        _wait_for_epoch(run_dir, epoch, proc)
         proc.send_signal(sig)
         proc.wait(timeout=60)
     finally:
         proc.kill()
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, sig):
+    _, straight = train(tmp_path, *CATCH, name="straight")
+
+    run_dir = tmp_path / "interrupted"
+    proc = stop_at_epoch(tmp_path, run_dir, 2, sig)
     assert not (run_dir / "FINISHED").exists()
     if sig == signal.SIGTERM:
         assert proc.returncode == 130
