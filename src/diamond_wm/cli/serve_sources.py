@@ -37,12 +37,26 @@ class Sources:
 def session_host(args: argparse.Namespace) -> tuple[Any, str]:
     """(host, what it serves) for the model `args` names (see `diamond serve --help`). A first session is made and
     stepped now, so that a model that does not load or step fails before the URL is printed; it is the first
-    player's."""
+    player's. The model is loaded, compiled and warmed up on the thread that will tick it
+    (`session_host.TorchThread`)."""
+    from diamond_wm.serve.session_host import TorchThread
+
+    executor = TorchThread()
+    try:
+        return executor.submit(_prepare_host, args, executor).result()
+    except BaseException:
+        executor.shutdown(wait=False)
+        raise
+
+
+def _prepare_host(args: argparse.Namespace, executor: Any) -> tuple[Any, str]:
     from diamond_wm.serve.session_host import SessionHost
 
     sources = load_sources(args)
     first = sources.make(args.seed + 1 if args.seed is not None else 0)  # the first player's seed (SEED + 1)
     buckets: tuple[int, ...] = ()
+    threads = tick_threads(args, first)
+    use_tick_threads(threads)
     if sources.compile:
         from diamond_wm.interactive.batch import batch_buckets, warm_up_session
         from diamond_wm.interactive.launch import compile_for_play
@@ -57,9 +71,18 @@ def session_host(args: argparse.Namespace) -> tuple[Any, str]:
         compile_for_play(first, sources.agent)
         warm_up_session(first, buckets)
     first.update()
-    return SessionHost(
-        sources.make, sources.action_spec, first, buckets, tick_threads(args, first)
-    ), sources.what
+    host = SessionHost(sources.make, sources.action_spec, first, buckets, threads, executor)
+    return host, sources.what
+
+
+def use_tick_threads(threads: Optional[int]) -> None:
+    """Run torch on the tick thread's CPU thread count from now on (None: as it is). Set before compiling: a
+    compiled graph is specialised to torch's thread count (a Dynamo guard), so graphs compiled with another count
+    would compile again on the first tick, with players waiting."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def tick_threads(args: argparse.Namespace, session: Any) -> Optional[int]:

@@ -116,11 +116,19 @@ class GameServer:
         self.ticks = self.model_errors = 0
         self.last_tick_s = self.tick_s_sum = 0.0
         self.last_batch = self.batch_sum = 0
-        # The tick thread runs the host's computation with the host's CPU thread count, if it has one (a CPU
-        # model leaves a core to the event loop, the encoding and the network: see `SessionHost.tick_threads`).
+        # The tick thread runs the host's computation: the host's own (`SessionHost.executor`, where its model was
+        # loaded and compiled), else one with the host's CPU thread count, if it has one (see
+        # `SessionHost.tick_threads`). Joins run on threads of their own, with one torch thread each when the
+        # host counts CPU threads: a second multi-threaded OpenMP team in the process would make every team's
+        # threads sleep between parallel regions instead of spinning (libgomp does so when it manages more
+        # threads than there are cores), which halved the tick's speed on 2 cores.
         threads = getattr(host, "tick_threads", None)
-        self._tick_pool = concurrent.futures.ThreadPoolExecutor(
+        self._own_tick_pool = getattr(host, "executor", None) is None
+        self._tick_pool = getattr(host, "executor", None) or concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="diamond-tick", initializer=_set_threads, initargs=(threads,)
+        )
+        self._join_pool = concurrent.futures.ThreadPoolExecutor(
+            4, thread_name_prefix="diamond-join", initializer=_set_threads, initargs=(threads and 1,)
         )
         self._wake = asyncio.Event()
         self._stopping = False
@@ -151,7 +159,7 @@ class GameServer:
             record_dir = self.recording.directory / f"{self.started}_player{number}"
         try:
             game = await asyncio.get_running_loop().run_in_executor(
-                None, self.host.join, self.seed + number, record_dir
+                self._join_pool, self.host.join, self.seed + number, record_dir
             )
         except Exception as e:
             log.exception("player %d: the game could not be made", number)
@@ -355,7 +363,11 @@ class GameServer:
             self.end(p, protocol.SHUTDOWN, "the server stopped")
         if self._leaving:
             await asyncio.gather(*list(self._leaving), return_exceptions=True)
-        self._tick_pool.shutdown(wait=True)
+        if self._own_tick_pool:
+            self._tick_pool.shutdown(wait=True)
+        else:  # the host's thread: no tick or leave may be running or queued when `stop` returns
+            await asyncio.get_running_loop().run_in_executor(self._tick_pool, lambda: None)
+        self._join_pool.shutdown(wait=False)
         deadline = time.monotonic() + drain
         while any(not box.closed for box in self._closing) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)

@@ -7,6 +7,8 @@ model it loaded once (`cli/serve_sources.py`); `SessionHost.tick` is the one pla
 
 from __future__ import annotations
 
+import concurrent.futures
+import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -69,11 +71,49 @@ def record_to(session: Any, folder: Optional[Path], action_spec: Any) -> None:
         session.recorder = EpisodeRecorder(folder, action_spec=action_spec)
 
 
+class TorchThread(concurrent.futures.Executor):
+    """The one thread that runs a served model's multi-threaded torch work: loading, compiling, warming up, then
+    every tick (`SessionHost.executor`). Graphs compiled on it are compiled for its torch thread count, which its
+    ticks keep (a compiled graph recompiles when the count changes), and it is the process's only OpenMP team
+    of several threads (see `server.GameServer`). A daemon thread: Ctrl-C during a long compile ends the
+    process without waiting for the compile."""
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._shut = False
+        self._thread = threading.Thread(target=self._run, name="diamond-tick", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        if self._shut:
+            raise RuntimeError("cannot schedule new work after shutdown")
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._work.put((future, fn, args, kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._shut = True
+        self._work.put(None)
+        if wait:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as e:  # handed to the caller
+                future.set_exception(e)
+
+
 class SessionHost:
     """`host.GameHost` over the sessions `make(seed)` builds, recording with `action_spec`; `first`: a session made
     already, given to the first player; `buckets`: the batch sizes a compiled world model was warmed up for (each
-    tick's batch is padded to one of them); `tick_threads`: torch's CPU threads for the ticks. Sessions are made one
-    at a time (they may share caches on disk)."""
+    tick's batch is padded to one of them); `tick_threads`: torch's CPU threads for the ticks; `executor`: the
+    thread the model was prepared on (`TorchThread`), which then ticks (None: the server makes one). Sessions are
+    made one at a time (they may share caches on disk)."""
 
     def __init__(
         self,
@@ -82,8 +122,10 @@ class SessionHost:
         first: Optional[Any] = None,
         buckets: tuple[int, ...] = (),
         tick_threads: Optional[int] = None,
+        executor: Optional[concurrent.futures.ThreadPoolExecutor] = None,
     ):
         self.tick_threads = tick_threads  # torch CPU threads of the server's tick thread (None: torch's own)
+        self.executor = executor
         self.make = make
         self.action_spec = action_spec
         self.first = first
