@@ -235,6 +235,7 @@ def main() -> int:
         sources = load_sources(serve_args)
         buckets: tuple[int, ...] = ()
         first = sources.make(0)
+        first.update()
         threads = tick_threads(serve_args, first)
         use_tick_threads(threads)  # as diamond serve: compiled for the tick's thread count
         if sources.compile:

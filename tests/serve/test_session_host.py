@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import numpy as np
+import pytest
 from websockets.sync.client import connect
 
 from diamond_wm.cli.main import build_parser
@@ -126,9 +127,11 @@ def test_csgo_sessions_take_the_mouse_and_leave_the_arrow_keys_to_the_game(tmp_p
 
 
 def test_the_tick_thread_steps_with_the_hosts_cpu_threads(tiny_run, tmp_path, monkeypatch):
-    """On CPU the games step with one core fewer than the machine has (at least 1), or --threads; the server's
-    tick thread takes that count."""
+    """On CPU the games of small frames step with one core fewer than the machine has (at least 1), those of frames
+    of 64 x 64 pixels or more with every core, or --threads. The model is prepared on the host's own thread, which
+    the server ticks on with that count; joins run on one torch thread each (no second OpenMP team)."""
     import asyncio
+    import types
 
     import torch
 
@@ -140,20 +143,51 @@ def test_the_tick_thread_steps_with_the_hosts_cpu_threads(tiny_run, tmp_path, mo
     args = build_parser("serve").parse_args(["serve", str(tiny_run), "--device", "cpu"])
     host, _ = session_host(args)
     cores = len(os.sched_getaffinity(0))
+    assert host.first.frame.shape[-1] * host.first.frame.shape[-2] < 64 * 64
     assert host.tick_threads == max(1, cores - 1) == tick_threads(args, host.first)
+    large = types.SimpleNamespace(device=torch.device("cpu"), frame=torch.zeros(3, 64, 64))
+    assert tick_threads(args, large) == cores
     args.threads = 3
-    assert tick_threads(args, host.first) == 3
+    assert tick_threads(args, host.first) == 3 == tick_threads(args, large)
 
-    fake = FakeHost()
-    fake.tick_threads = 1
-    seen = []
+    seen = {}
 
-    async def run_one_tick() -> None:
-        server = GameServer(fake, Limits(fps=30))
-        seen.append(
-            await asyncio.get_running_loop().run_in_executor(server._tick_pool, torch.get_num_threads)
-        )
-        server._tick_pool.shutdown()
+    async def ask_threads(h) -> GameServer:
+        server = GameServer(h, Limits(fps=30))
+        loop = asyncio.get_running_loop()
+        seen["tick"] = await loop.run_in_executor(server._tick_pool, torch.get_num_threads)
+        seen["join"] = await loop.run_in_executor(server._join_pool, torch.get_num_threads)
+        await server.stop(drain=0)
+        return server
 
-    asyncio.run(run_one_tick())
-    assert seen == [1]
+    server = asyncio.run(ask_threads(host))
+    assert server._tick_pool is host.executor
+    assert seen == {"tick": host.tick_threads, "join": 1}
+    host.executor.shutdown()
+
+    fake = FakeHost()  # no thread of its own: the server makes one with the host's count
+    fake.tick_threads = 2
+    asyncio.run(ask_threads(fake))
+    assert seen == {"tick": 2, "join": 1}
+
+
+def test_the_torch_thread_runs_work_in_order_and_hands_back_errors():
+    import threading
+
+    from diamond_wm.serve.session_host import TorchThread
+
+    thread = TorchThread()
+    names = [thread.submit(lambda: threading.current_thread().name) for _ in range(3)]
+    assert [f.result(timeout=10) for f in names] == ["diamond-tick"] * 3
+    order: list[int] = []
+    futures = [thread.submit(order.append, k) for k in range(5)]
+    for f in futures:
+        f.result(timeout=10)
+    assert order == [0, 1, 2, 3, 4]
+    failing = thread.submit(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        failing.result(timeout=10)
+    assert thread.submit(lambda: "still serving").result(timeout=10) == "still serving"
+    thread.shutdown()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        thread.submit(lambda: None)

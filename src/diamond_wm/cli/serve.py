@@ -75,8 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=_positive(int, "--threads"),
         default=None,
-        help="torch CPU threads that step the games (default on CPU: one core fewer than the machine has, "
-        "left to the network side; at least 1)",
+        help="torch CPU threads that step the games (default on CPU: every core for frames of 64x64 pixels or "
+        "more, else one core fewer, left to the network side; at least 1)",
     )
     net = parser.add_argument_group("server")
     net.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

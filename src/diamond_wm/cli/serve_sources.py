@@ -55,6 +55,7 @@ def _prepare_host(args: argparse.Namespace, executor: Any) -> tuple[Any, str]:
     sources = load_sources(args)
     first = sources.make(args.seed + 1 if args.seed is not None else 0)  # the first player's seed (SEED + 1)
     buckets: tuple[int, ...] = ()
+    first.update()  # the model steps (before the URL is printed), and its frame size is known
     threads = tick_threads(args, first)
     use_tick_threads(threads)
     if sources.compile:
@@ -70,7 +71,6 @@ def _prepare_host(args: argparse.Namespace, executor: Any) -> tuple[Any, str]:
         )
         compile_for_play(first, sources.agent)
         warm_up_session(first, buckets)
-    first.update()
     host = SessionHost(sources.make, sources.action_spec, first, buckets, threads, executor)
     return host, sources.what
 
@@ -85,19 +85,25 @@ def use_tick_threads(threads: Optional[int]) -> None:
         torch.set_num_threads(threads)
 
 
+LARGE_FRAME_PIXELS = 64 * 64
+
+
 def tick_threads(args: argparse.Namespace, session: Any) -> Optional[int]:
-    """`--threads`, else on CPU one core fewer than the machine's (at least 1): the tick thread's OpenMP threads
-    otherwise contend with the event loop, the encoding and the network for every core (measured in
-    docs/serve.md); None on an accelerator."""
+    """`--threads`, else on CPU: every core for frames of 64 x 64 pixels or more, one core fewer (at least 1) for
+    smaller ones; None on an accelerator. The networks of large frames split their arithmetic well over cores
+    (the paper's Atari networks: 19 frames per second for one player on 2 cores against 14 on one); those of small
+    frames run parallel regions too short to split, and gain more from a core left to the event loop, the
+    encoding and the network (Catch: 46 frames per second for each of 8 players on 1 thread, 32 on 2; measured in
+    docs/serve.md). `session` has stepped (its frame tells the size)."""
     if args.threads is not None:
         return args.threads
     if session.device.type != "cpu":
         return None
     import os
 
-    return max(
-        1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) - 1
-    )
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    pixels = session.frame.shape[-1] * session.frame.shape[-2]
+    return cores if pixels >= LARGE_FRAME_PIXELS else max(1, cores - 1)
 
 
 def load_sources(args: argparse.Namespace) -> Sources:
