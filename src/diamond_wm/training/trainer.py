@@ -262,7 +262,7 @@ class Trainer:
 
     def _save_checkpoint(self) -> None:
         own = {  # what is this rank's own: its random streams, its imagination
-            "rng": capture_rng_state(self.generators),
+            "rng": capture_rng_state(self.generators, self.device),
             "rollout": self.rollout.state_dict() if self.rollout is not None else None,
         }
         ranks = gather_rank_states(self.dist, own)
@@ -321,7 +321,7 @@ class Trainer:
         else:
             if self.rollout is not None and own.get("rollout") is not None:
                 self.rollout.load_state_dict(own["rollout"])
-            restore_rng_state(own["rng"], self.generators)
+            restore_rng_state(own["rng"], self.generators, self.device)
         log.info(
             "resumed %s at the end of %s (%d env steps)",
             self.run_dir.root,
