@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from diamond_wm.bench.runner import parse_only, run_bench
     from diamond_wm.bench.workloads import BenchSettings
     from diamond_wm.runtime.memory import tune_malloc
-    from diamond_wm.runtime.precision import warn_if_emulated
+    from diamond_wm.runtime.precision import set_tf32, warn_if_emulated
 
     try:
         names = parse_only(args.only)
@@ -157,8 +157,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         torch.set_num_threads(args.threads)
     if args.tf32:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        set_tf32(True)
     if not args.default_malloc:
         tune_malloc()
     warn_if_emulated(args.precision, device)

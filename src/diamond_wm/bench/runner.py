@@ -19,7 +19,7 @@ from diamond_wm.bench.timing import peak_rss_bytes, time_calls
 from diamond_wm.bench.workloads import BUILDERS, BenchSettings, Workload, build_agent
 from diamond_wm.models.agent import Agent
 from diamond_wm.runtime.cpu import cpu_capability, cpu_model
-from diamond_wm.runtime.precision import bf16_is_native
+from diamond_wm.runtime.precision import bf16_is_native, tf32_matmul
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def run_bench(
         "batch_size": settings.batch,
         "warmup": warmup,
         "repeats": repeats,
-        "tf32": bool(device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32),
+        "tf32": bool(device.type == "cuda" and tf32_matmul()),
     }
     size = 256 if settings.tiny else 2048
     results["matmul_size"] = size

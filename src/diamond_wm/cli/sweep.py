@@ -8,7 +8,8 @@ command launched again finds its runs: finished ones (`FINISHED`) are skipped, u
 error naming it, never overwritten. Every job's overrides are validated before any job starts.
 
 Launchers: Hydra's basic one (one job after the other) by default; `hydra/launcher=joblib` (local processes,
-`pip install 'diamond-wm[sweep]'`) or `hydra/launcher=submitit_slurm` (SLURM, `pip install 'diamond-wm[slurm]'`).
+`pip install 'diamond-wm[sweep]'`; on a machine with several GPUs each job without `common.devices` holds one of
+its own, see `runtime.job_gpus`) or `hydra/launcher=submitit_slurm` (SLURM, `pip install 'diamond-wm[slurm]'`).
 """
 
 from __future__ import annotations
@@ -309,7 +310,10 @@ def check_jobs(plan: SweepPlan, config_of: Callable[[SweepJob], TrainerConfig]) 
 
 def run_sweep_job(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int:
     """Run, resume or skip one job of a sweep; returns its exit code. A Ctrl-C ends the whole sweep."""
+    from hydra.core.hydra_config import HydraConfig
+
     from diamond_wm.cli.hydra_run import train_run
+    from diamond_wm.runtime.job_gpus import job_devices
     from diamond_wm.runtime.logs import setup_logging
 
     setup_logging()  # a launcher's worker process starts without the CLI's logging
@@ -332,7 +336,8 @@ def run_sweep_job(cfg: TrainerConfig, run_dir: Path, show_progress: bool) -> int
         else:  # stopped before its first checkpoint: the trainer starts it over
             log.info("%s: unfinished before its first checkpoint, starting over", run_dir)
         cfg.common.resume = True
-    code = train_run(cfg, run_dir, show_progress)
+    with job_devices(cfg.common.devices, HydraConfig.get().job.num) as cfg.common.devices:  # one GPU per job
+        code = train_run(cfg, run_dir, show_progress)
     if code == errors.INTERRUPTED:
         raise KeyboardInterrupt(f"sweep stopped at {run_dir}; launch the same command again to continue")
     return code

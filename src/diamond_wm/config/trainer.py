@@ -117,6 +117,10 @@ class TrainingConfig:
     # imagination, collection and test losses; weights, optimizer state, losses and the diffusion sampler's
     # arithmetic stay in float32.
     precision: str = "fp32"
+    # true: float32 matmuls on CUDA may use TF32 tensor cores (faster, ~10-bit mantissa); false keeps PyTorch's
+    # defaults, as the published code does: float32 matmuls in full float32, cuDNN convolutions allowed TF32. No
+    # effect on CPU (one log line).
+    tf32: bool = False
 
 
 @dataclass

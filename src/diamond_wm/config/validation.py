@@ -250,6 +250,8 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
     _int_at_least("training.num_workers_data_loaders", cfg.training.num_workers_data_loaders, 0)
     if cfg.training.precision not in PRECISIONS:
         raise ConfigError("training.precision", cfg.training.precision, " or ".join(PRECISIONS))
+    if not isinstance(cfg.training.tf32, bool):
+        raise ConfigError("training.tf32", cfg.training.tf32, "true or false")
     _int_at_least("evaluation.every", cfg.evaluation.every, 1)
 
     den = cfg.denoiser

@@ -1,6 +1,7 @@
 """Numerical precision of the networks at run time: float32, or bf16 autocast (CPU and CUDA).
 
-Used by `diamond bench --precision`, `diamond play --precision` and `training.precision`. What bf16 costs in
+Used by `diamond bench --precision`, `diamond play --precision` and `training.precision`; `training.tf32` (and
+`diamond bench --tf32`) lets float32 matmuls on CUDA use TF32 (`set_tf32`). What bf16 costs in
 imagined frames is measured by the bench (`psnr_bf16_50_steps*`, `psnr_csgo*`, docs/benchmarks.md).
 
 The default precision of a device follows what its hardware computes natively (`default_precision`): bf16 where
@@ -84,3 +85,46 @@ def warn_if_emulated(precision: str, device: torch.device | str) -> bool:
         where,
     )
     return True
+
+
+def _has_fp32_precision() -> bool:
+    """Whether torch sets TF32 through `fp32_precision` (2.9 and later), whose flags may not be mixed with the
+    legacy `allow_tf32` ones."""
+    try:
+        torch.backends.cuda.matmul.fp32_precision  # noqa: B018  (an attribute whose lookup is the question)
+    except AttributeError:
+        return False
+    return hasattr(torch.backends.cudnn, "conv")
+
+
+def set_tf32(enabled: bool) -> None:
+    """Let float32 matmuls on CUDA use TF32 tensor cores (`enabled`), or restore PyTorch's defaults, which the
+    published code keeps: matmuls in full float32, cuDNN convolutions allowed TF32 (both ways: it is the default)."""
+    if _has_fp32_precision():
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if enabled else "none"  # none: float32 (default)
+        torch.backends.cudnn.conv.fp32_precision = "tf32"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = enabled
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def tf32_matmul() -> bool:
+    """Whether float32 matmuls on CUDA may use TF32 (read through the API `set_tf32` writes with)."""
+    if _has_fp32_precision():
+        return torch.backends.cuda.matmul.fp32_precision == "tf32"
+    return bool(torch.backends.cuda.matmul.allow_tf32)
+
+
+def apply_tf32(enabled: bool, device: torch.device | str) -> None:
+    """`training.tf32` for a run on `device`: set (`set_tf32`) on CUDA; elsewhere TF32 does not exist, and
+    `enabled` is one log line, not an error."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        set_tf32(enabled)
+        if enabled:
+            log.info("training.tf32: float32 matmuls and convolutions may use TF32 on %s", device)
+    elif enabled:
+        log.info(
+            "training.tf32=true has no effect on %s: TF32 is a CUDA GPU's (the run computes in float32)",
+            device,
+        )

@@ -4,7 +4,8 @@ for all, over the component's objective (`diamond_wm.training.objectives`).
 In a multi-process run the objective is wrapped in DistributedDataParallel (`wrap_ddp`): each rank's backward
 averages the gradients over the ranks, so every rank takes the same step. With gradient accumulation only the
 last micro-batch's backward synchronises (`no_sync` before): the all-reduce then averages the ranks' sums, which is
-the sum of the averages. Clipping follows the all-reduce, on the same gradients everywhere.
+the sum of the averages. Clipping follows the all-reduce, on the same gradients everywhere. Before the wrapping,
+the weights of 1x1 convolutions take the strides their gradients come back with (`align_grad_layouts`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class ComponentState:
 
         device = dist.device
         ids = [device.index] if device is not None and device.type == "cuda" else None
+        align_grad_layouts(self.objective)
         # find_unused_parameters stays off: every parameter of an objective takes part in its loss (tested).
         self.ddp = DistributedDataParallel(self.objective, device_ids=ids)
         self.dist = dist
@@ -74,6 +76,30 @@ class ComponentState:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.num_updates = int(state["num_updates"])
+
+
+def align_grad_layouts(module: nn.Module) -> int:
+    """Give the weight of every 1x1 convolution of `module` channels-last strides, in place; returns how many.
+
+    A 1x1 kernel's weight (O, I, 1, 1) is the same memory in both layouts, but its strides differ: (I, 1, 1, 1)
+    contiguous, (I, 1, I, I) channels-last. oneDNN and cuDNN convolutions of channels-last inputs (the networks'
+    layout, `models.blocks.to_channels_last`) return the weight's gradient with channels-last strides, and
+    DistributedDataParallel, whose buckets copy the parameters' strides, then warns "Grad strides do not match
+    bucket view strides" and copies every such gradient into its bucket. With channels-last weights the
+    gradients come back in their parameter's strides, whatever the input's layout. The weights' values and memory
+    order are unchanged (only the strides are relabelled); the 1x1 convolutions of the networks take channels-last
+    inputs, which they already computed in channels-last, so their results are the same bits."""
+    count = 0
+    for m in module.modules():
+        w = getattr(m, "weight", None)
+        if not isinstance(m, nn.Conv2d) or not isinstance(w, nn.Parameter) or tuple(w.shape[2:]) != (1, 1):
+            continue
+        aligned = torch.empty_like(w, memory_format=torch.channels_last)
+        if aligned.stride() != w.stride():
+            with torch.no_grad():
+                w.data = aligned.copy_(w)
+            count += 1
+    return count
 
 
 def train_component(

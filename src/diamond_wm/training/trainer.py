@@ -36,6 +36,7 @@ from diamond_wm.runtime import distributed
 from diamond_wm.runtime.compile import compile_world_model
 from diamond_wm.runtime.distributed import DistContext
 from diamond_wm.runtime.memory import tune_malloc
+from diamond_wm.runtime.precision import apply_tf32
 from diamond_wm.runtime.seeding import seed_everything
 from diamond_wm.runtime.threads import ThreadGovernor
 from diamond_wm.training import build
@@ -86,6 +87,7 @@ class Trainer:
         self.outputs.start_log()
         self.show_progress = show_progress and dist.is_main
         self.threads = _cpu_threads(self.device)
+        apply_tf32(cfg.training.tf32, self.device)
         state = (
             read_state(self.run_dir.state_file, cfg.collection.train)
             if self.run_dir.state_file.exists()
@@ -262,7 +264,7 @@ class Trainer:
 
     def _save_checkpoint(self) -> None:
         own = {  # what is this rank's own: its random streams, its imagination
-            "rng": capture_rng_state(self.generators),
+            "rng": capture_rng_state(self.generators, self.device),
             "rollout": self.rollout.state_dict() if self.rollout is not None else None,
         }
         ranks = gather_rank_states(self.dist, own)
@@ -293,10 +295,11 @@ class Trainer:
 
     def _numerics(self) -> dict[str, Any]:
         """The settings that change the run's arithmetic but not its checkpoints (saved to tell a resume)."""
-        return {"precision": self.cfg.training.precision, "compile_wm": self.cfg.training.compile_wm}
+        t = self.cfg.training
+        return {"precision": t.precision, "compile_wm": t.compile_wm, "tf32": t.tf32}
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        saved = state.get("numerics") or {"precision": "fp32", "compile_wm": False}
+        saved = {"precision": "fp32", "compile_wm": False, "tf32": False} | (state.get("numerics") or {})
         changed = {k: (saved.get(k), v) for k, v in self._numerics().items() if saved.get(k) != v}
         if changed:
             log.warning(
@@ -321,7 +324,7 @@ class Trainer:
         else:
             if self.rollout is not None and own.get("rollout") is not None:
                 self.rollout.load_state_dict(own["rollout"])
-            restore_rng_state(own["rng"], self.generators)
+            restore_rng_state(own["rng"], self.generators, self.device)
         log.info(
             "resumed %s at the end of %s (%d env steps)",
             self.run_dir.root,
