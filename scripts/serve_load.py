@@ -2,6 +2,7 @@
 
     python scripts/serve_load.py RUN_DIR [--fast] [--players 1,2,4,8,16] [--seconds 10] [--json OUT]
     python scripts/serve_load.py --paper-atari [--fast] ...   # the paper's Atari networks, random weights
+    python scripts/serve_load.py --paper-atari --fast --device cuda ...   # served and timed on the GPU
 
 For each N the server (uvicorn + the game server, frame cap off) serves N WebSocket clients that press and release
 a key every 0.2 s and read every frame; after `--warmup` seconds it measures for `--seconds`: each player's frames
@@ -39,6 +40,7 @@ from diamond_wm.cli.serve_sources import load_sources, tick_threads
 from diamond_wm.interactive.batch import batch_buckets, warm_up_session
 from diamond_wm.interactive.launch import compile_for_play
 from diamond_wm.runtime.cpu import cpu_capability, cpu_has_native_bf16, cpu_model
+from diamond_wm.runtime.precision import default_precision
 from diamond_wm.serve.protocol import PROTOCOL_VERSION, split_frame_message
 from diamond_wm.serve.run import bind, build_uvicorn
 from diamond_wm.serve.server import Limits
@@ -73,7 +75,8 @@ def serve_arguments(args: argparse.Namespace, folder: Path) -> argparse.Namespac
         model = [str(args.run)]
     threads = ["--threads", str(args.threads)] if args.threads else []
     fast = ["--fast"] if args.fast else []
-    return parser.parse_args([*model, *fast, *threads, "--max-players", str(MAX_PLAYERS)])
+    device = ["--device", args.device] if args.device else []
+    return parser.parse_args([*model, *fast, *threads, *device, "--max-players", str(MAX_PLAYERS)])
 
 
 def players(url: str, n: int, warmup: float, seconds: float, send: Any) -> None:
@@ -182,18 +185,19 @@ def one_after_another(sources: Any, n: int, seconds: float) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def play_step_rate(repeats: int = 5) -> float:
-    """1 / (median time of `diamond bench`'s play_step in bf16 where native + compile + freezing)."""
+def play_step_rate(device: torch.device, repeats: int = 5) -> float:
+    """1 / (median time of `diamond bench`'s play_step on `device` in bf16 where native + compile + freezing)."""
     from diamond_wm.bench.workloads import BUILDERS, BenchSettings, build_agent
 
-    precision = "bf16" if cpu_has_native_bf16() else "fp32"
-    settings = BenchSettings(precision=precision, compile=True, freeze=True)
+    settings = BenchSettings(device=device, precision=default_precision(device), compile=True, freeze=True)
     agent = build_agent(settings)
     work = BUILDERS["play_step"](agent, settings)  # steps under its own inference mode and autocast
     times = []
     for i in range(repeats + 2):  # the first calls compile
         start = time.perf_counter()
         work.fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         if i >= 2:
             times.append(time.perf_counter() - start)
     work.close()
@@ -213,6 +217,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per count (at most 60)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     parser.add_argument("--threads", type=int, default=None, help="as diamond serve --threads")
+    parser.add_argument("--device", default=None, help="as diamond serve --device (default: best available)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     counts = [int(x) for x in args.players.split(",")]
@@ -244,13 +249,15 @@ def main() -> int:
         "model": "paper-size Atari (random weights)" if args.paper_atari else str(args.run),
         "fast": args.fast,
         "machine": {"cpu": cpu_model(), "kernels": cpu_capability(), "bf16_native": cpu_has_native_bf16()},
+        "device": str(first.device),
+        "precision": first.precision,
         "threads": torch.get_num_threads(),  # one after another, and the bench's play_step
         "tick_threads": threads,
         "seconds": args.seconds,
         "rows": rows,
     }
     if args.paper_atari and args.fast:
-        report["play_step_fast_fps"] = play_step_rate()
+        report["play_step_fast_fps"] = play_step_rate(first.device)
     keys = ["players", "fps_per_player_min", "fps_per_player_mean", "fps_aggregate", "latency_p50_ms"]
     keys += ["latency_p95_ms", "rss_mb", "mean_batch", "fps_one_after_another", "batching_gain"]
     print(" | ".join(keys))
