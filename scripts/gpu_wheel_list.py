@@ -4,7 +4,7 @@
 
 Prints `name==version` lines: every runtime dependency of diamond-wm (pyproject.toml) and of the `--extra`
 packages, with their own dependencies, as installed in this Python environment (the combination the project is
-tested with), less what the GPU machine has already: the `--present` packages and everything they depend on. The
+tested with), less the `--present` packages (what the GPU machine has already) and the `--skip` ones. The
 environment markers are evaluated for CPython 3.12 on Linux x86_64 (the GPU machine's Python), whatever runs this.
 """
 
@@ -67,8 +67,9 @@ def installed_requires(name: str) -> list[str]:
         return []
 
 
-def closure(roots: list[str], requires=installed_requires) -> list[str]:
-    """`roots` and everything they depend on (normalized names, depth first, each once)."""
+def closure(roots: list[str], requires=installed_requires, stop: frozenset[str] = frozenset()) -> list[str]:
+    """`roots` and everything they depend on (normalized names, breadth first, each once), not looking into the
+    dependencies of the `stop` names."""
     seen: list[str] = []
     todo = [normalize(r) for r in roots]
     while todo:
@@ -76,7 +77,8 @@ def closure(roots: list[str], requires=installed_requires) -> list[str]:
         if name in seen:
             continue
         seen.append(name)
-        todo += [n for n in requirement_names(requires(name)) if n not in seen]
+        if name not in stop:
+            todo += [n for n in requirement_names(requires(name)) if n not in seen]
     return seen
 
 
@@ -87,10 +89,11 @@ def wheel_list(
     requires=installed_requires,
     version=metadata.version,
 ) -> list[str]:
-    """`name==version` of the closure of `roots`, less the closure of `present` and the `skip` names."""
-    have = set(closure(present, requires)) | {normalize(s) for s in skip}
+    """`name==version` of the closure of `roots`, less the `present` and `skip` names and what only they need.
+    A dependency of a present package that the others need too is listed (small, and installed where missing)."""
+    have = frozenset(normalize(s) for s in [*present, *skip])
     out = []
-    for name in closure(roots, requires):
+    for name in closure(roots, requires, stop=have):
         if name in have:
             continue
         try:

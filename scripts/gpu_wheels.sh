@@ -27,7 +27,7 @@ PLATFORM=(--python-version 3.12 --implementation cp --abi cp312 --abi abi3 --abi
     --platform linux_x86_64 --platform any)
 while read -r req; do
     [[ -z "$req" ]] && continue
-    if ! "$PYTHON" -m pip download -q --no-deps --only-binary=:all: "${PLATFORM[@]}" -d "$DEST" "$req"; then
+    if ! "$PYTHON" -m pip download -q --no-deps --only-binary=:all: "${PLATFORM[@]}" -d "$DEST" "$req" 2>/dev/null; then
         # No wheel on PyPI (antlr4-python3-runtime 4.9.3 is a source archive): build it here, where it must be
         # pure Python to install on the GPU machine.
         echo "no wheel of $req on PyPI for CPython 3.12: building it"
