@@ -38,9 +38,10 @@ fi
 PY="${PY:-python3}"
 RESERVE=15 # seconds kept for the summary
 export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
-export PY WHEELS OUT DEVICE
 DIAMOND=("$PY" -m diamond_wm.cli.main)
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gpu_check.XXXXXX")" # training runs (their logs and metrics are copied to OUT)
+export PY WHEELS OUT DEVICE WORK
+trap 'rm -rf "$WORK"' EXIT
 START=$SECONDS
 : >"$OUT/steps.tsv"
 
@@ -95,7 +96,7 @@ step() { # NAME LIMIT_S COMMAND...: COMMAND's output in OUT/NAME.log, at most LI
     fi
     record "$name" "$status" $((SECONDS - t0)) "$limit"
     echo "   $status in $((SECONDS - t0))s"
-    [[ "$status" == ok ]] || tail -n 5 "$OUT/$name.log" | sed 's/^/   | /'
+    [[ "$status" == ok ]] || tail -n 5 "$OUT/$name.log" | cut -c1-300 | sed "s/^/   | /"
     return 0
 }
 
@@ -110,6 +111,13 @@ install_wheels() {
     pip_install --find-links "$WHEELS" $(sed 's/==.*//' "$WHEELS/requirements.txt") ||
         pip_install --no-deps "$WHEELS"/*.whl || return 1
     "$PY" -m pip check || true # informative: the machine's own packages may pin others
+    deps_import
+}
+
+unpack_wheels() { # without a pip that can install: the wheels unpacked into a folder on PYTHONPATH
+    set -x
+    mkdir -p "$WORK/site"
+    for whl in "$WHEELS"/*.whl; do "$PY" -m zipfile -e "$whl" "$WORK/site" || return 1; done
     deps_import
 }
 
@@ -181,8 +189,12 @@ run_step() {
                 echo "== install: skipped (the dependencies import already)"
                 record install "skipped: dependencies present" 0 0
             else
-                export -f install_wheels pip_install deps_import
+                export -f install_wheels pip_install unpack_wheels deps_import
                 step install 120 bash -c install_wheels
+                if ! deps_import 2>/dev/null; then
+                    export PYTHONPATH="$PYTHONPATH:$WORK/site"
+                    step install_unpacked 60 bash -c unpack_wheels
+                fi
             fi
             ;;
         environment) export -f environment && step environment 60 bash -c environment ;;
@@ -214,6 +226,5 @@ for s in $STEPS; do
 done
 "$PY" scripts/gpu_check_report.py summary "$OUT" >/dev/null 2>"$OUT/summary.log" ||
     echo "the summary failed: see $OUT/summary.log"
-rm -rf "$WORK"
 echo "done in $((SECONDS - START))s: $OUT/summary.md"
 cat "$OUT/steps.tsv"
