@@ -2,6 +2,7 @@
 
     python scripts/serve_load.py RUN_DIR [--fast] [--players 1,2,4,8,16] [--seconds 10] [--json OUT]
     python scripts/serve_load.py --paper-atari [--fast] ...   # the paper's Atari networks, random weights
+    python scripts/serve_load.py --paper-atari --fast --device cuda ...   # served and timed on the GPU
 
 For each N the server (uvicorn + the game server, frame cap off) serves N WebSocket clients that press and release
 a key every 0.2 s and read every frame; after `--warmup` seconds it measures for `--seconds`: each player's frames
@@ -39,6 +40,7 @@ from diamond_wm.cli.serve_sources import load_sources, tick_threads, use_tick_th
 from diamond_wm.interactive.batch import batch_buckets, warm_up_session
 from diamond_wm.interactive.launch import compile_for_play
 from diamond_wm.runtime.cpu import cpu_capability, cpu_has_native_bf16, cpu_model
+from diamond_wm.runtime.precision import default_precision
 from diamond_wm.serve.protocol import PROTOCOL_VERSION, split_frame_message
 from diamond_wm.serve.run import bind, build_uvicorn
 from diamond_wm.serve.server import Limits
@@ -73,7 +75,8 @@ def serve_arguments(args: argparse.Namespace, folder: Path) -> argparse.Namespac
         model = [str(args.run)]
     threads = ["--threads", str(args.threads)] if args.threads else []
     fast = ["--fast"] if args.fast else []
-    return parser.parse_args([*model, *fast, *threads, "--max-players", str(MAX_PLAYERS)])
+    device = ["--device", args.device] if args.device else []
+    return parser.parse_args([*model, *fast, *threads, *device, "--max-players", str(MAX_PLAYERS)])
 
 
 def players(url: str, n: int, warmup: float, seconds: float, send: Any) -> None:
@@ -182,22 +185,22 @@ def one_after_another(sources: Any, n: int, seconds: float) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def play_step_rate(threads: int, repeats: int = 5) -> float:
-    """1 / (median time of `diamond bench`'s play_step in bf16 where native + compile + freezing), with torch on
-    `threads` CPU threads (compiled for that count)."""
+def play_step_rate(device: torch.device, threads: int, repeats: int = 5) -> float:
+    """1 / (median time of `diamond bench`'s play_step on `device` in bf16 where native + compile + freezing),
+    with torch on `threads` CPU threads (compiled for that count)."""
     from diamond_wm.bench.workloads import BUILDERS, BenchSettings, build_agent
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
-
-    precision = "bf16" if cpu_has_native_bf16() else "fp32"
-    settings = BenchSettings(precision=precision, compile=True, freeze=True)
+    settings = BenchSettings(device=device, precision=default_precision(device), compile=True, freeze=True)
     agent = build_agent(settings)
     work = BUILDERS["play_step"](agent, settings)  # steps under its own inference mode and autocast
     times = []
     for i in range(repeats + 2):  # the first calls compile
         start = time.perf_counter()
         work.fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         if i >= 2:
             times.append(time.perf_counter() - start)
     work.close()
@@ -218,6 +221,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per count (at most 60)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     parser.add_argument("--threads", type=int, default=None, help="as diamond serve --threads")
+    parser.add_argument("--device", default=None, help="as diamond serve --device (default: best available)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     counts = [int(x) for x in args.players.split(",")]
@@ -230,7 +234,7 @@ def main() -> int:
         args.run = args.run.resolve()
     os.chdir(work)  # the initial contexts a checkpoint collects are kept in the current folder
 
-    def prepare() -> tuple[Any, tuple[int, ...], Any]:
+    def prepare() -> tuple[Any, tuple[int, ...], Any, Any]:
         serve_args = serve_arguments(args, work)
         sources = load_sources(serve_args)
         buckets: tuple[int, ...] = ()
@@ -242,12 +246,12 @@ def main() -> int:
             buckets = batch_buckets(max(counts))
             compile_for_play(first, sources.agent)
             warm_up_session(first, buckets)
-        return sources, buckets, threads
+        return sources, buckets, threads, first
 
     # As in diamond serve, all of the server's torch work runs on one thread (`TorchThread`), the ticks and the
     # steps one after another included.
     executor = TorchThread()
-    sources, buckets, threads = executor.submit(prepare).result()
+    sources, buckets, threads, first = executor.submit(prepare).result()
     rows = []
     for n in counts:
         row = serve_round(sources, buckets, threads, n, args.warmup, args.seconds, executor)
@@ -259,6 +263,8 @@ def main() -> int:
         "model": "paper-size Atari (random weights)" if args.paper_atari else str(args.run),
         "fast": args.fast,
         "machine": {"cpu": cpu_model(), "kernels": cpu_capability(), "bf16_native": cpu_has_native_bf16()},
+        "device": str(first.device),
+        "precision": first.precision,
         "threads": executor.submit(torch.get_num_threads).result(),  # ticks and one after another
         "tick_threads": threads,
         "seconds": args.seconds,
@@ -266,7 +272,10 @@ def main() -> int:
     }
     if args.paper_atari and args.fast:
         # The yardstick of one player: the play step alone at its fastest thread count on this machine.
-        rates = {n: executor.submit(play_step_rate, n).result() for n in sorted({1, os.cpu_count() or 1})}
+        counts_ = (
+            sorted({1, os.cpu_count() or 1}) if first.device.type == "cpu" else [torch.get_num_threads()]
+        )
+        rates = {n: executor.submit(play_step_rate, first.device, n).result() for n in counts_}
         report["play_step_fast_fps_by_threads"] = rates
         report["play_step_fast_fps"] = max(rates.values())
     keys = ["players", "fps_per_player_min", "fps_per_player_mean", "fps_aggregate", "latency_p50_ms"]
