@@ -24,10 +24,12 @@ def world_model_test_losses(
     seed: int = 0,
     full_res: Optional[EpisodeDataset] = None,
     precision: str = "fp32",
+    full_batches: bool = False,
 ) -> dict[str, float]:
     """Mean losses of each objective (name -> (objective, segment length)) over every chunk of `dataset`, with
     fixed noise (the same seed at every evaluation: losses comparable across epochs). The upsampler's batches
-    carry the full-resolution frames of `full_res`."""
+    carry the full-resolution frames of `full_res`. `full_batches` (compiled networks): the last batch is padded
+    to `batch_size` with padding segments, which no loss counts, so that every batch has one shape."""
     if dataset.num_episodes == 0:
         return {}
     metrics: dict[str, float] = defaultdict(float)
@@ -39,6 +41,8 @@ def world_model_test_losses(
             objective.eval()
             full = full_res if name == "upsampler" else None
             for batch in DatasetTraverser(dataset, batch_size, seq_length, full):
+                if full_batches:
+                    batch = batch.padded(batch_size)
                 with autocast(device, precision):
                     _, m = objective(batch.to(device))
                 for k, v in m.items():
@@ -55,9 +59,10 @@ def run_test_losses(
     test_dataset: EpisodeDataset,
     device: torch.device,
     full_res_test: Optional[EpisodeDataset],
+    full_batches: bool = False,
 ) -> dict[str, float]:
     """A run's world-model test losses: each trained world-model part's objective on its test segments (the
-    upsampler only with full-resolution test episodes)."""
+    upsampler only with full-resolution test episodes); `full_batches`: see `world_model_test_losses`."""
     seq_lengths = {
         "denoiser": lambda: denoiser_seq_length(cfg),
         "upsampler": lambda: upsampler_seq_length(cfg),
@@ -73,4 +78,5 @@ def run_test_losses(
         device,
         full_res=full_res_test,
         precision=cfg.training.precision,
+        full_batches=full_batches,
     )

@@ -33,7 +33,7 @@ from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.models.agent import Agent
 from diamond_wm.runtime import distributed
-from diamond_wm.runtime.compile import compile_world_model
+from diamond_wm.runtime.compile import CompileWatch, compile_for_training
 from diamond_wm.runtime.distributed import DistContext
 from diamond_wm.runtime.memory import tune_malloc
 from diamond_wm.runtime.seeding import seed_everything
@@ -103,6 +103,7 @@ class Trainer:
             self.run_dir, state is None, action_spec, self.agent.actor_critic, self.generators, self.seed, show_progress
         )  # fmt: skip
         self.rl_env, self.rollout, self.components = _build_learning(self, dist)
+        self.compile_watch = CompileWatch() if compiles(cfg) else None
         col = cfg.collection.train
         self.schedule = EpochSchedule(col.steps_per_epoch, col.num_steps_total, cfg.training.num_final_epochs)
         self.epoch = self.num_env_steps = 0
@@ -200,6 +201,8 @@ class Trainer:
         if digests is not None:
             metrics["dist/weight_digests"] = digests  # one per rank, all equal
         self._save_checkpoint()
+        if self.compile_watch is not None:
+            self.compile_watch.epoch_done(self.epoch)
         metrics["time/epoch_s"] = time.perf_counter() - start
         if self.epoch > 1:  # the first epoch is longer (more updates)
             self._recent_epoch_s = [*self._recent_epoch_s[-9:], metrics["time/epoch_s"]]
@@ -223,7 +226,12 @@ class Trainer:
         metrics = self.source.test_episodes(num_episodes, seed, prefix)
         if not self.model_free and self.test_dataset.num_episodes > 0:
             metrics |= run_test_losses(
-                self.cfg, self.components, self.test_dataset, self.device, self.source.full_res_test
+                self.cfg,
+                self.components,
+                self.test_dataset,
+                self.device,
+                self.source.full_res_test,
+                full_batches=compiles(self.cfg),
             )
         return metrics
 
@@ -293,10 +301,11 @@ class Trainer:
 
     def _numerics(self) -> dict[str, Any]:
         """The settings that change the run's arithmetic but not its checkpoints (saved to tell a resume)."""
-        return {"precision": self.cfg.training.precision, "compile_wm": self.cfg.training.compile_wm}
+        return {"precision": self.cfg.training.precision, "compile": compiles(self.cfg)}
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        saved = state.get("numerics") or {"precision": "fp32", "compile_wm": False}
+        saved = dict(state.get("numerics") or {"precision": "fp32"})
+        saved.setdefault("compile", bool(saved.get("compile_wm", False)))  # what compiled the run's networks
         changed = {k: (saved.get(k), v) for k, v in self._numerics().items() if saved.get(k) != v}
         if changed:
             log.warning(
@@ -342,16 +351,23 @@ def _cpu_threads(device: torch.device) -> Optional[ThreadGovernor]:
     return ThreadGovernor()
 
 
+def compiles(cfg: TrainerConfig) -> bool:
+    """Whether the run compiles its networks: `training.compile`, or `training.compile_wm` (read as it)."""
+    return bool(cfg.training.compile or cfg.training.compile_wm)
+
+
 def _build_agent(
     cfg: TrainerConfig, action_spec: Optional[ActionSpec], device: torch.device, resuming: bool
 ) -> Agent:
-    """The agent on `device`, initialized from `initialization.path_to_ckpt` (a new run only), its world model
-    compiled in place with `training.compile_wm` (checkpoints keep their keys)."""
+    """The agent on `device`, initialized from `initialization.path_to_ckpt` (a new run only), its networks
+    compiled in place with `training.compile` (checkpoints keep their keys)."""
     agent = Agent(cfg.agent, action_spec).to(device)
     if not resuming and cfg.initialization.path_to_ckpt is not None:
         build.initialize_agent(agent, cfg)
-    if cfg.training.compile_wm:
-        compile_world_model(agent)
+    if cfg.training.compile_wm and not cfg.training.compile:
+        log.info("training.compile_wm=true is read as training.compile=true: every network is compiled")
+    if compiles(cfg):
+        compile_for_training(agent)
     return agent
 
 
