@@ -133,6 +133,14 @@ def test_a_csgo_world_model_compiles_its_denoiser_and_upsampler():
 def test_networks_compiled_for_training_match_eager_with_their_gradients():
     """`training.compile`: the reward/termination model over a segment (its `nn.LSTM` traced too) and the
     actor-critic, forward and backward, as the eager networks."""
+    allow_rnn = torch._dynamo.config.allow_rnn
+    try:
+        _check_networks_compiled_for_training()
+    finally:
+        torch._dynamo.config.allow_rnn = allow_rnn  # compile_for_training sets it for the whole process
+
+
+def _check_networks_compiled_for_training() -> None:
     eager = _agent().train()
     compiled = copy.deepcopy(eager)
     compile_for_training(compiled)

@@ -37,6 +37,16 @@ COUNTED = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def dynamo_settings():
+    """Dynamo's settings that `compile_for_training` changes for the whole process, restored after each test."""
+    config = torch._dynamo.config
+    saved = {key: getattr(config, key) for key in ("allow_rnn", "cache_size_limit")}
+    yield
+    for key, value in saved.items():
+        setattr(config, key, value)
+
+
 def _frames() -> tuple[int, int]:
     """(graphs compiled, graph breaks) so far."""
     return compiled_graphs(), graph_breaks()
