@@ -7,8 +7,9 @@ upsampler U-Net (its costliest network: 150x280 frames); parts an agent lacks ar
 
 Every compilation is static (`dynamic=False`): one graph per batch shape, grad mode and autocast state. Callers keep
 the shapes fixed (the world model's restarts burn in uncompiled, see `uncompiled`; a training run pads its partial
-batches and runs its policy's burn-ins over every environment, see `is_compiled`), so that a training run compiles
-its graphs in its first epoch and none after. `compiled_graphs` and `compile_seconds` read torch's counters.
+batches, compiles its test losses in its first epoch and runs its policy's burn-ins over every environment, see
+`is_compiled`), so that a training run compiles its graphs in its first epoch and none after. `compiled_graphs`,
+`graph_breaks` and `compile_seconds` read torch's counters.
 
 Inductor fuses the GroupNorm / SiLU / scale-and-shift chains between convolutions (on CPU it needs a C++
 compiler, on CUDA Triton). `freeze=True` (inference only: play, evaluation, benchmarks of imagination) also lets
@@ -116,8 +117,8 @@ def uncompiled(module: nn.Module) -> Callable[..., Any]:
 
 class CompileWatch:
     """Logs what a run compiles, once per epoch of this process: the first epoch's graphs and compile seconds (one
-    line, torch's counters since the process started), then any graph a later epoch compiles (a first evaluation
-    pass, a new shape)."""
+    line, torch's counters since the process started), then any graph a later epoch compiles (a new shape: test
+    episodes in more environments than the collection's, at the first evaluation)."""
 
     def __init__(self) -> None:
         self.graphs: Optional[int] = None

@@ -41,7 +41,7 @@ from diamond_wm.runtime.threads import ThreadGovernor
 from diamond_wm.training import build
 from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.data_source import data_source
-from diamond_wm.training.evaluation import run_test_losses
+from diamond_wm.training.evaluation import run_test_losses, warm_up_test_losses
 from diamond_wm.training.outputs import RunOutputs
 from diamond_wm.training.ranks import (
     check_in_sync,
@@ -197,6 +197,9 @@ class Trainer:
             tested = self._evaluate(self.cfg.collection.test.num_episodes, seed)
             self._last_evaluation = (self.epoch, tested)
             metrics |= tested
+        elif self.compile_watch is not None and self.compile_watch.graphs is None and not self.model_free:
+            # the first epoch of a compiled run here: its test losses' graphs now, not at the first evaluation
+            warm_up_test_losses(self.cfg, self.components, self.source, self.device)
         digests = check_in_sync(self.dist, self.agent.state_dict(), self.epoch)
         if digests is not None:
             metrics["dist/weight_digests"] = digests  # one per rank, all equal
