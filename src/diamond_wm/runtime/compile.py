@@ -90,10 +90,10 @@ def graph_breaks() -> int:
 
 def compile_seconds() -> float:
     """Seconds this process has spent compiling so far: Dynamo's frame compilations (tracing and, inside them,
-    the backend's forward graphs) and the backward graphs compiled at their first backward pass."""
+    the backend's forward graphs) and the backward graphs compiled at their first backward pass (disjoint)."""
     from torch._dynamo.utils import compilation_time_metrics
 
-    names = ("_compile.compile_inner", "compile_fx.<locals>.bw_compiler")
+    names = ("_compile.compile_inner", "backward._backward_impl")
     return float(sum(sum(compilation_time_metrics.get(n, [])) for n in names))
 
 
@@ -116,21 +116,23 @@ def uncompiled(module: nn.Module) -> Callable[..., Any]:
 
 
 class CompileWatch:
-    """Logs what a run compiles, once per epoch of this process: the first epoch's graphs and compile seconds (one
-    line, torch's counters since the process started), then any graph a later epoch compiles (a new shape: test
-    episodes in more environments than the collection's, at the first evaluation)."""
+    """Logs what a run compiles, once per epoch of this process: what its first epoch here compiled (one line: the
+    graphs and seconds since the watch was made, before the run's first call), then any graph a later epoch
+    compiles (a new shape: test episodes in more environments than the collection's, at the first evaluation)."""
 
     def __init__(self) -> None:
-        self.graphs: Optional[int] = None
+        self.start = (compiled_graphs(), compile_seconds())
+        self.graphs: Optional[int] = None  # after the last epoch
         self.seconds = 0.0
 
     def epoch_done(self, epoch: int) -> None:
         graphs, seconds = compiled_graphs(), compile_seconds()
         if self.graphs is None:
+            first_graphs, first_seconds = graphs - self.start[0], seconds - self.start[1]
             log.info(
                 "torch.compile: %d graphs compiled in %.1f s, up to the end of epoch %d",
-                graphs,
-                seconds,
+                first_graphs,
+                first_seconds,
                 epoch,
             )
         elif graphs > self.graphs:
