@@ -144,3 +144,17 @@ def test_batch_building_is_fast():
         torch.set_num_threads(threads)
     # about 10 ms on one idle core; the bound is loose for shared machines
     assert per_batch < 0.25, f"{per_batch * 1000:.1f} ms per batch of 32 x 20 frames of 64 x 64"
+
+
+def test_a_padded_batch_keeps_its_segments_and_masks_the_padding():
+    batch = make_batch(_dataset([7, 5]), [SegmentId(0, 0, 4), SegmentId(1, 2, 6)])
+    padded = batch.padded(3)
+    assert padded.obs.shape[0] == padded.act.shape[0] == padded.mask_padding.shape[0] == 3
+    for name in ("obs", "act", "rew", "end", "trunc", "mask_padding"):
+        assert torch.equal(getattr(padded, name)[:2], getattr(batch, name)), name
+        assert not getattr(padded, name)[2].any(), name  # zeros, all of it padding
+    assert batch.padded(2) is batch
+    with pytest.raises(
+        ValueError, match=r"cannot pad a batch of 2 segments to size=1: expected an integer >= 2"
+    ):
+        batch.padded(1)

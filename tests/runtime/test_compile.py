@@ -1,4 +1,5 @@
-"""`compile_world_model`: same parameter names (checkpoints load either way) and, compiled, the same outputs."""
+"""`compile_world_model` and `compile_for_training`: same parameter names (checkpoints load either way) and,
+compiled, the same outputs (and gradients)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from diamond_wm.bench.workloads import randomize_zero_layers, tiny_agent_config
 from diamond_wm.models.agent import Agent
 from diamond_wm.models.diffusion import DiffusionSampler
-from diamond_wm.runtime.compile import compile_world_model
+from diamond_wm.runtime.compile import compile_for_training, compile_world_model, graph_breaks
 
 
 def _agent() -> Agent:
@@ -126,3 +127,40 @@ def test_a_csgo_world_model_compiles_its_denoiser_and_upsampler():
     assert agent.denoiser.inner_model._compiled_call_impl is not None
     assert agent.upsampler.inner_model._compiled_call_impl is not None
     assert list(agent.state_dict()) == keys
+
+
+@pytest.mark.slow
+def test_networks_compiled_for_training_match_eager_with_their_gradients():
+    """`training.compile`: the reward/termination model over a segment (its `nn.LSTM` traced too) and the
+    actor-critic, forward and backward, as the eager networks."""
+    allow_rnn = torch._dynamo.config.allow_rnn
+    try:
+        _check_networks_compiled_for_training()
+    finally:
+        torch._dynamo.config.allow_rnn = allow_rnn  # compile_for_training sets it for the whole process
+
+
+def _check_networks_compiled_for_training() -> None:
+    eager = _agent().train()
+    compiled = copy.deepcopy(eager)
+    compile_for_training(compiled)
+    torch._dynamo.reset()
+    g = torch.Generator().manual_seed(2)
+    obs = torch.rand(3, 5, 3, 16, 16, generator=g) * 2 - 1
+    act = torch.randint(0, 4, (3, 5), generator=g)
+    hx_cx = (torch.randn(3, 8, generator=g), torch.randn(3, 8, generator=g))
+    results = []
+    for agent in (eager, compiled):
+        agent.zero_grad()
+        rew, end, _ = agent.rew_end_model(obs[:, :-1], act[:, :-1], obs[:, 1:])  # T = 4: nn.LSTM
+        out = agent.actor_critic(obs[:, -1], hx_cx)
+        (rew.square().sum() + end.sum() + out.logits_act.square().sum() + out.val.sum()).backward()
+        grads = {k: p.grad.clone() for k, p in agent.named_parameters() if p.grad is not None}
+        results.append((rew.detach(), end.detach(), out.logits_act.detach(), out.val.detach(), grads))
+    assert graph_breaks() == 0
+    (*ref, ref_grads), (*got, got_grads) = results
+    for a, b in zip(got, ref, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert got_grads.keys() == ref_grads.keys() and any(k.startswith("rew_end_model.lstm") for k in got_grads)
+    for k, v in got_grads.items():
+        torch.testing.assert_close(v, ref_grads[k], atol=1e-4, rtol=1e-3, msg=k)

@@ -98,3 +98,28 @@ def test_a_resumed_rollout_continues_the_same_episodes():
     for name in ("act", "rew", "end", "trunc"):
         torch.testing.assert_close(getattr(got, name), getattr(expected, name))
     torch.testing.assert_close(got.val, expected.val)
+
+
+def test_a_compiled_actor_critic_rolls_out_as_the_eager_one():
+    # Compiled, the policy burns in and bootstraps every environment's row (one batch size for its graphs), then
+    # keeps those of the environments that restarted: the same rollouts as the eager policy's.
+    outs, sizes = [], set()
+    for compiled in (False, True):
+        env, ac, rollout = _rollout(horizon=6, env_horizon=2)
+        if compiled:
+            ac.compile(dynamic=False, backend="eager")  # Dynamo's graphs and guards, no code generation
+        burn_in = rollout.driver.burn_in
+        rollout.driver.burn_in = lambda obs, burn_in=burn_in, c=compiled: (
+            sizes.add((c, len(obs))) or burn_in(obs)
+        )
+        torch.manual_seed(1)
+        env.reset(seed=2)
+        outs.append((rollout.run(), rollout.run()))
+    assert {n for c, n in sizes if c} == {4} and len(
+        {n for c, n in sizes if not c}
+    ) > 1  # restarts of some rows
+    for eager, compiled in zip(*outs, strict=True):
+        for name in ("act", "rew", "end", "trunc"):
+            torch.testing.assert_close(getattr(compiled, name), getattr(eager, name))
+        for name in ("logits_act", "val", "val_bootstrap"):
+            torch.testing.assert_close(getattr(compiled, name), getattr(eager, name), atol=1e-5, rtol=1e-5)

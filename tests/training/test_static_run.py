@@ -98,7 +98,7 @@ def test_a_static_run_ends_with_its_test_losses_not_a_return(tmp_path, no_real_e
     trainer = Trainer(cfg, tmp_path / "run", show_progress=False)
     passes = []
     monkeypatch.setattr(
-        "diamond_wm.training.trainer.run_test_losses", lambda *a: passes.append(1) or {**LOSSES}
+        "diamond_wm.training.trainer.run_test_losses", lambda *a, **k: passes.append(1) or {**LOSSES}
     )
     caplog.set_level(logging.INFO)
     trainer.run()

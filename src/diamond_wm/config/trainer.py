@@ -112,7 +112,11 @@ class TrainingConfig:
     cache_in_ram: bool = True  # the published default; False reads segments from the episode files
     num_workers_data_loaders: int = 0  # > 0: DataLoader workers read the segments from the episode files
     model_free: bool = False
-    compile_wm: bool = False
+    # torch.compile of the networks (denoiser and upsampler U-Nets, reward/termination model, actor-critic) in every
+    # update, imagination, collection and test losses; graphs are compiled in the first epoch (a C++ compiler is
+    # needed on CPU) and the checkpoints keep their keys.
+    compile: bool = False
+    compile_wm: bool = False  # true is read as `compile: true` (one log line)
     # "fp32" (the published numerics) or "bf16": bf16 autocast of the networks' forward passes in every update,
     # imagination, collection and test losses; weights, optimizer state, losses and the diffusion sampler's
     # arithmetic stay in float32.

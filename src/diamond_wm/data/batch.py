@@ -44,3 +44,26 @@ class Batch:
             list(self.segment_ids),
             move(self.full_res) if self.full_res is not None else None,
         )
+
+    def padded(self, size: int) -> Batch:
+        """This batch with padding segments appended up to `size` segments (itself when it has `size`): zero
+        frames, actions, rewards and ends, all masked as padding (`mask_padding` False), which no loss counts."""
+        b = self.obs.shape[0]
+        if isinstance(size, bool) or not isinstance(size, int) or size < b:
+            raise ValueError(
+                f"cannot pad a batch of {b} segments to size={size!r}: expected an integer >= {b}"
+            )
+        if size == b:
+            return self
+        pad = lambda x: torch.cat([x, x.new_zeros(size - b, *x.shape[1:])])  # noqa: E731
+        return Batch(
+            pad(self.obs),
+            pad(self.act),
+            pad(self.rew),
+            pad(self.end),
+            pad(self.trunc),
+            pad(self.mask_padding),
+            list(self.info),
+            list(self.segment_ids),
+            pad(self.full_res) if self.full_res is not None else None,
+        )

@@ -95,7 +95,7 @@ class CheckpointMismatchError(CheckpointError):
 def agent_state_dict(agent: Agent) -> dict[str, torch.Tensor]:
     """The agent's weights as the published layout holds them: one flat dict, CPU tensors, published prefixes.
 
-    `torch.compile` (in place, `training.compile_wm`) keeps the keys, so compiled agents save the same file."""
+    `torch.compile` (in place, `training.compile`) keeps the keys, so compiled agents save the same file."""
     return {k: v.detach().cpu().clone() for k, v in agent.state_dict().items()}
 
 

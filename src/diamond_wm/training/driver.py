@@ -7,7 +7,8 @@ it where an episode ended. The driver does the first, third and fourth; the call
 
 Where an episode ended, the LSTM state restarts from zeros, or, when the environment starts the new episode from
 a context of real frames (`info["context_obs"]`, the world model's restarts), burnt in on that context's frames
-before the last (the last is the new observation).
+before the last (the last is the new observation). A compiled policy burns in every environment's rows (those
+that did not restart are dropped), so that it sees one batch size however many restart.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Optional
 import torch
 
 from diamond_wm.models.actor_critic import ActorCritic, ActorCriticOutput
+from diamond_wm.runtime.compile import is_compiled
 
 HxCx = tuple[torch.Tensor, torch.Tensor]
 
@@ -104,7 +106,9 @@ class PolicyDriver:
         hx, cx = hx_cx
         rows = dead.nonzero().squeeze(1)
         context = info.get("context_obs")
-        if context is not None and self.policy is not None:
+        if context is not None and self.policy is not None and is_compiled(self.policy):
+            fresh_hx, fresh_cx = (x[rows] for x in self.burn_in(context.to(self.device)))
+        elif context is not None and self.policy is not None:
             fresh_hx, fresh_cx = self.burn_in(context.to(self.device)[rows])
         else:
             fresh_hx, fresh_cx = torch.zeros_like(hx[rows]), torch.zeros_like(cx[rows])

@@ -4,7 +4,8 @@ As the published trainer's environment loop: the environment is reset once, then
 more steps (`actor_critic_loss.backup_every`) from where the previous call stopped; episodes that end restart
 inside the environment (the world model truncates its own at its horizon), and the policy's LSTM state is
 carried over, detached. The same object serves imagination and the model-free mode, with explicit state
-(`state_dict()`), no generator.
+(`state_dict()`), no generator. A compiled actor-critic computes the bootstrap values of every environment where
+any ended (one batch size for its graphs), an eager one only those of the ended ones.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch.distributions import Categorical
 
 from diamond_wm.models.actor_critic import ActorCritic
+from diamond_wm.runtime.compile import is_compiled
 from diamond_wm.training.driver import PolicyDriver
 
 
@@ -109,6 +111,7 @@ class ActorCriticRollout:
         """(N, T) values of the next observations. Where the episode went on, the next step's forward pass already
         computed it; only ended episodes and the last step need another pass."""
         vals = []
+        every_row = is_compiled(self.actor_critic)
         for t, s in enumerate(steps):
             done = (s["end"].bool() | s["trunc"].bool()).to(s["val"].device)
             if t + 1 < len(steps) and not done.any():
@@ -116,7 +119,7 @@ class ActorCriticRollout:
                 continue
             rows = (
                 torch.arange(done.numel(), device=done.device)
-                if t + 1 == len(steps)
+                if t + 1 == len(steps) or every_row
                 else done.nonzero().squeeze(1)
             )
             v = steps[t + 1]["val"].detach().clone() if t + 1 < len(steps) else s["val"].detach().clone()

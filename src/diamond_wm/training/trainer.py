@@ -33,7 +33,7 @@ from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.models.agent import Agent
 from diamond_wm.runtime import distributed
-from diamond_wm.runtime.compile import compile_world_model
+from diamond_wm.runtime.compile import CompileWatch, compile_for_training
 from diamond_wm.runtime.distributed import DistContext
 from diamond_wm.runtime.memory import tune_malloc
 from diamond_wm.runtime.precision import apply_tf32
@@ -42,7 +42,7 @@ from diamond_wm.runtime.threads import ThreadGovernor
 from diamond_wm.training import build
 from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.data_source import data_source
-from diamond_wm.training.evaluation import run_test_losses
+from diamond_wm.training.evaluation import run_test_losses, warm_up_test_losses
 from diamond_wm.training.outputs import RunOutputs
 from diamond_wm.training.ranks import (
     check_in_sync,
@@ -86,7 +86,7 @@ class Trainer:
         self.outputs = RunOutputs(self.run_dir, enabled=dist.is_main)  # only rank 0 writes
         self.outputs.start_log()
         self.show_progress = show_progress and dist.is_main
-        self.threads = _cpu_threads(self.device)
+        self.threads = _cpu_threads(self.device, compiles(cfg))
         apply_tf32(cfg.training.tf32, self.device)
         state = (
             read_state(self.run_dir.state_file, cfg.collection.train)
@@ -105,6 +105,7 @@ class Trainer:
             self.run_dir, state is None, action_spec, self.agent.actor_critic, self.generators, self.seed, show_progress
         )  # fmt: skip
         self.rl_env, self.rollout, self.components = _build_learning(self, dist)
+        self.compile_watch = CompileWatch() if compiles(cfg) else None
         col = cfg.collection.train
         self.schedule = EpochSchedule(col.steps_per_epoch, col.num_steps_total, cfg.training.num_final_epochs)
         self.epoch = self.num_env_steps = 0
@@ -198,10 +199,15 @@ class Trainer:
             tested = self._evaluate(self.cfg.collection.test.num_episodes, seed)
             self._last_evaluation = (self.epoch, tested)
             metrics |= tested
+        elif self.compile_watch is not None and self.compile_watch.graphs is None and not self.model_free:
+            # the first epoch of a compiled run here: its test losses' graphs now, not at the first evaluation
+            warm_up_test_losses(self.cfg, self.components, self.source, self.device)
         digests = check_in_sync(self.dist, self.agent.state_dict(), self.epoch)
         if digests is not None:
             metrics["dist/weight_digests"] = digests  # one per rank, all equal
         self._save_checkpoint()
+        if self.compile_watch is not None:
+            self.compile_watch.epoch_done(self.epoch)
         metrics["time/epoch_s"] = time.perf_counter() - start
         if self.epoch > 1:  # the first epoch is longer (more updates)
             self._recent_epoch_s = [*self._recent_epoch_s[-9:], metrics["time/epoch_s"]]
@@ -225,7 +231,12 @@ class Trainer:
         metrics = self.source.test_episodes(num_episodes, seed, prefix)
         if not self.model_free and self.test_dataset.num_episodes > 0:
             metrics |= run_test_losses(
-                self.cfg, self.components, self.test_dataset, self.device, self.source.full_res_test
+                self.cfg,
+                self.components,
+                self.test_dataset,
+                self.device,
+                self.source.full_res_test,
+                full_batches=compiles(self.cfg),
             )
         return metrics
 
@@ -296,10 +307,11 @@ class Trainer:
     def _numerics(self) -> dict[str, Any]:
         """The settings that change the run's arithmetic but not its checkpoints (saved to tell a resume)."""
         t = self.cfg.training
-        return {"precision": t.precision, "compile_wm": t.compile_wm, "tf32": t.tf32}
+        return {"precision": t.precision, "compile": compiles(self.cfg), "tf32": t.tf32}
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        saved = {"precision": "fp32", "compile_wm": False, "tf32": False} | (state.get("numerics") or {})
+        saved = {"precision": "fp32", "tf32": False} | (state.get("numerics") or {})
+        saved.setdefault("compile", bool(saved.get("compile_wm", False)))  # what compiled the run's networks
         changed = {k: (saved.get(k), v) for k, v in self._numerics().items() if saved.get(k) != v}
         if changed:
             log.warning(
@@ -336,25 +348,42 @@ class Trainer:
 # ---------------------------------------------------------------- builders
 
 
-def _cpu_threads(device: torch.device) -> Optional[ThreadGovernor]:
+def _cpu_threads(device: torch.device, compiled: bool) -> Optional[ThreadGovernor]:
     """On CPU: malloc tuned for large activations (a ~2.5x faster training step) and a thread governor (as many
-    torch threads as other processes leave cores free); None on an accelerator."""
+    torch threads as other processes leave cores free), which holds still in a compiled run (a compiled graph is
+    specialised to torch's thread count: each change would compile every graph again); None on an
+    accelerator."""
     if device.type != "cpu":
         return None
     tune_malloc()
-    return ThreadGovernor()
+    governor = ThreadGovernor()
+    if compiled and governor.enabled:
+        governor.enabled = False
+        log.info(
+            "training.compile: torch keeps its %d CPU threads (compiled graphs are specialised to the thread "
+            "count; OMP_NUM_THREADS sets it)",
+            governor.threads,
+        )
+    return governor
+
+
+def compiles(cfg: TrainerConfig) -> bool:
+    """Whether the run compiles its networks: `training.compile`, or `training.compile_wm` (read as it)."""
+    return bool(cfg.training.compile or cfg.training.compile_wm)
 
 
 def _build_agent(
     cfg: TrainerConfig, action_spec: Optional[ActionSpec], device: torch.device, resuming: bool
 ) -> Agent:
-    """The agent on `device`, initialized from `initialization.path_to_ckpt` (a new run only), its world model
-    compiled in place with `training.compile_wm` (checkpoints keep their keys)."""
+    """The agent on `device`, initialized from `initialization.path_to_ckpt` (a new run only), its networks
+    compiled in place with `training.compile` (checkpoints keep their keys)."""
     agent = Agent(cfg.agent, action_spec).to(device)
     if not resuming and cfg.initialization.path_to_ckpt is not None:
         build.initialize_agent(agent, cfg)
-    if cfg.training.compile_wm:
-        compile_world_model(agent)
+    if cfg.training.compile_wm and not cfg.training.compile:
+        log.info("training.compile_wm=true is read as training.compile=true: every network is compiled")
+    if compiles(cfg):
+        compile_for_training(agent)
     return agent
 
 
