@@ -73,8 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warmup",
         type=int,
-        default=1,
-        help="untimed calls first (default 1, at least 1; with --compile the first one compiles)",
+        default=None,
+        help="untimed calls first (at least 1; default 1, or 2 with --compile: a compiled step's first two calls "
+        "compile, the first step of a fresh state and the steady one)",
     )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument(
@@ -86,7 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile the denoiser's U-Net and the reward/termination model (first calls compile)",
+        help="torch.compile every network as training.compile=true does (with --freeze: the world model's, as "
+        "diamond play --fast does; first calls compile)",
     )
     parser.add_argument(
         "--freeze",
@@ -137,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         log.error("diamond bench: %s", e)
         return 2
+    if args.warmup is None:
+        args.warmup = 2 if args.compile else 1
     for flag, value, low in (("--repeats", args.repeats, 1), ("--warmup", args.warmup, 1)):
         if value < low:
             log.error("diamond bench: %s must be >= %d, got %d", flag, low, value)

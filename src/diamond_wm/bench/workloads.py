@@ -24,7 +24,7 @@ from diamond_wm.data.batch import Batch
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.agent import Agent, agent_config_from_dict
 from diamond_wm.models.world_model import world_model_of
-from diamond_wm.runtime.compile import compile_world_model, use_channels_last
+from diamond_wm.runtime.compile import compile_for_training, compile_world_model, use_channels_last
 from diamond_wm.runtime.precision import autocast as precision_autocast
 from diamond_wm.runtime.precision import check_precision
 from diamond_wm.training.component import ComponentState, train_component
@@ -55,7 +55,9 @@ class BenchSettings:
     tiny: bool = False
     batch_size: Optional[int] = None  # None: 32 (the paper's), 2 when tiny
     seed: int = 0
-    compile: bool = False  # torch.compile the denoiser's U-Net and the reward/termination model
+    compile: bool = (
+        False  # torch.compile the networks as `training.compile` does (the world model's alone with freeze)
+    )
     freeze: bool = False  # with compile: weights as constants in no-grad graphs (imagination, play)
     channels_last: bool = False  # the U-Nets' convolution weights in NHWC order (`use_channels_last`)
 
@@ -137,8 +139,10 @@ def build_agent(settings: BenchSettings) -> Agent:
     agent = agent.to(settings.device)
     if settings.channels_last:
         use_channels_last(agent)
-    if settings.compile:
-        compile_world_model(agent, freeze=settings.freeze)
+    if settings.compile and settings.freeze:  # play: the weights are constants
+        compile_world_model(agent, freeze=True)
+    elif settings.compile:  # what `diamond train training.compile=true` compiles
+        compile_for_training(agent)
     return agent
 
 
