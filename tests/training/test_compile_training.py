@@ -138,7 +138,7 @@ def test_resuming_an_eager_run_compiled_says_so_and_keeps_the_checkpoint_keys(
     lines = [line for line in capsys.readouterr().err.splitlines() if "resuming under other numerics" in line]
     assert len(lines) == 1 and lines[0].endswith("training.compile False -> True"), lines
     state = torch.load(run / "checkpoints" / "state.pt", weights_only=True)
-    assert state["epoch"] == 3 and state["numerics"] == {"precision": "fp32", "compile": True}
+    assert state["epoch"] == 3 and state["numerics"] == {"precision": "fp32", "compile": True, "tf32": False}
     assert list(state["agent"]) == list(saved["agent"])  # compiled modules save their eager keys
     assert all(torch.isfinite(v).all() for v in state["agent"].values() if v.is_floating_point())
     assert any(not torch.equal(state["agent"][k], v) for k, v in saved["agent"].items())  # it trained on
