@@ -18,6 +18,7 @@ from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
 from diamond_wm.envs.world_model_env import WorldModelEnv
 from diamond_wm.models.agent import Agent
 from diamond_wm.runtime.compile import compiled_graphs, graph_breaks, is_compiled
+from diamond_wm.runtime.threads import cpu_threads
 from diamond_wm.training import trainer as trainer_module
 from diamond_wm.training.trainer import Trainer
 from tests.models.conftest import tiny_agent_config
@@ -184,13 +185,13 @@ def test_a_compiled_run_keeps_torch_threads_still(monkeypatch, caplog):
     """The thread governor holds still in a compiled run (a change of torch's thread count would compile every
     graph again) and adapts in an eager one."""
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    with caplog.at_level(logging.INFO, logger="diamond_wm.training.trainer"):
-        eager = trainer_module._cpu_threads(torch.device("cpu"), compiled=False)
-        compiled = trainer_module._cpu_threads(torch.device("cpu"), compiled=True)
+    with caplog.at_level(logging.INFO, logger="diamond_wm.runtime.threads"):
+        eager = cpu_threads(torch.device("cpu"), compiled=False)
+        compiled = cpu_threads(torch.device("cpu"), compiled=True)
     assert eager is not None and compiled is not None
     assert eager.enabled, "the governor adapts on Linux (/proc/stat) when OMP_NUM_THREADS is unset"
     assert not compiled.enabled
     assert compiled.adapt() == torch.get_num_threads()
     lines = [r.getMessage() for r in caplog.records if "training.compile: torch keeps" in r.getMessage()]
     assert len(lines) == 1, caplog.text
-    assert trainer_module._cpu_threads(torch.device("meta"), compiled=True) is None
+    assert cpu_threads(torch.device("meta"), compiled=True) is None
