@@ -29,18 +29,24 @@ def test_compiling_keeps_the_state_dict_keys():
     Agent(tiny_agent_config(), 4).load_state_dict(agent.state_dict())  # strict
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("freeze", [False, True])
-def test_compiled_world_model_matches_eager(freeze):
-    eager = _agent()
-    compiled = copy.deepcopy(eager)
-    compile_world_model(compiled, freeze=freeze)
+def denoise_inputs(device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
+    """(noisy frames, sigmas, context frames, actions) for a tiny agent's `denoiser.denoise`, 3 rows, on `device`."""
     g = torch.Generator().manual_seed(1)
     b, n = 3, 4
     x = torch.randn(b, 3, 16, 16, generator=g)
     obs = torch.rand(b, n, 3, 16, 16, generator=g) * 2 - 1
     act = torch.randint(0, 4, (b, n), generator=g)
     sigma = torch.tensor([0.1, 1.0, 5.0])
+    return tuple(t.to(device) for t in (x, sigma, obs, act))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("freeze", [False, True])
+def test_compiled_world_model_matches_eager(freeze):
+    eager = _agent()
+    compiled = copy.deepcopy(eager)
+    compile_world_model(compiled, freeze=freeze)
+    x, sigma, obs, act = denoise_inputs()
     with torch.inference_mode():
         ref = eager.denoiser.denoise(x, sigma, obs, act)
         out = compiled.denoiser.denoise(x, sigma, obs, act)

@@ -17,6 +17,7 @@ from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.objectives import DenoiserObjective
 from diamond_wm.training.optim import configure_optimizer
 from tests.models.test_world_model import make_batch
+from tests.runtime.test_compile import denoise_inputs
 from tests.training.test_train_cli import CATCH, final_state, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -28,16 +29,6 @@ def _agent(num_actions: int = 4) -> Agent:
     agent = Agent(tiny_agent_config(), num_actions)
     randomize_zero_layers(agent)
     return agent.eval()
-
-
-def _denoise_inputs(device: torch.device) -> tuple[torch.Tensor, ...]:
-    g = torch.Generator().manual_seed(1)
-    b, n = 3, 4
-    x = torch.randn(b, 3, 16, 16, generator=g)
-    obs = torch.rand(b, n, 3, 16, 16, generator=g) * 2 - 1
-    act = torch.randint(0, 4, (b, n), generator=g)
-    sigma = torch.tensor([0.1, 1.0, 5.0])
-    return tuple(t.to(device) for t in (x, sigma, obs, act))
 
 
 @pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
@@ -63,8 +54,8 @@ def test_denoising_on_cuda_matches_the_cpu():
     cpu = _agent()
     gpu = copy.deepcopy(cpu).to(CUDA)
     with torch.inference_mode():
-        ref = cpu.denoiser.denoise(*_denoise_inputs(torch.device("cpu")))
-        out = gpu.denoiser.denoise(*_denoise_inputs(CUDA)).cpu()
+        ref = cpu.denoiser.denoise(*denoise_inputs(torch.device("cpu")))
+        out = gpu.denoiser.denoise(*denoise_inputs(CUDA)).cpu()
     # denoise() quantizes to 8 bits: CUDA's kernels (TF32 convolutions by default) may flip a level at a boundary
     assert (out - ref).abs().max().item() <= 4 / 255 + 1e-6
     assert (out != ref).float().mean().item() < 0.05
@@ -75,7 +66,7 @@ def test_compiled_world_model_on_cuda_matches_eager():
     eager = _agent().to(CUDA)
     compiled = copy.deepcopy(eager)
     compile_world_model(compiled, freeze=True)
-    inputs = _denoise_inputs(CUDA)
+    inputs = denoise_inputs(CUDA)
     with torch.inference_mode():
         ref, out = eager.denoiser.denoise(*inputs), compiled.denoiser.denoise(*inputs)
     assert (out - ref).abs().max().item() <= 4 / 255 + 1e-6

@@ -83,11 +83,18 @@ def test_a_bf16_run_trains_and_is_reproducible(tmp_path):
 @pytest.mark.skipif(not bf16_is_native("cpu"), reason="this CPU has no native bf16 (emulated: very slow)")
 def test_resuming_under_another_precision_says_so_in_one_line(tmp_path):
     run_dir = tmp_path / "run"
-    stop_at_epoch(tmp_path, run_dir, 1, signal.SIGTERM)
-    config = run_dir / "config" / "trainer.yaml"
-    config.write_text(config.read_text().replace("precision: fp32", "precision: bf16"))
-    res = run_cli("train", "--resume", str(run_dir), "--no-progress", cwd=tmp_path, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
-    lines = [line for line in res.stderr.splitlines() if "resuming under other numerics" in line]
+    res, lines = resume_changed(tmp_path, run_dir, "precision: fp32", "precision: bf16")
     assert len(lines) == 1 and lines[0].endswith("training.precision fp32 -> bf16"), res.stderr[-2000:]
     assert final_state(run_dir)["numerics"]["precision"] == "bf16"
+
+
+def resume_changed(tmp_path, run_dir, old: str, new: str):
+    """Stop a tiny run after epoch 1, replace `old` by `new` in its config, resume it: (the resume's completed
+    process, its "resuming under other numerics" lines)."""
+    stop_at_epoch(tmp_path, run_dir, 1, signal.SIGTERM)
+    config = run_dir / "config" / "trainer.yaml"
+    assert old in config.read_text()
+    config.write_text(config.read_text().replace(old, new))
+    res = run_cli("train", "--resume", str(run_dir), "--no-progress", cwd=tmp_path, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res, [line for line in res.stderr.splitlines() if "resuming under other numerics" in line]

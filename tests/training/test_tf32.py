@@ -5,7 +5,6 @@ says so in one line."""
 from __future__ import annotations
 
 import logging
-import signal
 
 import pytest
 import torch
@@ -15,8 +14,8 @@ from diamond_wm.config.errors import ConfigError
 from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.config.validation import validate_trainer_config
 from diamond_wm.runtime.precision import apply_tf32, set_tf32, tf32_matmul
-from tests.conftest import run_cli
-from tests.training.test_train_cli import final_state, stop_at_epoch
+from tests.training.test_precision import resume_changed
+from tests.training.test_train_cli import final_state
 
 needs_ampere = pytest.mark.skipif(
     not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] < 8,
@@ -92,13 +91,7 @@ def test_on_cuda_float32_matmuls_run_in_tf32_only_when_asked(pytorch_defaults):
 @pytest.mark.slow
 def test_resuming_under_another_tf32_setting_says_so_in_one_line(tmp_path):
     run_dir = tmp_path / "run"
-    stop_at_epoch(tmp_path, run_dir, 1, signal.SIGTERM)
-    assert final_state(run_dir)["numerics"]["tf32"] is False
-    config = run_dir / "config" / "trainer.yaml"
-    config.write_text(config.read_text().replace("tf32: false", "tf32: true"))
-    res = run_cli("train", "--resume", str(run_dir), "--no-progress", cwd=tmp_path, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
-    lines = [line for line in res.stderr.splitlines() if "resuming under other numerics" in line]
+    res, lines = resume_changed(tmp_path, run_dir, "tf32: false", "tf32: true")
     assert len(lines) == 1 and lines[0].endswith("training.tf32 False -> True"), res.stderr[-2000:]
     assert sum("training.tf32=true has no effect on cpu" in line for line in res.stderr.splitlines()) == 1
     assert final_state(run_dir)["numerics"]["tf32"] is True
