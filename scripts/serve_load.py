@@ -36,14 +36,14 @@ import torch
 from websockets.asyncio.client import connect
 
 from diamond_wm.cli.serve import add_arguments
-from diamond_wm.cli.serve_sources import load_sources, tick_threads, use_tick_threads
+from diamond_wm.cli.serve_sources import load_sources, tick_threads
 from diamond_wm.interactive.batch import batch_buckets, warm_up_session
 from diamond_wm.interactive.launch import compile_for_play
 from diamond_wm.runtime.cpu import cpu_capability, cpu_has_native_bf16, cpu_model
 from diamond_wm.runtime.precision import default_precision
 from diamond_wm.serve.protocol import PROTOCOL_VERSION, split_frame_message
 from diamond_wm.serve.run import bind, build_uvicorn
-from diamond_wm.serve.server import Limits
+from diamond_wm.serve.server import Limits, set_torch_threads
 from diamond_wm.serve.session_host import SessionHost, TorchThread
 
 MAX_PLAYERS = 16
@@ -241,7 +241,7 @@ def main() -> int:
         first = sources.make(0)
         first.update()
         threads = tick_threads(serve_args, first)
-        use_tick_threads(threads)  # as diamond serve: compiled for the tick's thread count
+        set_torch_threads(threads)  # as diamond serve: compiled for the tick's thread count
         if sources.compile:
             buckets = batch_buckets(max(counts))
             compile_for_play(first, sources.agent)

@@ -50,6 +50,7 @@ def session_host(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def _prepare_host(args: argparse.Namespace, executor: Any) -> tuple[Any, str]:
+    from diamond_wm.serve.server import set_torch_threads
     from diamond_wm.serve.session_host import SessionHost
 
     sources = load_sources(args)
@@ -57,7 +58,7 @@ def _prepare_host(args: argparse.Namespace, executor: Any) -> tuple[Any, str]:
     buckets: tuple[int, ...] = ()
     first.update()  # the model steps (before the URL is printed), and its frame size is known
     threads = tick_threads(args, first)
-    use_tick_threads(threads)
+    set_torch_threads(threads)  # compiled below for the tick's thread count: its first tick compiles nothing
     if sources.compile:
         from diamond_wm.interactive.batch import batch_buckets, warm_up_session
         from diamond_wm.interactive.launch import compile_for_play
@@ -73,16 +74,6 @@ def _prepare_host(args: argparse.Namespace, executor: Any) -> tuple[Any, str]:
         warm_up_session(first, buckets)
     host = SessionHost(sources.make, sources.action_spec, first, buckets, threads, executor)
     return host, sources.what
-
-
-def use_tick_threads(threads: Optional[int]) -> None:
-    """Run torch on the tick thread's CPU thread count from now on (None: as it is). Set before compiling: a
-    compiled graph is specialised to torch's thread count (a Dynamo guard), so graphs compiled with another count
-    would compile again on the first tick, with players waiting."""
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
 
 
 LARGE_FRAME_PIXELS = 64 * 64

@@ -86,8 +86,9 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
-def _set_threads(threads: Optional[int]) -> None:
-    """torch's CPU thread count in the calling (tick) thread; None: as it is."""
+def set_torch_threads(threads: Optional[int]) -> None:
+    """torch's CPU thread count from now on, set in the calling thread; None: as it is. Set before compiling: a
+    compiled graph is specialised to torch's thread count (a Dynamo guard)."""
     if threads is not None:
         import torch
 
@@ -125,10 +126,10 @@ class GameServer:
         threads = getattr(host, "tick_threads", None)
         self._own_tick_pool = getattr(host, "executor", None) is None
         self._tick_pool = getattr(host, "executor", None) or concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="diamond-tick", initializer=_set_threads, initargs=(threads,)
+            1, thread_name_prefix="diamond-tick", initializer=set_torch_threads, initargs=(threads,)
         )
         self._join_pool = concurrent.futures.ThreadPoolExecutor(
-            4, thread_name_prefix="diamond-join", initializer=_set_threads, initargs=(threads and 1,)
+            4, thread_name_prefix="diamond-join", initializer=set_torch_threads, initargs=(threads and 1,)
         )
         self._wake = asyncio.Event()
         self._stopping = False
