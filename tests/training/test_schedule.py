@@ -94,6 +94,29 @@ def test_three_updates_with_accumulation_sum_the_gradients(max_grad_norm):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
 
 
+def test_each_updates_loss_is_recorded_in_order():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    reference = copy.deepcopy(model)
+    inputs = [torch.randn(5, 4) for _ in range(8)]  # 4 updates x 2 accumulated losses
+    opt, sched = configure_optimizer(model, OptimizerConfig(lr=1e-2, weight_decay=0.0), 0)
+    batches = iter(inputs)
+    comp = ComponentState("m", model, _SquareObjective(model), lambda: next(batches), opt, sched, 2, None)
+    out = train_component(comp, 4, show_progress=False)
+
+    # By hand: each update's loss is the sum of its two batches' losses, before its own step.
+    ref_opt = torch.optim.AdamW(reference.parameters(), lr=1e-2, weight_decay=0.0, eps=1e-8)
+    expected = []
+    for u in range(4):
+        ref_opt.zero_grad()
+        loss = sum((reference(x) ** 2).sum() * 3.0 for x in inputs[2 * u : 2 * u + 2])
+        expected.append(float(loss))
+        loss.backward()
+        ref_opt.step()
+    assert out["m/loss_per_update"] == pytest.approx(expected, rel=1e-4)  # 5 significant digits
+    assert expected[-1] < expected[0]  # the updates changed the model between the recorded losses
+
+
 def test_steps_first_epoch_applies_at_epoch_1_only():
     t = ComponentTrainingConfig(start_after_epochs=0, steps_first_epoch=7, steps_per_epoch=3)
     assert [component_steps(t, e) for e in (1, 2, 3)] == [7, 3, 3]

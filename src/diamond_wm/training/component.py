@@ -121,21 +121,25 @@ def train_component(
     if prepare is not None:
         prepare(steps * comp.grad_acc_steps)
     sums: dict[str, float] = defaultdict(float)
+    losses: list[float] = []
     start = time.perf_counter()
     with Phase(f"train {comp.name}", steps, "update", show_progress) as phase:
         for _ in range(steps):
-            _update(comp, sums, between_updates)
+            losses.append(_update(comp, sums, between_updates))
             phase.update()
         phase.summary = f"{steps} updates"
     comp.objective.eval()
     if comp.dist.is_distributed and sums:  # the metrics of the whole (global) batch: the mean over the ranks
         keys = sorted(sums)
         means = comp.dist.mean_(
-            torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=comp.dist.device)
-        )
-        sums = dict(zip(keys, means.tolist(), strict=True))
+            torch.tensor([sums[k] for k in keys] + losses, dtype=torch.float64, device=comp.dist.device)
+        ).tolist()
+        sums, losses = dict(zip(keys, means[: len(keys)], strict=True)), means[len(keys) :]
     out = {f"{comp.name}/{k}": v / steps for k, v in sums.items()} if steps else {}
     if steps:
+        # The loss of every update of the epoch (metrics.jsonl only; 5 significant digits): learning curves at
+        # the resolution of single updates, e.g. to compare precisions over a run's first updates.
+        out[f"{comp.name}/loss_per_update"] = [float(f"{v:.5g}") for v in losses]
         out[f"{comp.name}/lr"] = comp.scheduler.get_last_lr()[0]
         out[f"{comp.name}/num_updates"] = comp.num_updates
         out[f"{comp.name}/time_s"] = time.perf_counter() - start
@@ -144,18 +148,21 @@ def train_component(
 
 def _update(
     comp: ComponentState, sums: dict[str, float], between_updates: Optional[Callable[[], None]]
-) -> None:
-    """One optimizer update of `comp`; its metrics are added to `sums`."""
+) -> float:
+    """One optimizer update of `comp`; its metrics are added to `sums`; returns its loss (summed over the
+    `grad_acc_steps` batches, as its gradients)."""
     if between_updates is not None:
         between_updates()  # e.g. adapt the CPU thread count to the machine's load
     comp.optimizer.zero_grad(set_to_none=True)
     forward = comp.ddp if comp.ddp is not None else comp.objective
+    total = 0.0
     for i in range(comp.grad_acc_steps):
         with comp._sync_context(last=i == comp.grad_acc_steps - 1):
             batch = comp.batches()
             with autocast(_device_of(comp.model), comp.precision):
                 loss, metrics = forward(batch)
             loss.float().backward()  # unscaled, as the published trainer: the accumulated gradients are summed
+        total += float(loss)
         for k, v in metrics.items():
             sums[k] += float(v) / comp.grad_acc_steps
     if comp.max_grad_norm is not None:
@@ -164,6 +171,7 @@ def _update(
     comp.optimizer.step()
     comp.scheduler.step()
     comp.num_updates += 1
+    return total
 
 
 def _device_of(model: nn.Module) -> torch.device:
