@@ -54,6 +54,7 @@ from diamond_wm.config.errors import ConfigError
         ("collection.train.first_epoch.max=10", "collection.train.first_epoch.max", ">= min"),
         ("denoiser.optimizer.lr=0", "denoiser.optimizer.lr", "> 0"),
         ("evaluation.every=0", "evaluation.every", ">= 1"),
+        ("evaluation.max_test_batches=0", "evaluation.max_test_batches", ">= 1"),
     ],
 )
 def test_invalid_values_name_key_value_and_what_is_accepted(override, key, accepted):

@@ -42,6 +42,7 @@ def test_runs_epochs_are_concatenated_and_compared(curves, tmp_path, capsys):
     assert curves.main(["--reference", str(a), str(b), "--candidate", str(c), "--window", "1"]) == 0
     out = capsys.readouterr().out
     assert "reference runs: mean loss 0.9000" in out
+    assert "a run like the reference runs: inside their band 33% of the time" in out  # (2 - 1) / (2 + 1)
     assert f"{c}: mean loss 1.1000, 67% of updates inside the reference band" in out
     with pytest.raises(ValueError, match="no rew_end_model/loss_per_update"):
         curves.per_update_losses(a, "rew_end_model")

@@ -212,3 +212,34 @@ def test_cache_in_ram_false_keeps_no_episode_in_memory(tmp_path, monkeypatch):
     )
     assert not trainer.train_dataset.cache_in_ram and not trainer.train_dataset._cache
     assert trainer.test_dataset.cache_in_ram  # the test set is always cached, as published
+
+
+@pytest.mark.parametrize("max_test_batches", [None, 2])
+def test_the_test_losses_take_at_most_max_test_batches(tmp_path, monkeypatch, max_test_batches):
+    from diamond_wm.training import trainer as trainer_module
+
+    calls = []
+    monkeypatch.setattr(
+        trainer_module, "run_test_losses", lambda *a, **kw: calls.append(kw["max_batches"]) or {}
+    )
+    cfg = to_trainer_config(
+        compose_trainer_config(
+            [
+                "env=catch",
+                "env.train.size=16",
+                "agent=tiny",
+                "common.devices=cpu",
+                "common.seed=0",
+                "collection.train.first_epoch.min=20",
+                "collection.train.first_epoch.max=20",
+                "collection.train.num_steps_total=20",
+                "training.num_final_epochs=1",
+                "collection.test.num_episodes=1",
+                "collection.test.num_final_episodes=1",
+                f"evaluation.max_test_batches={'null' if max_test_batches is None else max_test_batches}",
+                *(f"{p}.training.steps_first_epoch=1" for p in ("denoiser", "rew_end_model", "actor_critic")),
+            ]
+        )
+    )
+    Trainer(cfg, tmp_path / "run", show_progress=False).run()
+    assert calls and all(c == max_test_batches for c in calls)  # every evaluation, the final one too

@@ -131,6 +131,7 @@ class TrainingConfig:
 class EvaluationConfig:
     should: bool = True
     every: int = 10
+    max_test_batches: Optional[int] = None  # world-model test losses on the first N batches only; null: all
 
 
 @dataclass

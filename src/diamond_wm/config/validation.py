@@ -253,6 +253,7 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
     if not isinstance(cfg.training.tf32, bool):
         raise ConfigError("training.tf32", cfg.training.tf32, "true or false")
     _int_at_least("evaluation.every", cfg.evaluation.every, 1)
+    _optional_int_at_least("evaluation.max_test_batches", cfg.evaluation.max_test_batches, 1)
 
     den = cfg.denoiser
     _check_component("denoiser.training", den.training, den.optimizer, "denoiser.optimizer")

@@ -162,7 +162,7 @@ def _update(
             with autocast(_device_of(comp.model), comp.precision):
                 loss, metrics = forward(batch)
             loss.float().backward()  # unscaled, as the published trainer: the accumulated gradients are summed
-        total += float(loss)
+        total += float(loss.detach())
         for k, v in metrics.items():
             sums[k] += float(v) / comp.grad_acc_steps
     if comp.max_grad_norm is not None:

@@ -236,6 +236,7 @@ class Trainer:
                 self.device,
                 self.source.full_res_test,
                 full_batches=compiles(self.cfg),
+                max_batches=self.cfg.evaluation.max_test_batches,
             )
         return metrics
 
