@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reference runs: mean loss {ref_mean:.4f} ({', '.join(str(r) for r in refs)})")
     # A run exchangeable with the n reference runs lies inside their range with probability (n - 1) / (n + 1).
     n_ref = len(refs)
-    print(f"a run like the reference runs: inside their band {100 * (n_ref - 1) / (n_ref + 1):.0f}% of the time")
+    print(
+        f"a run like the reference runs: inside their band {100 * (n_ref - 1) / (n_ref + 1):.0f}% of the time"
+    )
     for run, (raw, sm) in cands.items():
         share = inside_share(sm, ref_smooth, args.window - 1)
         print(
