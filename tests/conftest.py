@@ -24,6 +24,16 @@ def reference_dir() -> Path:
     return REFERENCE_DIR
 
 
+def load_script(name: str):
+    """The module of `scripts/NAME.py` (the repository's scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `diamond ARGS` in a subprocess, as a user would (module entry point of the installed package)."""
     return subprocess.run(

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 
 from diamond_wm.data import Episode, EpisodeDataset
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def signal():
-    spec = importlib.util.spec_from_file_location("reward_signal", REPO_ROOT / "scripts" / "reward_signal.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reward_signal")
 
 
 def scoreboard_episode(length: int = 400) -> Episode:

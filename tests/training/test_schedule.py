@@ -125,22 +125,15 @@ def test_steps_first_epoch_applies_at_epoch_1_only():
     assert [component_steps(t, e) for e in (1, 2, 3, 4)] == [0, 0, 3, 3]
 
 
+def tiny_catch_config(*overrides: str):
+    """Catch at 16x16 with the tiny networks on CPU, seed 0."""
+    base = ["env=catch", "env.train.size=16", "agent=tiny", "common.devices=cpu", "common.seed=0"]
+    return to_trainer_config(compose_trainer_config([*base, *overrides]))
+
+
 def _schedule_of(tmp_path, monkeypatch, *overrides: str) -> tuple[list[tuple[int, int]], Trainer]:
     """(epoch, environment steps in the training dataset when that epoch's training starts) of a whole run."""
-    cfg = to_trainer_config(
-        compose_trainer_config(
-            [
-                "env=catch",
-                "env.train.size=16",
-                "agent=tiny",
-                "common.devices=cpu",
-                "common.seed=0",
-                "evaluation.should=false",
-                "collection.test.num_final_episodes=0",
-                *overrides,
-            ]
-        )
-    )
+    cfg = tiny_catch_config("evaluation.should=false", "collection.test.num_final_episodes=0", *overrides)
     seen: list[tuple[int, int]] = []
 
     def record(self):
@@ -222,24 +215,15 @@ def test_the_test_losses_take_at_most_max_test_batches(tmp_path, monkeypatch, ma
     monkeypatch.setattr(
         trainer_module, "run_test_losses", lambda *a, **kw: calls.append(kw["max_batches"]) or {}
     )
-    cfg = to_trainer_config(
-        compose_trainer_config(
-            [
-                "env=catch",
-                "env.train.size=16",
-                "agent=tiny",
-                "common.devices=cpu",
-                "common.seed=0",
-                "collection.train.first_epoch.min=20",
-                "collection.train.first_epoch.max=20",
-                "collection.train.num_steps_total=20",
-                "training.num_final_epochs=1",
-                "collection.test.num_episodes=1",
-                "collection.test.num_final_episodes=1",
-                f"evaluation.max_test_batches={'null' if max_test_batches is None else max_test_batches}",
-                *(f"{p}.training.steps_first_epoch=1" for p in ("denoiser", "rew_end_model", "actor_critic")),
-            ]
-        )
+    cfg = tiny_catch_config(
+        "collection.train.first_epoch.min=20",
+        "collection.train.first_epoch.max=20",
+        "collection.train.num_steps_total=20",
+        "training.num_final_epochs=1",
+        "collection.test.num_episodes=1",
+        "collection.test.num_final_episodes=1",
+        f"evaluation.max_test_batches={'null' if max_test_batches is None else max_test_batches}",
+        *(f"{p}.training.steps_first_epoch=1" for p in ("denoiser", "rew_end_model", "actor_critic")),
     )
     Trainer(cfg, tmp_path / "run", show_progress=False).run()
     assert calls and all(c == max_test_batches for c in calls)  # every evaluation, the final one too
