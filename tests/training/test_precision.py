@@ -98,3 +98,17 @@ def resume_changed(tmp_path, run_dir, old: str, new: str):
     res = run_cli("train", "--resume", str(run_dir), "--no-progress", cwd=tmp_path, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     return res, [line for line in res.stderr.splitlines() if "resuming under other numerics" in line]
+
+
+def test_the_reward_termination_model_runs_in_float32_under_bf16_autocast():
+    torch.manual_seed(0)
+    agent = Agent(tiny_agent_config(), 3)
+    model, seen = agent.rew_end_model, []
+    for module in (model.encoder.conv_in, model.head):
+        module.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    batch = make_batch(2, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, _ = model.compute_loss(batch)
+    assert seen == [torch.float32, torch.float32] and loss.dtype == torch.float32
+    fp32_loss, _ = model.compute_loss(batch)
+    torch.testing.assert_close(loss, fp32_loss)  # the same computation as without autocast
