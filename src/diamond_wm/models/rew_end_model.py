@@ -123,7 +123,8 @@ class RewEndModel(nn.Module):
         # is 6% of a training epoch's FLOPs. The LSTM's state also keeps one dtype, from a burn-in or single steps.
         dtype = self.lstm.weight_ih_l0.dtype
         with torch.autocast(obs.device.type, enabled=False):
-            frames = torch.cat((obs, next_obs), dim=2).reshape(b * t, 2 * c, h, w).to(dtype)  # (B*T, 2C, H, W)
+            frames = torch.cat((obs, next_obs), dim=2).to(dtype)  # (B, T, 2C, H, W)
+            frames = frames.reshape(b * t, 2 * c, h, w)
             if act.is_floating_point():
                 act = act.to(dtype)
             x = self.encoder(frames, self.act_emb(act.reshape(b * t, *act.shape[2:])))  # (B*T, C', H', W')
