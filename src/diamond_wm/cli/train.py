@@ -33,10 +33,11 @@ options:
   --no-progress       no progress bars on a terminal, no line per phase in a log file or pipe (the one-line
                       summary of every epoch stays)
   --config-name NAME  start from another packaged preset: trainer (default), demo (the CPU demo: Catch,
-                      small networks), atari_cpu (an Atari game on a CPU: Boxing, small networks, bf16,
-                      a short schedule; env.train.id=ID for another game), world_model (your own game's world model on recorded play:
-                      static_dataset.path=DIR [world_model_size=small|paper]) or csgo (the CS:GO world model on
-                      recorded play: env.path_data_low_res=DIR env.path_data_full_res=DIR); also -cn NAME
+                      small networks), atari_cpu (an Atari game on a CPU: Boxing, small networks, bf16, a
+                      short schedule; env.train.id=ID for another game; it does not learn Boxing yet),
+                      world_model (your own game's world model on recorded play: static_dataset.path=DIR
+                      [world_model_size=small|paper]) or csgo (the CS:GO world model on recorded play:
+                      env.path_data_low_res=DIR env.path_data_full_res=DIR); also -cn NAME
   --debug             show the full traceback of an error (otherwise errors you can fix are one line)
   --cfg job           print the composed configuration and exit (Hydra; also --cfg hydra|all, --resolve)
   --info              print Hydra's information about the composition and exit

@@ -161,8 +161,8 @@ def _update(
             batch = comp.batches()
             with autocast(_device_of(comp.model), comp.precision):
                 loss, metrics = forward(batch)
+            total += float(loss.detach())  # before backward: reading it then waits for the forward pass only
             loss.float().backward()  # unscaled, as the published trainer: the accumulated gradients are summed
-        total += float(loss.detach())
         for k, v in metrics.items():
             sums[k] += float(v) / comp.grad_acc_steps
     if comp.max_grad_norm is not None:
