@@ -7,10 +7,10 @@ dataset's segments, checked on held-out ones.
 TRAIN_DIR, HELDOUT_DIR: folders of episodes (e.g. the `dataset/train` of two runs that only collected random steps,
 with different seeds). The model, its segments (batch size, length, sample weights), its optimizer, warm-up and
 gradient clipping are the preset's (`--config-name`, Hydra overrides such as `rew_end_model.optimizer.lr=3e-3`), in
-float32 as `training.precision=bf16` also trains it. Every `--every` updates: the mean training loss of the reward
-head since the last line, then on 10 batches of 32 held-out segments (drawn once) the loss, and the recall and
-precision of the rewarded transitions (-1 and +1 together). The classes' entropy is printed first: a model that
-ignores the frames stays at it.
+float32 as `training.precision=bf16` also trains it. Every `--every` updates (the trainer's own update function):
+the mean training loss of the reward head since the last line, then on 10 batches of 32 held-out segments (drawn
+once) the loss, and the recall and precision of the rewarded transitions (-1 and +1 together). The classes' entropy
+is printed first: a model that ignores the frames stays at it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from diamond_wm.config.derived import rew_end_seq_length
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.models.rew_end_model import RewEndModel
+from diamond_wm.training.component import ComponentState, train_component
+from diamond_wm.training.objectives import RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
 
 HELDOUT_BATCHES = 10
@@ -34,24 +36,17 @@ HELDOUT_BATCHES = 10
 
 def held_out_scores(model: RewEndModel, batches: list) -> dict[str, float]:
     """Loss of the reward head and recall / precision of the rewarded transitions (either sign) over `batches`."""
-    loss_sum, count, hits, true_rewarded, predicted_rewarded = 0.0, 0, 0, 0, 0
     model.eval()
     with torch.no_grad():
-        for batch in batches:
-            mask = batch.mask_padding[:, :-1]
-            logits, _, _ = model(batch.obs[:, :-1], batch.act[:, :-1], batch.obs[:, 1:])
-            logits, target = logits[mask], batch.rew[:, :-1][mask].sign().long() + 1
-            loss_sum += float(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
-            count += len(target)
-            pred = logits.argmax(1)
-            hits += int(((pred == target) & (target != 1)).sum())
-            true_rewarded += int((target != 1).sum())
-            predicted_rewarded += int((pred != 1).sum())
-    model.train()
+        pairs = [model.transition_logits(batch)[:2] for batch in batches]
+    logits = torch.cat([p[0] for p in pairs])  # (N, 3)
+    target = torch.cat([p[1] for p in pairs])  # (N,)
+    pred = logits.argmax(1)
+    hits = int(((pred == target) & (target != 1)).sum())
     return {
-        "loss": loss_sum / count,
-        "recall": hits / max(1, true_rewarded),
-        "precision": hits / max(1, predicted_rewarded),
+        "loss": float(torch.nn.functional.cross_entropy(logits, target)),
+        "recall": hits / max(1, int((target != 1).sum())),
+        "precision": hits / max(1, int((pred != 1).sum())),
     }
 
 
@@ -89,7 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     model_cfg.num_actions = train.action_spec.num_action_dims
     model = RewEndModel(model_cfg)
     training = cfg.rew_end_model.training
-    opt, sched = configure_optimizer(model, cfg.rew_end_model.optimizer, training.lr_warmup_steps)
     seq_length = rew_end_seq_length(cfg)
     sampler = SegmentSampler(
         train,
@@ -108,31 +102,36 @@ def main(argv: list[str] | None = None) -> int:
         generator=torch.Generator().manual_seed(123),
     )
     held_batches = [held.sample() for _ in range(HELDOUT_BATCHES)]
+    # The trainer's own updates: its optimizer, warm-up, gradient accumulation and clipping.
+    opt, sched = configure_optimizer(model, cfg.rew_end_model.optimizer, training.lr_warmup_steps)
+    comp = ComponentState(
+        "rew_end_model",
+        model,
+        RewEndObjective(model),
+        sampler.sample,
+        opt,
+        sched,
+        training.grad_acc_steps,
+        training.max_grad_norm,
+    )
     rew = train.counts_rew
     print(
         f"{train.num_steps} training steps (rewards -1/0/+1: {rew[0]}/{rew[1]}/{rew[2]}), entropy of the reward "
         f"classes {class_entropy(train):.3f} nats; segments of {seq_length} steps, batch {training.batch_size}, "
         f"lr {cfg.rew_end_model.optimizer.lr:g}"
     )
-    losses: list[float] = []
-    start = time.perf_counter()
-    for update in range(1, args.updates + 1):
-        loss, metrics = model.compute_loss(sampler.sample())
-        opt.zero_grad()
-        loss.backward()
-        if training.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), training.max_grad_norm)
-        opt.step()
-        sched.step()
-        losses.append(metrics["loss_rew"])
-        if update % args.every == 0 or update == args.updates:
-            s = held_out_scores(model, held_batches)
-            print(
-                f"update {update} ({time.perf_counter() - start:.0f} s): training loss {sum(losses) / len(losses):.3f}; "
-                f"held-out loss {s['loss']:.3f}, rewarded recall {s['recall']:.2f}, precision {s['precision']:.2f}",
-                flush=True,
-            )
-            losses = []
+    start, done = time.perf_counter(), 0
+    while done < args.updates:
+        steps = min(args.every, args.updates - done)
+        metrics = train_component(comp, steps, show_progress=False)
+        done += steps
+        s = held_out_scores(model, held_batches)
+        print(
+            f"update {done} ({time.perf_counter() - start:.0f} s): training loss "
+            f"{metrics['rew_end_model/loss_rew']:.3f}; held-out loss {s['loss']:.3f}, rewarded recall "
+            f"{s['recall']:.2f}, precision {s['precision']:.2f}",
+            flush=True,
+        )
     return 0
 
 

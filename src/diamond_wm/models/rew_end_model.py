@@ -135,8 +135,12 @@ class RewEndModel(nn.Module):
             logits = self.head(x)  # (B, T, 5)
         return logits[..., :NUM_REW_CLASSES], logits[..., NUM_REW_CLASSES:], hx_cx
 
-    def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """Cross-entropy of both heads on the unpadded transitions; terminal next frames are the true final frames."""
+    def transition_logits(
+        self, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits and target classes of the batch's unpadded transitions: logits_rew (N, 3), target_rew (N,) (the
+        reward's sign, -1 / 0 / +1 -> 0 / 1 / 2), logits_end (N, 2), target_end (N,). The next frame of a
+        terminal transition is the episode's final observation."""
         obs = batch.obs[:, :-1]  # (B, T-1, C, H, W)
         act = batch.act[:, :-1]  # (B, T-1) or (B, T-1, D)
         next_obs = batch.obs[:, 1:].clone()  # (B, T-1, C, H, W)
@@ -163,7 +167,11 @@ class RewEndModel(nn.Module):
         logits_end = logits_end[mask]  # (N, 2)
         target_rew = rew[mask].sign().long() + 1  # (N,), classes of -1, 0, +1
         target_end = end[mask]  # (N,)
+        return logits_rew, target_rew, logits_end, target_end
 
+    def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Cross-entropy of both heads on the unpadded transitions (`transition_logits`)."""
+        logits_rew, target_rew, logits_end, target_end = self.transition_logits(batch)
         loss_rew = F.cross_entropy(logits_rew, target_rew)
         loss_end = F.cross_entropy(logits_end, target_end)
         loss = loss_rew + loss_end
