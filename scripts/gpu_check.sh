@@ -47,7 +47,7 @@ START=$SECONDS
 
 ATARI="denoiser_train_step,rew_end_train_step,actor_critic_train_step,wm_step,play_step"
 DEVICE_TESTS=(tests/runtime/test_devices.py tests/runtime/test_precision.py tests/runtime/test_distributed.py
-    tests/runtime/test_compile.py tests/training/test_precision.py tests/training/test_schedule.py
+    tests/runtime/test_compile.py tests/runtime/test_cuda_graphs.py tests/training/test_precision.py tests/training/test_schedule.py
     tests/cli/test_distributed_launch.py tests/config/test_published_config.py tests/cli/test_csgo_play_cli.py
     tests/bench/test_bench_cli.py)
 SCALE="${GPU_CHECK_LIMIT_SCALE:-$([[ "$SMOKE" == 1 ]] && echo 3 || echo 1)}" # x each step's time limit
@@ -55,6 +55,7 @@ BUDGET="${GPU_CHECK_BUDGET_S:-$((450 * SCALE))}" # with the kill grace and the s
 if [[ "$SMOKE" == 1 ]]; then
     BENCH=(--tiny --warmup 2 --repeats 1) # 2: a compiled play_step compiles again on its second call
     COMPILED_ONLY=play_step # compiling every workload takes minutes on a small CPU
+    GRAPHS_ONLY=play_step
     SERVE=(--players 1 --seconds 1 --warmup 0.5) # no --fast: compiling the paper-size play step on a CPU is slow
     TRAIN=(agent=tiny collection.train.first_epoch.min=100 collection.train.first_epoch.max=100
         collection.train.num_steps_total=300)
@@ -64,6 +65,7 @@ if [[ "$SMOKE" == 1 ]]; then
 else
     BENCH=(--warmup 2 --repeats 5)
     COMPILED_ONLY="$ATARI"
+    GRAPHS_ONLY=wm_step,play_step
     SERVE=(--fast --players 1,4,16 --seconds 5)
     TRAIN=(collection.train.first_epoch.min=1000 collection.train.first_epoch.max=1000
         collection.train.num_steps_total=1200)
@@ -203,6 +205,14 @@ run_step() {
         bench_fp32) bench bench_fp32 60 --only "$ATARI" ;;
         bench_bf16) bench bench_bf16 60 --only "$ATARI" --precision bf16 ;;
         bench_compiled) bench bench_compiled 150 --only "$COMPILED_ONLY" --precision bf16 --compile --freeze ;;
+        bench_graphs) # the compiled play and imagination steps again, with the U-Nets captured as CUDA graphs
+            if [[ "$DEVICE" == cuda* ]]; then
+                bench bench_graphs 120 --only "$GRAPHS_ONLY" --precision bf16 --compile \
+                    --freeze --cuda-graphs
+            else
+                echo "== bench_graphs: skipped (CUDA graphs are CUDA's)" && record bench_graphs "skipped: not cuda" 0 0
+            fi
+            ;;
         bench_csgo_bf16) bench bench_csgo_bf16 90 --only csgo_play_step,csgo_play_step_hq --precision bf16 ;;
         serve_atari) step serve_atari 150 "$PY" scripts/serve_load.py --paper-atari --device "$DEVICE" \
             "${SERVE[@]}" --json "$OUT/serve_atari.json" ;;
@@ -219,7 +229,7 @@ run_step() {
 # The training run before the compiling steps (bench_compiled, serve_atari --fast): their time is the least
 # predictable, and the projection of a full run needs its whole time limit.
 STEPS="${GPU_CHECK_STEPS:-install environment tests_cuda bench_fp32 bench_bf16 train_bf16 bench_csgo_bf16
-    bench_compiled serve_atari nccl train_fp32 bench_csgo_fp32 tests_devices}"
+    bench_compiled bench_graphs serve_atari nccl train_fp32 bench_csgo_fp32 tests_devices}"
 echo "GPU check on $DEVICE$([[ "$SMOKE" == 1 ]] && echo ' (smoke: tiny sizes)'), at most ${BUDGET}s, results in $OUT"
 for s in $STEPS; do
     run_step "$s"

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 COMPONENTS = ("denoiser", "rew_end_model", "actor_critic")
-BENCH_MODES = (("bench_fp32", "fp32"), ("bench_bf16", "bf16"), ("bench_compiled", "bf16 + torch.compile"))
+BENCH_MODES = (
+    ("bench_fp32", "fp32"),
+    ("bench_bf16", "bf16"),
+    ("bench_compiled", "bf16 + torch.compile"),
+    ("bench_graphs", "bf16 + torch.compile + CUDA graphs"),
+)
 
 
 def schedule_of(cfg: Any) -> dict[str, Any]:

@@ -96,6 +96,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --compile: Inductor freezing (weights as constants) in the no-gradient workloads",
     )
     parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="with --compile on CUDA: the compiled graphs captured as CUDA graphs (as training.cuda_graphs=true)",
+    )
+    parser.add_argument(
         "--channels-last",
         action="store_true",
         help="the U-Nets' convolution weights in channels-last (NHWC) order (faster in eager bf16 on CPU; no "
@@ -155,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
     if args.freeze and not args.compile:
         log.error("diamond bench: --freeze needs --compile (it is an option of torch.compile)")
         return 2
+    if args.cuda_graphs and (not args.compile or device.type != "cuda"):
+        log.error("diamond bench: --cuda-graphs needs --compile and a cuda device, got --device %s", device)
+        return 2
     if args.threads is not None:
         if args.threads < 1:
             log.error("diamond bench: --threads must be >= 1, got %d", args.threads)
@@ -174,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         compile=args.compile,
         freeze=args.freeze,
         channels_last=args.channels_last,
+        cuda_graphs=args.cuda_graphs,
     )
     if args.distributed is not None:
         return _run_distributed(args, settings)

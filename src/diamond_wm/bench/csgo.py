@@ -84,7 +84,7 @@ def build_csgo_agent(settings: BenchSettings) -> Agent:
     if settings.channels_last:
         use_channels_last(agent)
     if settings.compile:
-        compile_world_model(agent, freeze=settings.freeze)
+        compile_world_model(agent, freeze=settings.freeze, cuda_graphs=settings.cuda_graphs)
     return agent
 
 

@@ -112,6 +112,7 @@ def run_bench(
         "compile": settings.compile,
         "freeze": settings.freeze,
         "channels_last": settings.channels_last,
+        "cuda_graphs": settings.cuda_graphs,
         "batch_size": settings.batch,
         "warmup": warmup,
         "repeats": repeats,

@@ -60,6 +60,7 @@ class BenchSettings:
     )
     freeze: bool = False  # with compile: weights as constants in no-grad graphs (imagination, play)
     channels_last: bool = False  # the U-Nets' convolution weights in NHWC order (`use_channels_last`)
+    cuda_graphs: bool = False  # with compile on CUDA: graphs captured as CUDA graphs ("reduce-overhead")
 
     def __post_init__(self) -> None:
         self.device = torch.device(self.device)
@@ -140,9 +141,9 @@ def build_agent(settings: BenchSettings) -> Agent:
     if settings.channels_last:
         use_channels_last(agent)
     if settings.compile and settings.freeze:  # play: the weights are constants
-        compile_world_model(agent, freeze=True)
+        compile_world_model(agent, freeze=True, cuda_graphs=settings.cuda_graphs)
     elif settings.compile:  # what `diamond train training.compile=true` compiles
-        compile_for_training(agent)
+        compile_for_training(agent, cuda_graphs=settings.cuda_graphs)
     return agent
 
 

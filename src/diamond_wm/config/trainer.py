@@ -117,6 +117,9 @@ class TrainingConfig:
     # needed on CPU) and the checkpoints keep their keys.
     compile: bool = False
     compile_wm: bool = False  # true is read as `compile: true` (one log line)
+    # With `compile` on CUDA: the compiled graphs captured as CUDA graphs (Inductor's "reduce-overhead" mode), one
+    # launch per network call in updates and imagination; refused elsewhere.
+    cuda_graphs: bool = False
     # "fp32" (the published numerics) or "bf16": bf16 autocast of the networks' forward passes in every update,
     # imagination, collection and test losses; weights, optimizer state, losses and the diffusion sampler's
     # arithmetic stay in float32.

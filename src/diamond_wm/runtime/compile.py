@@ -14,6 +14,13 @@ batches, compiles its test losses in its first epoch and runs its policy's burn-
 Inductor fuses the GroupNorm / SiLU / scale-and-shift chains between convolutions (on CPU it needs a C++
 compiler, on CUDA Triton). `freeze=True` (inference only: play, evaluation, benchmarks of imagination) also lets
 Inductor treat the weights as constants and pre-pack them for oneDNN; the weights must not change afterwards.
+
+`cuda_graphs=True` (CUDA only; `training.cuda_graphs`, `diamond bench --cuda-graphs`) compiles in Inductor's
+"reduce-overhead" mode: each graph is captured once as a CUDA graph (CUDA graph trees) and replayed with one launch,
+which removes the host's per-kernel launch cost that dominates small batches. A new call may overwrite the last
+call's outputs, so only the U-Nets are captured (the denoiser's and the upsampler's: each output is used before the
+next call); the reward/termination model and the actor-critic, whose LSTM states are carried from one call to the
+next, are compiled in the default mode.
 """
 
 from __future__ import annotations
@@ -30,23 +37,39 @@ log = logging.getLogger(__name__)
 BACKEND = "inductor"  # torch.compile's backend (tests that only count compilations use a cheaper one)
 
 
-def compile_world_model(agent: nn.Module, freeze: bool = False) -> None:
+def compile_world_model(agent: nn.Module, freeze: bool = False, cuda_graphs: bool = False) -> None:
     """Compile `agent.denoiser.inner_model`, `agent.upsampler.inner_model` (CS:GO) and `agent.rew_end_model` in
-    place (`nn.Module.compile`), those the agent has."""
+    place (`nn.Module.compile`), those the agent has; `cuda_graphs`: captured as CUDA graphs (the agent on CUDA)."""
     if freeze:
         import torch._inductor.config as inductor_config
 
         inductor_config.freezing = True
-    _compile_parts(_world_model_parts(agent), f"freezing={freeze}")
+    parts = _world_model_parts(agent)
+    _compile_parts(parts, f"freezing={freeze}", _mode(agent, cuda_graphs))
 
 
-def compile_for_training(agent: nn.Module) -> None:
+def compile_for_training(agent: nn.Module, cuda_graphs: bool = False) -> None:
     """Compile the world model's networks (`compile_world_model`, without freezing) and the actor-critic in place,
     those the agent has. Dynamo traces the reward/termination model's `nn.LSTM` too (`allow_rnn`; else the model's
     graph stops before its LSTM and the rest runs eagerly)."""
     torch._dynamo.config.allow_rnn = True
     parts = [*_world_model_parts(agent), ("actor_critic", getattr(agent, "actor_critic", None))]
-    _compile_parts(parts, "training")
+    _compile_parts(parts, "training", _mode(agent, cuda_graphs))
+
+
+def check_cuda_graphs(device: torch.device | str) -> None:
+    """Raise ValueError naming `device` when CUDA graphs cannot be used on it (they are CUDA's)."""
+    if torch.device(device).type != "cuda":
+        raise ValueError(f"CUDA graphs need a cuda device, got {str(device)!r} (leave them off there)")
+
+
+def _mode(agent: nn.Module, cuda_graphs: bool) -> Optional[str]:
+    """torch.compile's mode: "reduce-overhead" (CUDA graphs) for `cuda_graphs`, else the default."""
+    if not cuda_graphs:
+        return None
+    param = next(agent.parameters(), None)
+    check_cuda_graphs(param.device if param is not None else "cpu")
+    return "reduce-overhead"
 
 
 def _world_model_parts(agent: nn.Module) -> list[tuple[str, Any]]:
@@ -58,12 +81,20 @@ def _world_model_parts(agent: nn.Module) -> list[tuple[str, Any]]:
     ]
 
 
-def _compile_parts(parts: list[tuple[str, Any]], what: str) -> None:
+def _compile_parts(parts: list[tuple[str, Any]], what: str, mode: Optional[str] = None) -> None:
     for name, module in parts:
         if module is None:
             continue
-        module.compile(dynamic=False, backend=BACKEND)
-        log.info("torch.compile: %s (compiled on first call; %s)", name, what)
+        graphs = mode is not None and name.endswith(
+            "inner_model"
+        )  # CUDA graphs for the stateless U-Nets only
+        if graphs:
+            module.compile(dynamic=False, backend=BACKEND, mode=mode)
+        else:
+            module.compile(dynamic=False, backend=BACKEND)
+        log.info(
+            "torch.compile: %s (compiled on first call; %s%s)", name, what, ", CUDA graphs" if graphs else ""
+        )
     # One graph per shape, grad mode and autocast state of each network's forward (shared by networks of one class).
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 32)
 

@@ -33,7 +33,7 @@ from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.models.agent import Agent
 from diamond_wm.runtime import distributed
-from diamond_wm.runtime.compile import CompileWatch, compile_for_training
+from diamond_wm.runtime.compile import CompileWatch, check_cuda_graphs, compile_for_training
 from diamond_wm.runtime.distributed import DistContext
 from diamond_wm.runtime.precision import apply_tf32
 from diamond_wm.runtime.seeding import seed_everything
@@ -81,6 +81,8 @@ class Trainer:
         self.dist = dist = distributed.current()
         self.source = data_source(cfg, dist)  # a bad static dataset fails here, before anything is written
         self.device = process_device(cfg.common.devices, dist)
+        if cfg.training.cuda_graphs:
+            check_cuda_graphs(self.device)  # before the run folder gets anything
         self.run_dir = RunDir(Path(run_dir))
         self.outputs = RunOutputs(self.run_dir, enabled=dist.is_main)  # only rank 0 writes
         self.outputs.start_log()
@@ -364,7 +366,7 @@ def _build_agent(
     if cfg.training.compile_wm and not cfg.training.compile:
         log.info("training.compile_wm=true is read as training.compile=true: every network is compiled")
     if compiles(cfg):
-        compile_for_training(agent)
+        compile_for_training(agent, cuda_graphs=cfg.training.cuda_graphs)
     return agent
 
 
