@@ -114,3 +114,28 @@ def test_actor_critic_loss() -> None:
     loss.backward()
     assert logits.grad is not None and val.grad is not None
     assert val_bootstrap.grad is None, "targets must not carry gradient"
+
+
+def test_actor_critic_loss_of_bf16_heads_is_computed_in_float32() -> None:
+    """Under bf16 autocast the heads give bfloat16 logits and values; the loss and its metrics are the float32
+    computation on those same values (bfloat16 would round an entropy near ln 18 = 2.89 to steps of 0.016)."""
+    g = torch.Generator().manual_seed(0)
+    b, t, a = 8, 15, 18
+    logits = (0.01 * torch.randn(b, t, a, generator=g)).bfloat16().requires_grad_()
+    val = (0.3 * torch.randn(b, t, generator=g)).bfloat16().requires_grad_()
+    val_bootstrap = (0.3 * torch.randn(b, t, generator=g)).bfloat16()
+    act = torch.randint(0, a, (b, t), generator=g)
+    rew = torch.randint(-1, 2, (b, t), generator=g).float()
+    end = torch.zeros(b, t, dtype=torch.long)
+    trunc = torch.zeros(b, t, dtype=torch.long)
+    cfg = ActorCriticLossConfig()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, metrics = actor_critic_loss(logits, val, act, rew, end, trunc, val_bootstrap, cfg)
+    ref_loss, ref = actor_critic_loss(
+        logits.detach().float(), val.detach().float(), act, rew, end, trunc, val_bootstrap.float(), cfg
+    )
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-6, atol=1e-7)
+    assert abs(metrics["policy_entropy"] - ref["policy_entropy"]) < 1e-5
+    loss.backward()
+    assert logits.grad is not None and logits.grad.dtype == torch.bfloat16

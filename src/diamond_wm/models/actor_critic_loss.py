@@ -29,18 +29,21 @@ def actor_critic_loss(
             f"expected logits_act (B, T, A), val (B, T), act (B, T); got {tuple(logits_act.shape)}, "
             f"{tuple(val.shape)}, {tuple(act.shape)}"
         )
-    with torch.no_grad():
-        lambda_returns = compute_lambda_returns(
-            rew, end, trunc, val_bootstrap.detach(), cfg.gamma, cfg.lambda_
-        )  # (B, T)
-
-    loss_values = cfg.weight_value_loss * F.mse_loss(val, lambda_returns)
-    dist = Categorical(logits=logits_act)
-    entropy = dist.entropy().mean()
-    advantage = (lambda_returns - val).detach()  # (B, T)
-    loss_actions = (-dist.log_prob(act) * advantage).mean()
-    loss_entropy = -cfg.weight_entropy_loss * entropy
-    loss = loss_actions + loss_entropy + loss_values
+    # In float32 whatever the networks ran in: under bf16 autocast the heads' outputs are bfloat16 (its steps near the
+    # entropy of 18 actions, 2.89, are 0.016 wide), and autocast would run the λ-returns' matmul in bfloat16 too.
+    logits_act, val, val_bootstrap = logits_act.float(), val.float(), val_bootstrap.float()
+    with torch.autocast(logits_act.device.type, enabled=False):
+        with torch.no_grad():
+            lambda_returns = compute_lambda_returns(
+                rew, end, trunc, val_bootstrap.detach(), cfg.gamma, cfg.lambda_
+            )  # (B, T)
+        loss_values = cfg.weight_value_loss * F.mse_loss(val, lambda_returns)
+        dist = Categorical(logits=logits_act)
+        entropy = dist.entropy().mean()
+        advantage = (lambda_returns - val).detach()  # (B, T)
+        loss_actions = (-dist.log_prob(act) * advantage).mean()
+        loss_entropy = -cfg.weight_entropy_loss * entropy
+        loss = loss_actions + loss_entropy + loss_values
 
     metrics = {
         "policy_entropy": entropy.item(),
