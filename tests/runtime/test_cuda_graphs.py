@@ -10,6 +10,9 @@ import torch
 
 from diamond_wm.bench.workloads import BenchSettings, build_agent
 from diamond_wm.config.agent import DiffusionSamplerConfig
+from diamond_wm.config.errors import ConfigError
+from diamond_wm.config.trainer import TrainerConfig
+from diamond_wm.config.validation import validate_trainer_config
 from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.runtime.compile import compile_for_training, compile_world_model
 from tests.conftest import run_cli
@@ -46,6 +49,14 @@ def test_cuda_graphs_without_compile_is_an_invalid_config(tmp_path):
     )
     assert res.returncode != 0
     assert "training.cuda_graphs=True: expected false, or true with training.compile=true" in res.stderr
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_cuda_graphs_takes_only_a_boolean(value):
+    cfg = TrainerConfig()
+    cfg.training.cuda_graphs = value  # a library caller's config: no OmegaConf type check before ours
+    with pytest.raises(ConfigError, match=f"training.cuda_graphs={value!r}: expected true or false"):
+        validate_trainer_config(cfg)
 
 
 def test_bench_refuses_cuda_graphs_without_compile_or_off_cuda():

@@ -252,7 +252,7 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
         raise ConfigError("training.precision", cfg.training.precision, " or ".join(PRECISIONS))
     if not isinstance(cfg.training.tf32, bool):
         raise ConfigError("training.tf32", cfg.training.tf32, "true or false")
-    if cfg.training.cuda_graphs not in (False, True):
+    if not isinstance(cfg.training.cuda_graphs, bool):
         raise ConfigError("training.cuda_graphs", cfg.training.cuda_graphs, "true or false")
     if cfg.training.cuda_graphs and not (cfg.training.compile or cfg.training.compile_wm):
         raise ConfigError("training.cuda_graphs", True, "false, or true with training.compile=true")
