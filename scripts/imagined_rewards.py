@@ -1,12 +1,14 @@
 """Does the world model imagine the rewards that real play gets? Rewards in imagination against real ones.
 
     python scripts/imagined_rewards.py MODEL DATASET_DIR [--per-episode 20] [--horizon 15] [--steps N] [--seed 0]
+                                       [--one-step]
 
 MODEL: a run folder (its latest agent) or an agent checkpoint; DATASET_DIR: a folder of real episodes (e.g. the
 run's dataset/test). From `--per-episode` windows of each episode, the world model imagines `--horizon` steps
 autoregressively under the recorded actions (as `diamond eval drift` does), with its reward/termination model
 drawing each imagined step's reward as in the actor-critic's training; `--steps`: Euler steps per imagined frame
-(default: the run's). Printed for each reward sign: how many steps of the windows had it in real play, how many in
+(default: the run's); `--one-step`: each step imagined from the real frames before it instead (one step of the world
+model at every real transition, without drift). Printed for each reward sign: how many steps of the windows had it in real play, how many in
 imagination, and at how many real ones imagination had it too; then the same reward model on the real frames of the
 windows (its most likely class, and its mean probability of the sign where the sign was and elsewhere). A reward
 model that finds the rewards in real frames but not in imagined ones says the imagined frames lack what marks them.
@@ -22,24 +24,42 @@ import torch
 
 from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.data.frames import to_float_frames
-from diamond_wm.evaluation.drift import DriftError, select_contexts
+from diamond_wm.evaluation.drift import DriftError, imagined_steps, select_contexts
 from diamond_wm.evaluation.drift_run import load_world_model, open_test_dataset
 from diamond_wm.loading.agent import LoadError
 from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.models.world_model import WorldModel
 
 
-def imagined_and_real(world_model: WorldModel, obs: torch.Tensor, act: torch.Tensor, horizon: int):
-    """Sampled imagined rewards (N, horizon) and the reward model's logits on the real frames (N, horizon, 3)."""
+def autoregressive_rewards(world_model: WorldModel, obs: torch.Tensor, act: torch.Tensor, horizon: int):
+    """Sampled rewards (N, horizon) of `horizon` imagined steps from each window's first n real frames."""
+    rows = range(obs.shape[0])
+    return torch.stack([out.rew.cpu() for out in imagined_steps(world_model, obs, act, horizon, rows)], 1)
+
+
+@torch.no_grad()
+def real_logits(world_model: WorldModel, obs: torch.Tensor, act: torch.Tensor, horizon: int) -> torch.Tensor:
+    """The reward model's logits (N, horizon, 3) on the windows' real transitions."""
     n = world_model.num_steps_conditioning
-    with torch.no_grad():
-        generators = [world_model.generator(r) for r in range(obs.shape[0])]
-        state = world_model.start((to_float_frames(obs[:, :n]), act[:, :n]), generators)
-        imagined = [world_model.step(state, act[:, k + n - 1]).rew.cpu() for k in range(horizon)]
-        t = n + horizon - 1
-        frames = to_float_frames(obs[:, : t + 1])
-        logits, _, _ = world_model.rew_end_model(frames[:, :t], act[:, :t], frames[:, 1:])
-    return torch.stack(imagined, 1), logits[:, n - 1 :].cpu()
+    t = n + horizon - 1
+    frames = to_float_frames(obs[:, : t + 1])
+    logits, _, _ = world_model.rew_end_model(frames[:, :t], act[:, :t], frames[:, 1:])
+    return logits[:, n - 1 :].cpu()
+
+
+def one_step_rewards(
+    world_model: WorldModel, obs: torch.Tensor, act: torch.Tensor, horizon: int
+) -> torch.Tensor:
+    """Sampled rewards (N, horizon), each step's next frame imagined from the real frames before it (its own
+    draws: rows k * N .. k * N + N - 1 for step k), not from imagined ones: what one step of the world model
+    shows, without drift."""
+    n, count = world_model.num_steps_conditioning, obs.shape[0]
+    rewards = []
+    for k in range(horizon):
+        rows = range(k * count, (k + 1) * count)
+        (out,) = imagined_steps(world_model, obs[:, k : k + n], act[:, k : k + n], 1, rows)
+        rewards.append(out.rew.cpu())
+    return torch.stack(rewards, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=15)
     parser.add_argument("--steps", type=int, help="Euler steps per imagined frame (default: the run's)")
     parser.add_argument("--seed", type=int, default=0, help="where the windows start")
+    parser.add_argument(
+        "--one-step",
+        action="store_true",
+        help="imagine each step from the real frames before it, not autoregressively",
+    )
     args = parser.parse_args(argv)
     try:
         loaded = load_world_model(args.model)
@@ -75,11 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )  # (N, horizon): the reward of each imagined step's real transition
     world_model = WorldModel(DiffusionSampler(agent.denoiser, sampler_cfg), agent.rew_end_model)
-    imagined, logits = imagined_and_real(world_model, contexts.obs, contexts.act, horizon)
+    draw = one_step_rewards if args.one_step else autoregressive_rewards
+    imagined = draw(world_model, contexts.obs, contexts.act, horizon)
+    logits = real_logits(world_model, contexts.obs, contexts.act, horizon)
     pred, prob = logits.argmax(-1) - 1, logits.softmax(-1)
     print(
         f"{loaded.checkpoint}: {contexts.num_contexts} windows of {horizon} steps, "
         f"{sampler_cfg.num_steps_denoising} Euler step(s) per imagined frame"
+        + (", each from the real frames before it" if args.one_step else "")
     )
     for sign in (-1, 1):
         r, i, p = real == sign, imagined == sign, pred == sign

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from diamond_wm.data import EpisodeDataset
 from diamond_wm.evaluation.drift import select_contexts
@@ -37,3 +38,35 @@ def test_a_missing_dataset_is_named(drift_runs, tmp_path):
     script = load_script("imagined_rewards")
     with pytest.raises(SystemExit, match="imagined_rewards: "):
         script.main([str(drift_runs["edm"]), str(tmp_path / "nowhere")])
+
+
+def test_one_step_imagines_each_step_from_the_real_frames(drift_runs, capsys):
+    """With one step per window both ways draw the same reward from the same real frames; with more they differ
+    only in where each step starts from, and the header says which."""
+    script = load_script("imagined_rewards")
+    args = [str(drift_runs["edm"]), str(drift_runs["dataset"] / "test"), "--per-episode", "3", "--steps", "2"]
+    outputs = []
+    for extra in ([], ["--one-step"]):
+        assert script.main([*args, "--horizon", "1", *extra]) == 0
+        outputs.append(capsys.readouterr().out.splitlines())
+    autoregressive, one_step = outputs
+    assert one_step[0] == autoregressive[0] + ", each from the real frames before it"
+    assert one_step[1:] == autoregressive[1:]
+
+
+def test_one_step_rows_draw_apart(monkeypatch):
+    """Step k of the one-step rewards uses its own rows' draws, so its rewards are not step 0's repeated."""
+    script = load_script("imagined_rewards")
+    calls = []
+
+    class Recorder:
+        num_steps_conditioning = 4
+
+    def fake_steps(world_model, obs, act, horizon, rows):
+        calls.append((list(rows), obs.shape[1], act.shape[1], horizon))
+        yield type("Out", (), {"rew": torch.zeros(obs.shape[0])})()
+
+    monkeypatch.setattr(script, "imagined_steps", fake_steps)
+    obs, act = torch.zeros(2, 7, 3, 8, 8, dtype=torch.uint8), torch.zeros(2, 7, dtype=torch.long)
+    assert script.one_step_rewards(Recorder(), obs, act, 3).shape == (2, 3)
+    assert calls == [([0, 1], 4, 4, 1), ([2, 3], 4, 4, 1), ([4, 5], 4, 4, 1)]

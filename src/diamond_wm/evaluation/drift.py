@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -25,7 +25,7 @@ import torch
 from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.frames import to_float_frames, to_uint8_frames
-from diamond_wm.models.world_model import WorldModel
+from diamond_wm.models.world_model import Imagined, WorldModel
 
 
 class DriftError(ValueError):
@@ -128,21 +128,29 @@ def select_contexts(
 
 
 @torch.no_grad()
+def imagined_steps(
+    world_model: WorldModel, obs: torch.Tensor, act: torch.Tensor, horizon: int, rows: Sequence[int]
+) -> Iterator[Imagined]:
+    """The world model's `horizon` steps (frames, drawn rewards and ends) from real obs (B, >= n, C, H, W) uint8
+    under recorded actions act (B, n + horizon - 1, ...): autoregressive, teacher-forced actions. Context b draws
+    from the world model's generator of row `rows[b]` (its index among all contexts: what it draws does not depend
+    on how the contexts are batched)."""
+    n = world_model.num_steps_conditioning
+    act = act.to(world_model.device)
+    generators = [world_model.generator(r) for r in rows]
+    state = world_model.start((to_float_frames(obs[:, :n]), act[:, :n]), generators)
+    for k in range(horizon):
+        yield world_model.step(state, act[:, k + n - 1])  # the action taken on the last frame of the window
+
+
 def imagine(
     world_model: WorldModel, obs: torch.Tensor, act: torch.Tensor, horizon: int, rows: Sequence[int]
 ) -> torch.Tensor:
-    """Imagined frames (B, horizon, C, H, W) uint8 from real obs (B, >= n, C, H, W) uint8 and recorded actions
-    act (B, n + horizon - 1, ...): autoregressive, teacher-forced actions. Context b draws from the world model's
-    generator of row `rows[b]` (its index among all contexts: the frames do not depend on how they are batched)."""
-    n = world_model.num_steps_conditioning
-    device = world_model.device
-    act = act.to(device)
-    generators = [world_model.generator(r) for r in rows]
-    state = world_model.start((to_float_frames(obs[:, :n]), act[:, :n]), generators)
-    frames = []
-    for k in range(horizon):
-        out = world_model.step(state, act[:, k + n - 1])  # the action taken on the last frame of the window
-        frames.append(to_uint8_frames(out.obs.clamp(-1, 1)).cpu())
+    """Imagined frames (B, horizon, C, H, W) uint8 of `imagined_steps`."""
+    frames = [
+        to_uint8_frames(out.obs.clamp(-1, 1)).cpu()
+        for out in imagined_steps(world_model, obs, act, horizon, rows)
+    ]
     return torch.stack(frames, dim=1)
 
 
