@@ -1,14 +1,15 @@
 """Does the world model imagine the rewards that real play gets? Rewards in imagination against real ones.
 
     python scripts/imagined_rewards.py MODEL DATASET_DIR [--per-episode 20] [--horizon 15] [--steps N] [--seed 0]
-                                       [--one-step]
+                                       [--one-step] [--picture PNG]
 
 MODEL: a run folder (its latest agent) or an agent checkpoint; DATASET_DIR: a folder of real episodes (e.g. the
 run's dataset/test). From `--per-episode` windows of each episode, the world model imagines `--horizon` steps
 autoregressively under the recorded actions (as `diamond eval drift` does), with its reward/termination model
 drawing each imagined step's reward as in the actor-critic's training; `--steps`: Euler steps per imagined frame
 (default: the run's); `--one-step`: each step imagined from the real frames before it instead (one step of the world
-model at every real transition, without drift). Printed for each reward sign: how many steps of the windows had it in real play, how many in
+model at every real transition, without drift); `--picture PNG`: up to 6 rewarded steps of the windows, their real
+next frame beside the one imagined from the real frames before it. Printed for each reward sign: how many steps of the windows had it in real play, how many in
 imagination, and at how many real ones imagination had it too; then the same reward model on the real frames of the
 windows (its most likely class, and its mean probability of the sign where the sign was and elsewhere). A reward
 model that finds the rewards in real frames but not in imagined ones says the imagined frames lack what marks them.
@@ -20,12 +21,15 @@ import argparse
 import dataclasses
 import sys
 
+import imageio.v3 as iio
+import numpy as np
 import torch
 
 from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.data.frames import to_float_frames
 from diamond_wm.evaluation.drift import DriftError, imagined_steps, select_contexts
 from diamond_wm.evaluation.drift_run import load_world_model, open_test_dataset
+from diamond_wm.evaluation.video import GAP_PX, panels
 from diamond_wm.loading.agent import LoadError
 from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.models.world_model import WorldModel
@@ -62,6 +66,35 @@ def one_step_rewards(
     return torch.stack(rewards, 1)
 
 
+def save_picture(
+    world_model: WorldModel,
+    obs: torch.Tensor,
+    act: torch.Tensor,
+    real: torch.Tensor,
+    path: str,
+    count: int = 6,
+) -> int:
+    """A PNG of up to `count` rewarded steps of the windows, one row each: the real frame, the real next frame and
+    the next frame imagined from the real frames before it (one step). Returns how many rows it drew."""
+    n = world_model.num_steps_conditioning
+    where = (real != 0).nonzero()[:count].tolist()  # (window, step) pairs
+    rows = []
+    for j, (w, k) in enumerate(where):
+        (out,) = imagined_steps(world_model, obs[w : w + 1, k : k + n], act[w : w + 1, k : k + n], 1, [j])
+        frames = to_float_frames(obs[w, k + n - 1 : k + n + 1])
+        rows.append((frames[0], frames[1], out.obs[0].clamp(-1, 1).cpu()))
+    if not rows:
+        return 0
+    images = panels(
+        [torch.stack(c) for c in zip(*rows, strict=True)], labels=("frame", "next", "imagined next")
+    )
+    label_h = images[0].shape[0] - 4 * obs.shape[-2]
+    gap = np.full((GAP_PX, images[0].shape[1], 3), 255, dtype=np.uint8)
+    parts = [images[0]] + [x for image in images[1:] for x in (gap, image[label_h:])]
+    iio.imwrite(path, np.concatenate(parts, axis=0))
+    return len(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model")
@@ -74,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         "--one-step",
         action="store_true",
         help="imagine each step from the real frames before it, not autoregressively",
+    )
+    parser.add_argument(
+        "--picture", metavar="PNG", help="save rewarded steps' real and one-step imagined next frames there"
     )
     args = parser.parse_args(argv)
     try:
@@ -120,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"return per window: real {float(real.sum(1).mean()):+.3f}, imagined {float(imagined.sum(1).mean()):+.3f}"
     )
+    if args.picture:
+        drawn = save_picture(world_model, contexts.obs, contexts.act, real, args.picture)
+        print(
+            f"{args.picture}: {drawn} rewarded steps"
+            if drawn
+            else f"no rewarded step to draw: {args.picture} not written"
+        )
     return 0
 
 

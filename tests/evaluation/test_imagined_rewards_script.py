@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import imageio.v3 as iio
 import pytest
 import torch
 
@@ -70,3 +71,41 @@ def test_one_step_rows_draw_apart(monkeypatch):
     obs, act = torch.zeros(2, 7, 3, 8, 8, dtype=torch.uint8), torch.zeros(2, 7, dtype=torch.long)
     assert script.one_step_rewards(Recorder(), obs, act, 3).shape == (2, 3)
     assert calls == [([0, 1], 4, 4, 1), ([2, 3], 4, 4, 1), ([4, 5], 4, 4, 1)]
+
+
+def test_the_picture_shows_the_rewarded_steps_real_and_imagined(drift_runs, tmp_path, capsys):
+    """Windows as long as the episodes reach their ends, where Catch rewards: rows of the rewarded steps."""
+    script = load_script("imagined_rewards")
+    test_dir = drift_runs["dataset"] / "test"
+    png = tmp_path / "steps.png"
+    args = [
+        str(drift_runs["edm"]),
+        str(test_dir),
+        "--per-episode",
+        "1",
+        "--horizon",
+        "1000",
+        "--picture",
+        str(png),
+    ]
+    assert script.main(args) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    dataset = EpisodeDataset(test_dir, name="test")
+    contexts = select_contexts(dataset, 4, 1000, per_episode=1, seed=0)
+    h = contexts.horizon
+    rewarded = [
+        (w, k)
+        for w, (i, start) in enumerate(zip(contexts.episodes, contexts.starts, strict=True))
+        for k in range(h)
+        if dataset.load_episode(i).rew[start + 3 + k] != 0
+    ][:6]
+    assert rewarded, "the test needs windows with rewards"
+    assert last == f"{png}: {len(rewarded)} rewarded steps"
+    image = iio.imread(png)
+    w, k = rewarded[0]
+    real_next = contexts.obs[w, k + 4].permute(1, 2, 0).numpy().repeat(4, 0).repeat(4, 1)
+    ph, pw = real_next.shape[:2]
+    label_h = image.shape[0] - len(rewarded) * ph - (len(rewarded) - 1) * 4
+    assert image.shape[1] == 3 * pw + 2 * 4 and label_h > 0
+    # the first row's middle panel is the real next frame of the first rewarded step, pixel for pixel
+    assert (image[label_h : label_h + ph, pw + 4 : 2 * pw + 4] == real_next).all()
