@@ -9,9 +9,10 @@ autoregressively under the recorded actions (as `diamond eval drift` does), with
 drawing each imagined step's reward as in the actor-critic's training; `--steps`: Euler steps per imagined frame
 (default: the run's); `--one-step`: each step imagined from the real frames before it instead (one step of the world
 model at every real transition, without drift); `--picture PNG`: up to 6 rewarded steps of the windows, their real
-next frame beside the one imagined from the real frames before it. Printed for each reward sign: how many steps of the windows had it in real play, how many in
-imagination, and at how many real ones imagination had it too; then the same reward model on the real frames of the
-windows (its most likely class, and its mean probability of the sign where the sign was and elsewhere). A reward
+next frame beside the one imagined from the real frames before it. Printed for each reward sign: how many steps of
+the windows had it in real play, how many in imagination, and at how many real ones imagination had it too; then the
+same reward model on the real frames of the windows (its most likely class, and its mean probability of the sign
+where the sign was and elsewhere). A reward
 model that finds the rewards in real frames but not in imagined ones says the imagined frames lack what marks them.
 """
 
@@ -33,6 +34,8 @@ from diamond_wm.evaluation.video import GAP_PX, panels
 from diamond_wm.loading.agent import LoadError
 from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.models.world_model import WorldModel
+
+PICTURE_SCALE = 4  # pixels per frame pixel in --picture
 
 
 def autoregressive_rewards(world_model: WorldModel, obs: torch.Tensor, act: torch.Tensor, horizon: int):
@@ -85,10 +88,9 @@ def save_picture(
         rows.append((frames[0], frames[1], out.obs[0].clamp(-1, 1).cpu()))
     if not rows:
         return 0
-    images = panels(
-        [torch.stack(c) for c in zip(*rows, strict=True)], labels=("frame", "next", "imagined next")
-    )
-    label_h = images[0].shape[0] - 4 * obs.shape[-2]
+    columns = [torch.stack(c) for c in zip(*rows, strict=True)]
+    images = panels(columns, scale=PICTURE_SCALE, labels=("frame", "next", "imagined next"))
+    label_h = images[0].shape[0] - PICTURE_SCALE * obs.shape[-2]  # the label row, kept on the first row only
     gap = np.full((GAP_PX, images[0].shape[1], 3), 255, dtype=np.uint8)
     parts = [images[0]] + [x for image in images[1:] for x in (gap, image[label_h:])]
     iio.imwrite(path, np.concatenate(parts, axis=0))
