@@ -1,12 +1,14 @@
 """Learning curves of training runs against a random policy, and their final scores with standard errors.
 
-    python scripts/learning_curves.py RUN [RUN ...] --random RANDOM.json [...] --out curve.png
+    python scripts/learning_curves.py RUN [RUN ...] --random RANDOM.json [...] --out curve.png [--x epoch]
 
 RUN: run folders of `diamond train` (their metrics.jsonl: the test returns of each evaluation, and FINISHED: the
 returns of the final test episodes). RANDOM.json: `diamond eval RUN --epsilon 1 --json RANDOM.json`, uniformly
 random actions on the same final test episodes as RUN (the run's seed and number of environments), one per RUN in
 the same order. Prints one markdown row per run: final mean return +- standard error, random's on the same
-episodes, and the margin in standard errors of the difference. Needs matplotlib (the eval extra).
+episodes, and the margin in standard errors of the difference. `--x epoch`: the evaluations at their epoch
+instead of their environment steps (for runs whose last epochs collect nothing, whose points share one step count).
+Needs matplotlib (the eval extra).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import json
 import math
 import sys
 from pathlib import Path
+
+X_AXES = {"env_steps": "environment steps", "epoch": "epoch"}
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -30,8 +34,10 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(var / n)
 
 
-def read_curve(run: Path) -> list[tuple[int, float, float]]:
-    """(env steps, mean test return, its standard error) at each evaluation of the run."""
+def read_curve(run: Path, x: str = "env_steps") -> list[tuple[int, float, float]]:
+    """(x, mean test return, its standard error) at each evaluation of the run; x: its env steps or its epoch."""
+    if x not in X_AXES:
+        raise ValueError(f"x {x!r}: expected one of {', '.join(X_AXES)}")
     points = []
     metrics = run / "metrics.jsonl"
     if not metrics.is_file():
@@ -41,7 +47,8 @@ def read_curve(run: Path) -> list[tuple[int, float, float]]:
         row = json.loads(line)
         env_steps = row.get("env_steps", env_steps)
         if "test/returns" in row:
-            points.append((env_steps, *mean_se([float(r) for r in row["test/returns"]])))
+            at = env_steps if x == "env_steps" else int(row["epoch"])
+            points.append((at, *mean_se([float(r) for r in row["test/returns"]])))
     return points
 
 
@@ -77,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random", nargs="+", type=Path, required=True, help="one eval report per run")
     parser.add_argument("--out", type=Path, required=True, help="the figure (.png)")
     parser.add_argument("--title", default=None)
+    parser.add_argument(
+        "--x", choices=X_AXES, default="env_steps", help="horizontal axis (default: env_steps)"
+    )
     args = parser.parse_args(argv)
     if len(args.random) != len(args.runs):
         parser.error(
@@ -93,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     last_step = 0
     for i, (run, rand_path) in enumerate(zip(args.runs, args.random, strict=True)):
-        curve, final, rand = read_curve(run), mean_se(read_final(run)), mean_se(read_random(rand_path))
+        curve, final, rand = (
+            read_curve(run, args.x),
+            mean_se(read_final(run)),
+            mean_se(read_random(rand_path)),
+        )
         n_final, n_rand = len(read_final(run)), len(read_random(rand_path))
         color = f"C{i}"
         steps = [p[0] for p in curve]
@@ -124,11 +138,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| {run.name} | {final[0]:+.2f} +- {final[1]:.2f} ({n_final} episodes) | {rand[0]:+.2f} +- "
             f"{rand[1]:.2f} ({n_rand}) | {margin(final, rand):.1f} |"
         )
-    ax.set_xlabel("environment steps")
+    ax.set_xlabel(X_AXES[args.x])
     ax.set_ylabel("return (mean +- standard error)")
     if args.title:
         ax.set_title(args.title)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,9 @@ def test_table_and_figure(curves, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     run = fake_run(tmp_path / "boxing_s0", [(5400, [0.0, 2.0]), (5800, [4.0, 6.0])], [5.0, 7.0, 6.0, 6.0])
     assert curves.read_curve(run) == [(5400, 1.0, 1.0), (5800, 5.0, 1.0)]
+    assert curves.read_curve(run, "epoch") == [(1, 1.0, 1.0), (3, 5.0, 1.0)]
+    with pytest.raises(ValueError, match="x 'steps': expected one of env_steps, epoch"):
+        curves.read_curve(run, "steps")
     rand = tmp_path / "random.json"
     rand.write_text(json.dumps({"epsilon": 1.0, "returns": [0.0, 1.0, -1.0, 0.0]}))
     out = tmp_path / "fig" / "curve.png"
@@ -45,6 +48,9 @@ def test_table_and_figure(curves, tmp_path, capsys):
     # final 6.00 +- 0.41, random 0.00 +- 0.41: 6 / sqrt(2 * 1/6) = 10.4 standard errors of the difference
     assert table[2] == "| boxing_s0 | +6.00 +- 0.41 (4 episodes) | +0.00 +- 0.41 (4) | 10.4 |"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    by_epoch = tmp_path / "by_epoch.png"
+    assert curves.main([str(run), "--random", str(rand), "--out", str(by_epoch), "--x", "epoch"]) == 0
+    assert by_epoch.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_refuses_what_is_not_a_random_policy_or_a_finished_run(curves, tmp_path):
