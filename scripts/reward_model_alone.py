@@ -2,7 +2,7 @@
 dataset's segments, checked on held-out ones.
 
     python scripts/reward_model_alone.py TRAIN_DIR HELDOUT_DIR [--config-name atari_cpu] [--updates 2000]
-        [--every 100] [--threads 1] [override ...]
+        [--every 100] [--threads 1] [--rewarded-share 0.5] [override ...]
 
 TRAIN_DIR, HELDOUT_DIR: folders of episodes (e.g. the `dataset/train` of two runs that only collected random steps,
 with different seeds). The model, its segments (batch size, length, sample weights), its optimizer, warm-up and
@@ -11,6 +11,12 @@ float32 as `training.precision=bf16` also trains it. Every `--every` updates (th
 the mean training loss of the reward head since the last line, then on 10 batches of 32 held-out segments (drawn
 once) the loss, and the recall and precision of the rewarded transitions (-1 and +1 together). The classes' entropy
 is printed first: a model that ignores the frames stays at it.
+
+`--rewarded-share P`: in each training batch, a share P of the segments is placed around a rewarded step (drawn
+uniformly among the dataset's rewarded steps, at a uniform position in the segment), the rest as the preset draws
+them. The rewarded classes are then more frequent in training than in the dataset, by factors measured on 200
+batches first; the held-out scores are also given with those factors' logarithms taken from the reward logits
+("adjusted"), the model's probabilities brought back to the dataset's frequencies.
 """
 
 from __future__ import annotations
@@ -25,22 +31,69 @@ import torch
 from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
 from diamond_wm.config.derived import rew_end_seq_length
 from diamond_wm.data.dataset import EpisodeDataset
-from diamond_wm.data.sampling import SegmentSampler
+from diamond_wm.data.sampling import SegmentId, SegmentSampler, make_batch
 from diamond_wm.models.rew_end_model import RewEndModel
 from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.objectives import RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
 
 HELDOUT_BATCHES = 10
+SHARE_BATCHES = 200  # batches that measure the classes' frequencies under --rewarded-share
 
 
-def held_out_scores(model: RewEndModel, batches: list) -> dict[str, float]:
-    """Loss of the reward head and recall / precision of the rewarded transitions (either sign) over `batches`."""
+def rewarded_steps(dataset: EpisodeDataset) -> list[tuple[int, int]]:
+    """(episode id, step) of every transition with a non-zero reward."""
+    steps = []
+    for e in range(dataset.num_episodes):
+        rew = dataset.load_episode(e).rew
+        steps += [(e, int(t)) for t in torch.nonzero(rew).flatten().tolist()]
+    return steps
+
+
+class RewardedShareSampler:
+    """`base`'s batches with the first round(share * B) segments placed around rewarded steps instead."""
+
+    def __init__(
+        self, base: SegmentSampler, rewarded: list[tuple[int, int]], share: float, seed: int
+    ) -> None:
+        if not rewarded:
+            raise SystemExit(f"{base.dataset.directory}: no rewarded step to place segments around")
+        self.base, self.rewarded = base, rewarded
+        self.k = round(share * base.batch_size)
+        self.generator = torch.Generator().manual_seed(seed + 1)
+
+    def sample(self):
+        ids = self.base.sample_ids()
+        t, g = self.base.seq_length, self.generator
+        for i in range(self.k):
+            e, step = self.rewarded[int(torch.randint(len(self.rewarded), (1,), generator=g))]
+            start = step - int(torch.randint(t - 1, (1,), generator=g))  # the rewarded step is not the last
+            ids[i] = SegmentId(e, start, start + t)
+        return make_batch(self.base.dataset, ids)
+
+
+def class_shift(sampler, dataset: EpisodeDataset) -> torch.Tensor:
+    """log(frequency of each reward class in the sampler's batches / in the dataset), (3,)."""
+    counts = torch.zeros(3)
+    for _ in range(SHARE_BATCHES):
+        batch = sampler.sample()
+        rew = batch.rew[:, :-1][batch.mask_padding[:, :-1]]
+        counts += torch.bincount(rew.sign().long() + 1, minlength=3).float()
+    data = torch.tensor(dataset.counts_rew, dtype=torch.float32)
+    return (counts / counts.sum()).log() - (data / data.sum()).log()
+
+
+def held_out_logits(model: RewEndModel, batches: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reward logits (N, 3) and target classes (N,) of the unpadded transitions of `batches`."""
     model.eval()
     with torch.no_grad():
         pairs = [model.transition_logits(batch)[:2] for batch in batches]
-    logits = torch.cat([p[0] for p in pairs])  # (N, 3)
-    target = torch.cat([p[1] for p in pairs])  # (N,)
+    model.train()
+    return torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
+
+
+def scores(logits: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Loss of the reward head and recall / precision of the rewarded transitions (either sign)."""
     pred = logits.argmax(1)
     hits = int(((pred == target) & (target != 1)).sum())
     return {
@@ -68,9 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rewarded-share", type=float, default=0.0)
     args = parser.parse_args(argv)
     if args.updates < 1 or args.every < 1:
         parser.error(f"--updates and --every must be >= 1, got {args.updates} and {args.every}")
+    if not 0.0 <= args.rewarded_share <= 1.0:
+        parser.error(f"--rewarded-share must be in [0, 1], got {args.rewarded_share}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
@@ -102,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         generator=torch.Generator().manual_seed(123),
     )
     held_batches = [held.sample() for _ in range(HELDOUT_BATCHES)]
+    shift = None
+    if args.rewarded_share > 0:
+        sampler = RewardedShareSampler(sampler, rewarded_steps(train), args.rewarded_share, args.seed)
+        shift = class_shift(sampler, train)
     # The trainer's own updates: its optimizer, warm-up, gradient accumulation and clipping.
     opt, sched = configure_optimizer(model, cfg.rew_end_model.optimizer, training.lr_warmup_steps)
     comp = ComponentState(
@@ -120,18 +180,27 @@ def main(argv: list[str] | None = None) -> int:
         f"classes {class_entropy(train):.3f} nats; segments of {seq_length} steps, batch {training.batch_size}, "
         f"lr {cfg.rew_end_model.optimizer.lr:g}"
     )
+    if shift is not None:
+        factors = "/".join(f"{f:.2f}" for f in shift.exp().tolist())
+        print(
+            f"--rewarded-share {args.rewarded_share}: classes -1/0/+1 {factors} times as frequent as in the data"
+        )
     start, done = time.perf_counter(), 0
     while done < args.updates:
         steps = min(args.every, args.updates - done)
         metrics = train_component(comp, steps, show_progress=False)
         done += steps
-        s = held_out_scores(model, held_batches)
-        print(
+        logits, target = held_out_logits(model, held_batches)
+        s = scores(logits, target)
+        line = (
             f"update {done} ({time.perf_counter() - start:.0f} s): training loss "
             f"{metrics['rew_end_model/loss_rew']:.3f}; held-out loss {s['loss']:.3f}, rewarded recall "
-            f"{s['recall']:.2f}, precision {s['precision']:.2f}",
-            flush=True,
+            f"{s['recall']:.2f}, precision {s['precision']:.2f}"
         )
+        if shift is not None:
+            a = scores(logits - shift, target)
+            line += f"; adjusted {a['loss']:.3f}, {a['recall']:.2f}, {a['precision']:.2f}"
+        print(line, flush=True)
     return 0
 
 

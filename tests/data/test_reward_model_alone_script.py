@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from diamond_wm.config.actions import ActionSpec
 from diamond_wm.data import EpisodeDataset
+from diamond_wm.data.sampling import SegmentSampler
 from tests.conftest import load_script
 from tests.data.test_reward_signal_script import scoreboard_episode
 
@@ -41,3 +43,37 @@ def test_an_empty_folder_is_named(alone, tmp_path):
     EpisodeDataset(tmp_path / "empty").close()
     with pytest.raises(SystemExit, match="empty: no episodes"):
         alone.main([str(train), str(tmp_path / "empty"), "env.train.size=16"])
+
+
+def test_rewarded_share_places_segments_around_the_rewarded_steps(alone, tmp_path, capsys):
+    ds = EpisodeDataset(tmp_path / "sparse", action_spec=ActionSpec(kind="discrete", num_action_dims=3))
+    ep = scoreboard_episode(60)
+    ep.rew.zero_()
+    ep.rew[10], ep.rew[40] = 1.0, -1.0
+    ds.add_episode(ep)
+    ds.close()
+    ds = EpisodeDataset(tmp_path / "sparse", read_only=True)
+    assert alone.rewarded_steps(ds) == [(0, 10), (0, 40)]
+    base = SegmentSampler(
+        ds, 4, 19, None, can_sample_beyond_end=True, generator=torch.Generator().manual_seed(0)
+    )
+    sampler = alone.RewardedShareSampler(base, alone.rewarded_steps(ds), 0.5, seed=0)
+    for _ in range(20):
+        rew = sampler.sample().rew[:, :-1]  # the transitions the loss counts
+        assert rew[:2].ne(0).sum(1).tolist() == [1, 1]  # the first half: around a rewarded step
+    shift = alone.class_shift(sampler, ds)
+    assert shift[0] > 0 and shift[2] > 0 and shift[1] < 0  # rewarded classes more frequent than in the data
+    heldout = dataset(tmp_path / "heldout", 1)
+    argv = [
+        str(tmp_path / "sparse"),
+        str(heldout),
+        "env.train.size=16",
+        "rew_end_model.training.batch_size=2",
+    ]
+    assert alone.main([*argv, "--updates", "2", "--every", "2", "--rewarded-share", "0.5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("--rewarded-share 0.5: classes -1/0/+1 ")
+    assert out[2].startswith("update 2") and "; adjusted " in out[2]
+    with pytest.raises(SystemExit):
+        alone.main([*argv, "--rewarded-share", "1.5"])
+    assert "--rewarded-share must be in [0, 1], got 1.5" in capsys.readouterr().err
