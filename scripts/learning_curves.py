@@ -101,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
     print("| run | final mean return | random, same episodes | margin (SE of the difference) |")
     print("|---|---|---|---|")
-    last_step = 0
     for i, (run, rand_path) in enumerate(zip(args.runs, args.random, strict=True)):
         curve, final, rand = (
             read_curve(run, args.x),
@@ -111,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         n_final, n_rand = len(read_final(run)), len(read_random(rand_path))
         color = f"C{i}"
         steps = [p[0] for p in curve]
-        last_step = max([last_step, *steps])
+        last_step = max(steps, default=0)  # the final episodes: after this run's last evaluation
         ax.errorbar(
             steps,
             [p[1] for p in curve],
