@@ -172,8 +172,15 @@ class DenoiserComponentConfig:
 
 
 @dataclass
+class RewEndTrainingConfig(ComponentTrainingConfig):
+    # Share of each batch's segments placed around rewarded steps (0: none, the published sampling); the loss then
+    # corrects the reward logits for the classes' changed frequencies (`training.objectives.RewEndObjective`).
+    rewarded_share: float = 0.0
+
+
+@dataclass
 class RewEndComponentConfig:
-    training: ComponentTrainingConfig = field(default_factory=ComponentTrainingConfig)
+    training: RewEndTrainingConfig = field(default_factory=RewEndTrainingConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
 
 

@@ -265,6 +265,9 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
     check_sigma_distribution("denoiser.sigma_distribution", den.sigma_distribution)
     rew = cfg.rew_end_model
     _check_component("rew_end_model.training", rew.training, rew.optimizer, "rew_end_model.optimizer")
+    share = rew.training.rewarded_share
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1:
+        raise ConfigError("rew_end_model.training.rewarded_share", share, "a number in [0, 1)")
     ac = cfg.actor_critic
     _check_component("actor_critic.training", ac.training, ac.optimizer, "actor_critic.optimizer")
     loss = ac.actor_critic_loss

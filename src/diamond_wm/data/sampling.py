@@ -11,6 +11,9 @@ A segment of T steps is placed around a uniformly drawn step t of the episode (L
   negative: the missing steps before the episode start are left padding;
 - `can_sample_beyond_end=True` (reward/termination model): it starts at t - u and ends at start + T, so it may
   also run past the episode's end (right padding).
+- `rewarded_share=P` (reward/termination model, with `can_sample_beyond_end`): the first round(P * B) segments of
+  each batch are placed around rewarded steps instead (`diamond_wm.data.rewarded_steps`); while the episodes hold
+  no rewarded step, they are drawn as the others.
 Several processes (ranks) training one model share the episodes out: rank r of W draws only from episodes r,
 r + W, r + 2W, ... with the probabilities above restricted to them and renormalised. A rank left without an episode
 of its own (fewer episodes than ranks, or only episodes of weight 0) draws from all of them, as one process would.
@@ -31,6 +34,7 @@ from diamond_wm.data.batch import Batch
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.episode import FINAL_OBSERVATION
 from diamond_wm.data.frames import to_float_frames
+from diamond_wm.data.rewarded_steps import RewardedSteps, segments_around
 
 DEFAULT_SAMPLE_WEIGHTS = (0.1, 0.1, 0.1, 0.7)
 
@@ -190,6 +194,7 @@ class SegmentSampler:
         ignore_weights_if_static: draw proportionally to length for a static dataset.
         generator: torch.Generator (CPU) of the draws; None seeds one from torch's global RNG.
         shard: (rank, world_size): draw from this rank's share of the episodes (see the module docstring).
+        rewarded_share: share of each batch's segments placed around rewarded steps (of this rank's episodes).
     """
 
     def __init__(
@@ -202,6 +207,7 @@ class SegmentSampler:
         ignore_weights_if_static: bool = True,
         generator: Optional[torch.Generator] = None,
         shard: tuple[int, int] = (0, 1),
+        rewarded_share: float = 0.0,
     ) -> None:
         rank, world = shard
         if not 0 <= rank < world:
@@ -220,6 +226,16 @@ class SegmentSampler:
         if generator is None:
             generator = torch.Generator().manual_seed(int(torch.randint(2**62, (1,)).item()))
         self.generator = generator
+        if not 0 <= rewarded_share < 1:
+            raise ValueError(f"rewarded_share must be in [0, 1), got {rewarded_share!r}")
+        if rewarded_share > 0 and not can_sample_beyond_end:
+            raise ValueError(
+                "rewarded_share > 0 needs can_sample_beyond_end=True (reward/termination segments)"
+            )
+        self.rewarded_rows = round(rewarded_share * batch_size)
+        self.rewarded = (
+            RewardedSteps(dataset, lambda n: range(rank, n, world)) if self.rewarded_rows else None
+        )
 
     def _weights(self) -> Optional[tuple[float, ...]]:
         if self.ignore_weights_if_static and self.dataset.is_static:
@@ -241,6 +257,9 @@ class SegmentSampler:
         else:
             stop = torch.minimum(ep_len, step + 1 + offset)
             start = stop - t
+        k = min(self.rewarded_rows, b)
+        if k and len(rewarded := self.rewarded.refresh()):
+            episode_ids[:k], start[:k], stop[:k] = segments_around(rewarded, k, t, g)
         return [SegmentId(*x) for x in zip(episode_ids.tolist(), start.tolist(), stop.tolist(), strict=True)]
 
     def sample(

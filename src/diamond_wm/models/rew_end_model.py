@@ -169,9 +169,15 @@ class RewEndModel(nn.Module):
         target_end = end[mask]  # (N,)
         return logits_rew, target_rew, logits_end, target_end
 
-    def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """Cross-entropy of both heads on the unpadded transitions (`transition_logits`)."""
+    def compute_loss(
+        self, batch: Batch, rew_logit_shift: Optional[torch.Tensor] = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Cross-entropy of both heads on the unpadded transitions (`transition_logits`). `rew_logit_shift` (3,):
+        added to the reward logits in the loss and its metrics (batches whose class frequencies differ from the
+        data's by these log factors: the logits themselves then learn the data's)."""
         logits_rew, target_rew, logits_end, target_end = self.transition_logits(batch)
+        if rew_logit_shift is not None:
+            logits_rew = logits_rew.float() + rew_logit_shift.to(logits_rew.device, torch.float32)
         loss_rew = F.cross_entropy(logits_rew, target_rew)
         loss_end = F.cross_entropy(logits_end, target_end)
         loss = loss_rew + loss_end

@@ -198,6 +198,7 @@ def build_segment_samplers(
             ignore_weights_if_static=cfg.static_dataset.ignore_sample_weights,
             generator=generators[name],
             shard=shard,
+            rewarded_share=training.rewarded_share if name == "rew_end_model" else 0.0,
         )
     return samplers
 
@@ -276,7 +277,10 @@ def build_components(
     objectives = {
         "denoiser": lambda: DenoiserObjective(agent.denoiser, cfg.denoiser.sigma_distribution),
         "upsampler": lambda: DenoiserObjective(agent.upsampler, cfg.upsampler.sigma_distribution),
-        "rew_end_model": lambda: RewEndObjective(agent.rew_end_model),
+        "rew_end_model": lambda: RewEndObjective(
+            agent.rew_end_model,
+            round(cfg.rew_end_model.training.rewarded_share * cfg.rew_end_model.training.batch_size),
+        ),
         "actor_critic": lambda: ActorCriticObjective(
             agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss
         ),

@@ -18,7 +18,7 @@ from diamond_wm.data.batch import Batch
 from diamond_wm.models.actor_critic import ActorCritic
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.diffusion import AnyDenoiser
-from diamond_wm.models.rew_end_model import RewEndModel
+from diamond_wm.models.rew_end_model import REW_CLASS_NAMES, RewEndModel
 
 LossAndMetrics = tuple[torch.Tensor, dict[str, Any]]
 
@@ -37,14 +37,56 @@ class DenoiserObjective(nn.Module):
 
 
 class RewEndObjective(nn.Module):
-    """Cross-entropies of the reward and termination heads on real segments."""
+    """Cross-entropies of the reward and termination heads on real segments.
 
-    def __init__(self, rew_end_model: RewEndModel) -> None:
+    `rewarded_rows` k > 0: the first k segments of each training batch were placed around rewarded steps
+    (`rew_end_model.training.rewarded_share`), so the reward classes are more frequent in the batches than in the
+    data. In training, the loss adds to the reward logits the log of that factor per class, measured on the
+    batches themselves (`RewardClassShift`): the logits are trained to the data's frequencies, so that imagination,
+    evaluation and play, which draw from them as they are, are not biased towards rewards. Test losses (eval mode)
+    are computed without it."""
+
+    def __init__(self, rew_end_model: RewEndModel, rewarded_rows: int = 0) -> None:
         super().__init__()
         self.rew_end_model = rew_end_model
+        self.shift = RewardClassShift(rewarded_rows) if rewarded_rows > 0 else None
 
     def forward(self, batch: Batch) -> LossAndMetrics:
-        return self.rew_end_model.compute_loss(batch)
+        if self.shift is None or not self.training:
+            return self.rew_end_model.compute_loss(batch)
+        loss, metrics = self.rew_end_model.compute_loss(batch, self.shift.update(batch))
+        metrics.update(
+            {f"rew_logit_shift_{c}": float(v) for c, v in zip(REW_CLASS_NAMES, self.shift.value, strict=True)}
+        )
+        return loss, metrics
+
+
+class RewardClassShift:
+    """log(frequency of each reward class (-1, 0, +1) among all the batches' counted transitions / among those of
+    the segments drawn as usual, rows k onwards), (3,): running counts with a 200-batch memory (decay 0.995); the
+    usual segments' counts get PSEUDO transitions at the frequencies of all, so that the first batches, where a
+    rare class may not have appeared in them yet, give a small, finite shift (none for a class never seen)."""
+
+    DECAY = 0.995
+    PSEUDO = 100.0
+
+    def __init__(self, rewarded_rows: int) -> None:
+        self.rewarded_rows = rewarded_rows
+        self.all = torch.zeros(3, dtype=torch.float64)
+        self.usual = torch.zeros(3, dtype=torch.float64)
+        self.value = torch.zeros(3, dtype=torch.float64)
+
+    def update(self, batch: Batch) -> torch.Tensor:
+        counted = batch.mask_padding[:, :-1].cpu()  # (B, T-1): the transitions the loss counts
+        classes = batch.rew[:, :-1].cpu().sign().long() + 1
+        per_row = torch.stack([((classes == c) & counted).sum(1) for c in range(3)], dim=1).double()  # (B, 3)
+        self.all = self.all * self.DECAY + per_row.sum(0)
+        self.usual = self.usual * self.DECAY + per_row[self.rewarded_rows :].sum(0)
+        if self.all.sum() > 0:
+            f_all = self.all / self.all.sum()
+            usual = self.usual + self.PSEUDO * f_all
+            self.value = torch.where(self.all > 0, (f_all / (usual / usual.sum())).log(), 0.0)
+        return self.value.float()
 
 
 class ActorCriticObjective(nn.Module):
