@@ -13,10 +13,12 @@ once) the loss, and the recall and precision of the rewarded transitions (-1 and
 is printed first: a model that ignores the frames stays at it.
 
 `--rewarded-share P`: in each training batch, a share P of the segments is placed around a rewarded step (drawn
-uniformly among the dataset's rewarded steps, at a uniform position in the segment), the rest as the preset draws
-them. The rewarded classes are then more frequent in training than in the dataset, by factors measured on 200
-batches first; the held-out scores are also given with those factors' logarithms taken from the reward logits
-("adjusted"), the model's probabilities brought back to the dataset's frequencies.
+uniformly among the dataset's rewarded steps, at a uniform position among the segment's transitions: never its
+last step, whose transition the loss does not count), the rest as the preset draws them. The rewarded classes are
+then more frequent in training than in the dataset, by factors measured on 200 batches first; the held-out scores
+are also given with those factors' logarithms taken from the reward logits ("adjusted"), the model's probabilities
+brought back to the dataset's frequencies. (The trainer's `rew_end_model.training.rewarded_share` corrects the
+logits in the loss instead, with factors measured on its batches as it trains.)
 """
 
 from __future__ import annotations
