@@ -7,10 +7,12 @@ folder of real episodes (e.g. the run's dataset/test). The actor-critic plays ba
 the dataset's last episode from a zero state; printed per checkpoint, as means over those steps and the LSTM's
 units: the input, forget and output gates (sigmoids), |tanh| of the cell input, |c|, |h|, the share of units whose
 output gate is below 0.01 (shut: no gradient reaches the unit through h), the spread of h over time, and the
-spread of the action logits across actions (0: a uniform policy whatever the frame) and the mean value.
+spread of the action logits across actions (0: a uniform policy whatever the frame), the mean value, and the value
+ceiling: sum |w| + |b| of the critic's linear head, the largest |value| it can output, as |h| <= 1.
 
 A saturated LSTM (output gates at 1, |c| >> 1) turns into a shut one (output gates at 0) from which the actor-critic
-cannot recover: its policy stays uniform whatever it is taught.
+cannot recover: its policy stays uniform whatever it is taught. A mean value near the ceiling says why it saturated:
+the critic, sharing h with the actor, needs every unit at +-1 to reach its targets.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ COLUMNS = (
     "h spread",
     "logit spread",
     "value",
+    "value ceiling",
 )
 
 
@@ -62,7 +65,16 @@ def gate_statistics(actor_critic: ActorCritic, obs: torch.Tensor) -> dict[str, f
         logits.append(actor_critic.actor_linear(h))
         values.append(actor_critic.critic_linear(h))
     means = torch.stack(rows).mean(0).tolist()
-    spreads = [torch.cat(hs).std(0).mean(), torch.cat(logits).std(1).mean(), torch.cat(values).mean()]
+    critic = actor_critic.critic_linear
+    ceiling = (
+        critic.weight.abs().sum() + critic.bias.abs().sum()
+    )  # the largest |value| any h in [-1, 1] gives
+    spreads = [
+        torch.cat(hs).std(0).mean(),
+        torch.cat(logits).std(1).mean(),
+        torch.cat(values).mean(),
+        ceiling,
+    ]
     return dict(zip(COLUMNS, means + [float(s) for s in spreads], strict=True))
 
 
