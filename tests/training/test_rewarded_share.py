@@ -93,7 +93,8 @@ def test_a_run_trains_its_reward_model_with_the_share(tmp_path, no_real_env):
     source = tmp_path / "static"
     for split, seeds in (("train", range(3)), ("test", [3])):
         ds = EpisodeDataset(source / split, action_spec=SPEC)
-        for seed in seeds:  # one rewarded step in 80: rewards far rarer than in the segments placed around them
+        # one rewarded step in 80: rewards far rarer than in the segments placed around them
+        for seed in seeds:
             ep = random_episode(80, size=16, end=True, seed=seed, num_actions=5)
             ep.rew.zero_()
             ep.rew[40] = 1.0
