@@ -183,6 +183,12 @@ def _full_res_frames(full_res: EpisodeDataset, ids: Sequence[SegmentId], t: int)
     return out
 
 
+def rewarded_rows(rewarded_share: float, batch_size: int) -> int:
+    """How many segments of each batch `SegmentSampler(rewarded_share=...)` places around rewarded steps: the first
+    round(share * B) rows (the reward/termination objective counts its class frequencies from the same rows)."""
+    return round(rewarded_share * batch_size)
+
+
 class SegmentSampler:
     """Draws batches of `batch_size` segments of `seq_length` steps (vectorised draws from `generator`).
 
@@ -232,7 +238,7 @@ class SegmentSampler:
             raise ValueError(
                 "rewarded_share > 0 needs can_sample_beyond_end=True (reward/termination segments)"
             )
-        self.rewarded_rows = round(rewarded_share * batch_size)
+        self.rewarded_rows = rewarded_rows(rewarded_share, batch_size)
         self.rewarded = (
             RewardedSteps(dataset, lambda n: range(rank, n, world)) if self.rewarded_rows else None
         )

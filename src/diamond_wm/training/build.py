@@ -28,7 +28,7 @@ from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.hdf5_frames import has_hdf5_files
 from diamond_wm.data.hdf5_full_res import Hdf5FullResFrames
 from diamond_wm.data.loader import SegmentLoader
-from diamond_wm.data.sampling import SegmentSampler
+from diamond_wm.data.sampling import SegmentSampler, rewarded_rows
 from diamond_wm.data.static import StaticDatasetPaths, count_episodes, resolve_static_dataset
 from diamond_wm.envs.factory import make_env
 from diamond_wm.envs.world_model_env import InitialConditionSource, WorldModelEnv
@@ -279,7 +279,7 @@ def build_components(
         "upsampler": lambda: DenoiserObjective(agent.upsampler, cfg.upsampler.sigma_distribution),
         "rew_end_model": lambda: RewEndObjective(
             agent.rew_end_model,
-            round(cfg.rew_end_model.training.rewarded_share * cfg.rew_end_model.training.batch_size),
+            rewarded_rows(cfg.rew_end_model.training.rewarded_share, cfg.rew_end_model.training.batch_size),
         ),
         "actor_critic": lambda: ActorCriticObjective(
             agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss
