@@ -91,6 +91,7 @@ def test_actor_critic_loss() -> None:
     act = torch.randint(0, a, (b, t), generator=g)
     rew = torch.randn(b, t, generator=g)
     end = torch.zeros(b, t, dtype=torch.long)
+    end[1, 3] = 1
     trunc = torch.zeros(b, t, dtype=torch.long)
     trunc[:, -1] = 1
     val_bootstrap = torch.randn(b, t, generator=g, requires_grad=True)
@@ -110,6 +111,9 @@ def test_actor_critic_loss() -> None:
     torch.testing.assert_close(loss, expected)
     assert metrics["loss_total"] == pytest.approx(loss.item())
     assert metrics["policy_entropy"] == pytest.approx(entropy.item(), rel=1e-5)
+    assert metrics["rew_share_pos"] == pytest.approx((rew > 0).sum().item() / rew.numel())
+    assert metrics["rew_share_neg"] == pytest.approx((rew < 0).sum().item() / rew.numel())
+    assert metrics["end_share"] == pytest.approx(end.sum().item() / end.numel())
 
     loss.backward()
     assert logits.grad is not None and val.grad is not None

@@ -50,6 +50,11 @@ def actor_critic_loss(
         "lambda_returns": lambda_returns.mean().item(),
         "value": val.detach().mean().item(),
         "advantage": advantage.mean().item(),
+        # What the environment gave in the rollout (imagined in the world model): the shares of its steps with a
+        # positive / negative reward and with an end, to set beside the real game's.
+        "rew_share_pos": (rew > 0).float().mean().item(),
+        "rew_share_neg": (rew < 0).float().mean().item(),
+        "end_share": end.float().mean().item(),
         "loss_actions": loss_actions.item(),
         "loss_entropy": loss_entropy.item(),
         "loss_values": loss_values.item(),
