@@ -113,6 +113,8 @@ def test_agent_defaults_match_published_checkpoint_config(reference_dir):
         None,
         None,
     )
+    # Ours only: the critic head's output scale, 1 as published.
+    assert ours["actor_critic"].pop("value_scale") == 1.0
     assert ours == strip_targets(published)
     assert isinstance(AgentConfig().denoiser.inner_model.depths, list)
 

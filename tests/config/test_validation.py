@@ -51,6 +51,7 @@ from diamond_wm.config.errors import ConfigError
             "multiple",
         ),
         ("agent.actor_critic.down=[1,1]", "agent.actor_critic.down", "as long as"),
+        ("agent.actor_critic.value_scale=0", "agent.actor_critic.value_scale", "a number > 0"),
         ("collection.train.first_epoch.max=10", "collection.train.first_epoch.max", ">= min"),
         ("denoiser.optimizer.lr=0", "denoiser.optimizer.lr", "> 0"),
         ("evaluation.every=0", "evaluation.every", ">= 1"),

@@ -77,6 +77,11 @@ class ActorCriticConfig:
     channels: list[int] = field(default_factory=lambda: [32, 32, 64, 64])
     down: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
     num_actions: Optional[int] = None
+    # The value is the critic head's output times this (1: the published critic). The head starts at zero and
+    # Adam moves each of its weights by about the learning rate per update, so after n updates it can output at
+    # most ~n * lr * (lstm_dim + 1); returns beyond that are reached by pushing the shared LSTM's units to +-1.
+    # A larger scale lets a small, briefly trained actor-critic reach its returns with its units in range.
+    value_scale: float = 1.0
 
 
 @dataclass

@@ -194,6 +194,7 @@ def check_agent(key: str, cfg: AgentConfig) -> None:
         _positive_ints(f"{key}.actor_critic.channels", ac.channels)
         _positive_ints(f"{key}.actor_critic.down", ac.down, allow_zero=True)
         _same_length(f"{key}.actor_critic.down", ac.down, f"{key}.actor_critic.channels", ac.channels)
+        _positive(f"{key}.actor_critic.value_scale", ac.value_scale)
 
 
 def check_game(key: str, cfg: GameConfig) -> None:

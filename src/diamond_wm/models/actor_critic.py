@@ -57,7 +57,8 @@ class ActorCriticEncoder(nn.Module):
 
 
 class ActorCritic(nn.Module):
-    """Policy and value of a frame given the recurrent state; zero-initialised heads."""
+    """Policy and value of a frame given the recurrent state; zero-initialised heads (the value: the critic head's
+    output times `cfg.value_scale`)."""
 
     def __init__(self, cfg: ActorCriticConfig) -> None:
         super().__init__()
@@ -89,4 +90,6 @@ class ActorCritic(nn.Module):
         hx, cx = self.lstm(x, hx_cx)  # (N, lstm_dim) each
         logits_act = self.actor_linear(hx)  # (N, A)
         val = self.critic_linear(hx).squeeze(1)  # (N,)
+        if self.cfg.value_scale != 1.0:
+            val = val * self.cfg.value_scale
         return ActorCriticOutput(logits_act, val, (hx, cx))
