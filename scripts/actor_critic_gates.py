@@ -8,7 +8,8 @@ the dataset's last episode from a zero state; printed per checkpoint, as means o
 units: the input, forget and output gates (sigmoids), |tanh| of the cell input, |c|, |h|, the share of units whose
 output gate is below 0.01 (shut: no gradient reaches the unit through h), the spread of h over time, and the
 spread of the action logits across actions (0: a uniform policy whatever the frame), the mean value, and the value
-ceiling: sum |w| + |b| of the critic's linear head, the largest |value| it can output, as |h| <= 1.
+ceiling: (sum |w| + |b| of the critic's linear head) times its `value_scale`, the largest |value| it can output, as
+|h| <= 1.
 
 A saturated LSTM (output gates at 1, |c| >> 1) turns into a shut one (output gates at 0) from which the actor-critic
 cannot recover: its policy stays uniform whatever it is taught. A mean value near the ceiling says why it saturated:
@@ -50,6 +51,7 @@ def gate_statistics(actor_critic: ActorCritic, obs: torch.Tensor) -> dict[str, f
     h = torch.zeros(1, lstm.hidden_size, dtype=x.dtype)
     c = torch.zeros_like(h)
     rows, hs, logits, values = [], [], [], []
+    scale = actor_critic.cfg.value_scale  # the value is the head's output times it (1: the published critic)
     for t in range(len(x)):
         z = x[t : t + 1] @ lstm.weight_ih.T + lstm.bias_ih + h @ lstm.weight_hh.T + lstm.bias_hh
         i, f, g, o = z.chunk(4, dim=1)
@@ -63,10 +65,10 @@ def gate_statistics(actor_critic: ActorCritic, obs: torch.Tensor) -> dict[str, f
         )
         hs.append(h)
         logits.append(actor_critic.actor_linear(h))
-        values.append(actor_critic.critic_linear(h))
+        values.append(actor_critic.critic_linear(h) * scale)
     means = torch.stack(rows).mean(0).tolist()
     critic = actor_critic.critic_linear
-    ceiling = (
+    ceiling = scale * (
         critic.weight.abs().sum() + critic.bias.abs().sum()
     )  # the largest |value| any h in [-1, 1] gives
     spreads = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -43,6 +45,21 @@ def test_an_output_gate_biased_shut_or_open_is_seen_so(drift_runs, bias, shut):
     critic = ac.critic_linear
     assert stats["value ceiling"] == pytest.approx(float(critic.weight.abs().sum() + critic.bias.abs().sum()))
     assert abs(stats["value"]) <= stats["value ceiling"] + 1e-6
+
+
+def test_the_value_and_its_ceiling_are_in_the_scaled_units(drift_runs):
+    """`agent.actor_critic.value_scale`: the value is the head's output times the scale, and so is its ceiling."""
+    script = load_script("actor_critic_gates")
+    ac = load_checkpoint(_checkpoint(drift_runs["edm"]), require_env=False).agent.actor_critic.eval()
+    with torch.no_grad():
+        ac.critic_linear.weight.normal_(generator=torch.Generator().manual_seed(0))
+    plain = script.gate_statistics(ac, _frames(drift_runs))
+    ac.cfg = dataclasses.replace(ac.cfg, value_scale=10.0)
+    scaled = script.gate_statistics(ac, _frames(drift_runs))
+    assert plain["value"] != 0
+    assert scaled["value"] == pytest.approx(10 * plain["value"], rel=1e-5)
+    assert scaled["value ceiling"] == pytest.approx(10 * plain["value ceiling"], rel=1e-6)
+    assert scaled["|h|"] == plain["|h|"]
 
 
 def test_it_prints_one_line_per_checkpoint(drift_runs, capsys):
