@@ -43,7 +43,9 @@ def test_an_output_gate_biased_shut_or_open_is_seen_so(drift_runs, bias, shut):
         assert stats["|h|"] > 0 and stats["logit spread"] > 0
         assert 0 < stats["input"] < 1 and 0 < stats["forget"] < 1
     critic = ac.critic_linear
-    assert stats["value ceiling"] == pytest.approx(float(critic.weight.abs().sum() + critic.bias.abs().sum()))
+    assert stats["value ceiling"] == pytest.approx(
+        float((critic.weight.abs().sum() + critic.bias.abs().sum()).detach())
+    )
     assert abs(stats["value"]) <= stats["value ceiling"] + 1e-6
 
 
