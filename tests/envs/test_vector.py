@@ -78,3 +78,16 @@ def test_async_matches_sync():
         env.close()
     assert torch.equal(outs[0], outs[1])
     assert np.isfinite(outs[0].numpy()).all()
+
+
+def test_closing_after_a_sub_environment_process_died_terminates_the_others():
+    """A signal sent to the whole process group (Ctrl-C, `kill -- -PGID`) stops the sub-environments' processes
+    too: closing then must not fail on the dead one's pipe, and must not leave the others running."""
+    env = GymVectorTorchEnv(counting_env_fns(3), asynchronous=True)
+    env.reset()
+    processes = env.env.processes
+    processes[1].kill()
+    processes[1].join(timeout=10)
+    env.close()
+    assert env.env.closed
+    assert not any(p.is_alive() for p in processes)

@@ -144,8 +144,16 @@ class GymVectorTorchEnv:
         self.env.set_attr("state", list(states))
 
     def close(self) -> None:
-        """Close the sub-environments (and their processes)."""
-        self.env.close()
+        """Close the sub-environments (and their processes). Where a sub-environment's process is already gone
+        (a signal sent to the whole process group, such as Ctrl-C in a terminal, reaches them too), the others are
+        terminated instead of being asked to close, so that closing does not fail over a process that has exited."""
+        try:
+            self.env.close()
+        except (ConnectionError, EOFError) as e:
+            if not isinstance(self.env, AsyncVectorEnv):
+                raise
+            log.warning("a sub-environment process had already exited (%s): terminating the others", e)
+            self.env.close(terminate=True)
 
     def __repr__(self) -> str:
         kind = type(self.env).__name__
