@@ -176,6 +176,10 @@ class RewEndTrainingConfig(ComponentTrainingConfig):
     # Share of each batch's segments placed around rewarded steps (0: none, the published sampling); the loss then
     # corrects the reward logits for the classes' changed frequencies (`training.objectives.RewEndObjective`).
     rewarded_share: float = 0.0
+    # Share of each batch's segments whose frames are imagined one step at a time from the real ones before them,
+    # with imagination's sampler settings (0: none, the published training on real frames only;
+    # `training.imagined_frames`).
+    imagined_share: float = 0.0
 
 
 @dataclass

@@ -269,6 +269,9 @@ def validate_trainer_config(cfg: TrainerConfig) -> None:
     share = rew.training.rewarded_share
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1:
         raise ConfigError("rew_end_model.training.rewarded_share", share, "a number in [0, 1)")
+    share = rew.training.imagined_share
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ConfigError("rew_end_model.training.imagined_share", share, "a number in [0, 1]")
     ac = cfg.actor_critic
     _check_component("actor_critic.training", ac.training, ac.optimizer, "actor_critic.optimizer")
     loss = ac.actor_critic_loss

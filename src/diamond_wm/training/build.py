@@ -37,6 +37,7 @@ from diamond_wm.models.checkpoint import CheckpointMismatchError, load_agent_sta
 from diamond_wm.models.world_model import world_model_of
 from diamond_wm.runtime.precision import check_precision, warn_if_emulated
 from diamond_wm.training.component import ComponentState
+from diamond_wm.training.imagined_frames import imagined_frames
 from diamond_wm.training.objectives import ActorCriticObjective, DenoiserObjective, RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
 from diamond_wm.training.rollout import ActorCriticRollout
@@ -280,6 +281,7 @@ def build_components(
         "rew_end_model": lambda: RewEndObjective(
             agent.rew_end_model,
             rewarded_rows(cfg.rew_end_model.training.rewarded_share, cfg.rew_end_model.training.batch_size),
+            imagined_frames(cfg, agent),
         ),
         "actor_critic": lambda: ActorCriticObjective(
             agent.actor_critic, rollout, cfg.actor_critic.actor_critic_loss

@@ -19,6 +19,7 @@ from diamond_wm.models.actor_critic import ActorCritic
 from diamond_wm.models.actor_critic_loss import actor_critic_loss
 from diamond_wm.models.diffusion import AnyDenoiser
 from diamond_wm.models.rew_end_model import REW_CLASS_NAMES, RewEndModel
+from diamond_wm.training.imagined_frames import ImaginedFrames
 
 LossAndMetrics = tuple[torch.Tensor, dict[str, Any]]
 
@@ -44,20 +45,36 @@ class RewEndObjective(nn.Module):
     data. In training, the loss adds to the reward logits the log of that factor per class, measured on the
     batches themselves (`RewardClassShift`): the logits are trained to the data's frequencies, so that imagination,
     evaluation and play, which draw from them as they are, are not biased towards rewards. Test losses (eval mode)
-    are computed without it."""
+    are computed without it.
 
-    def __init__(self, rew_end_model: RewEndModel, rewarded_rows: int = 0) -> None:
+    `imagined` (`rew_end_model.training.imagined_share`): in training, some segments' frames are the world model's
+    one-step ones (`ImaginedFrames`; its sampler is not a submodule: the denoiser is not trained here)."""
+
+    def __init__(
+        self, rew_end_model: RewEndModel, rewarded_rows: int = 0, imagined: Optional[ImaginedFrames] = None
+    ) -> None:
         super().__init__()
         self.rew_end_model = rew_end_model
         self.shift = RewardClassShift(rewarded_rows) if rewarded_rows > 0 else None
+        self.imagined = imagined
 
     def forward(self, batch: Batch) -> LossAndMetrics:
-        if self.shift is None or not self.training:
+        if not self.training:
             return self.rew_end_model.compute_loss(batch)
-        loss, metrics = self.rew_end_model.compute_loss(batch, self.shift.update(batch))
-        metrics.update(
-            {f"rew_logit_shift_{c}": float(v) for c, v in zip(REW_CLASS_NAMES, self.shift.value, strict=True)}
-        )
+        count = None
+        if self.imagined is not None:
+            batch, count = self.imagined(batch)
+        shift = self.shift.update(batch) if self.shift is not None else None
+        loss, metrics = self.rew_end_model.compute_loss(batch, shift)
+        if self.shift is not None:
+            metrics.update(
+                {
+                    f"rew_logit_shift_{c}": float(v)
+                    for c, v in zip(REW_CLASS_NAMES, self.shift.value, strict=True)
+                }
+            )
+        if count is not None:
+            metrics["imagined_frames"] = count
         return loss, metrics
 
 
