@@ -19,23 +19,38 @@ then more frequent in training than in the dataset, by factors measured on 200 b
 are also given with those factors' logarithms taken from the reward logits ("adjusted"), the model's probabilities
 brought back to the dataset's frequencies. (The trainer's `rew_end_model.training.rewarded_share` corrects the
 logits in the loss instead, with factors measured on its batches as it trains.)
+
+`--world-model MODEL` (a run folder or an agent checkpoint; its denoiser, with its run's sampler settings, or
+`--steps` Euler steps): the held-out segments are also scored with their frames imagined one step at a time from the
+real ones before them (`rew_end_model.training.imagined_share`'s frames, drawn once), with the recall of each sign;
+`--imagined-share P`: that share of each training batch's segments gets such frames too (1: the reward model learns
+from imagined frames only). A model trained on imagined frames that stays at the entropy on held-out imagined ones
+says the world model's frames do not carry what marks the rewards.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import math
 import sys
 import time
+from typing import Any
 
 import torch
 
+from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
 from diamond_wm.config.derived import rew_end_seq_length
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.sampling import SegmentId, SegmentSampler, make_batch
+from diamond_wm.evaluation.drift_run import load_world_model
+from diamond_wm.loading.agent import LoadError
+from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.models.rew_end_model import RewEndModel
 from diamond_wm.training.component import ComponentState, train_component
+from diamond_wm.training.imagined_frames import ImaginedFrames
 from diamond_wm.training.objectives import RewEndObjective
 from diamond_wm.training.optim import configure_optimizer
 
@@ -95,14 +110,51 @@ def held_out_logits(model: RewEndModel, batches: list) -> tuple[torch.Tensor, to
 
 
 def scores(logits: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-    """Loss of the reward head and recall / precision of the rewarded transitions (either sign)."""
+    """Loss of the reward head and recall / precision of the rewarded transitions (either sign), and the recall of
+    each sign (`recall_neg`, `recall_pos`)."""
     pred = logits.argmax(1)
     hits = int(((pred == target) & (target != 1)).sum())
-    return {
+    out = {
         "loss": float(torch.nn.functional.cross_entropy(logits, target)),
         "recall": hits / max(1, int((target != 1).sum())),
         "precision": hits / max(1, int((pred != 1).sum())),
     }
+    for name, c in (("neg", 0), ("pos", 2)):
+        out[f"recall_{name}"] = int(((pred == c) & (target == c)).sum()) / max(1, int((target == c).sum()))
+    return out
+
+
+def world_model_frames(path: str, steps: int | None) -> tuple[DiffusionSampler, Any]:
+    """The next-frame sampler of a run folder's (or checkpoint's) denoiser, with its run's settings, and its
+    reward/termination model (or None)."""
+    try:
+        loaded = load_world_model(path)
+    except LoadError as e:
+        raise SystemExit(f"--world-model: {e}") from None
+    run_cfg = loaded.run_cfg
+    cfg = run_cfg.world_model_env.diffusion_sampler if run_cfg is not None else DiffusionSamplerConfig()
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, num_steps_denoising=steps)
+    return DiffusionSampler(loaded.agent.denoiser.eval(), cfg), loaded.agent.rew_end_model
+
+
+def held_out_line(model: RewEndModel, real: list, imagined: list | None, shift: torch.Tensor | None) -> str:
+    """The held-out scores, on the real frames (and adjusted for the rewarded share's shift), then on the imagined
+    ones."""
+    logits, target = held_out_logits(model, real)
+    s = scores(logits, target)
+    line = f"held-out loss {s['loss']:.3f}, rewarded recall {s['recall']:.2f}, precision {s['precision']:.2f}"
+    if shift is not None:
+        a = scores(logits - shift, target)
+        line += f"; adjusted {a['loss']:.3f}, {a['recall']:.2f}, {a['precision']:.2f}"
+    line += f"; recall -1 / +1 {s['recall_neg']:.2f} / {s['recall_pos']:.2f}"
+    if imagined is not None:
+        i = scores(*held_out_logits(model, imagined))
+        line += (
+            f"; imagined frames: loss {i['loss']:.3f}, recall -1 / +1 {i['recall_neg']:.2f} / "
+            f"{i['recall_pos']:.2f}, precision {i['precision']:.2f}"
+        )
+    return line
 
 
 def class_entropy(dataset: EpisodeDataset) -> float:
@@ -124,7 +176,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rewarded-share", type=float, default=0.0)
+    parser.add_argument("--world-model", metavar="MODEL", help="score held-out imagined frames of this model")
+    parser.add_argument("--imagined-share", type=float, default=0.0, help="needs --world-model")
+    parser.add_argument("--steps", type=int, help="Euler steps per imagined frame (default: the run's)")
+    parser.add_argument(
+        "--start-from-world-model",
+        action="store_true",
+        help="start from --world-model's reward/termination model (scored before the first update too)",
+    )
     args = parser.parse_args(argv)
+    if not 0.0 <= args.imagined_share <= 1.0:
+        parser.error(f"--imagined-share must be in [0, 1], got {args.imagined_share}")
+    if args.imagined_share > 0 and args.world_model is None:
+        parser.error("--imagined-share needs --world-model (whose denoiser draws the frames)")
+    if args.start_from_world_model and args.world_model is None:
+        parser.error("--start-from-world-model needs --world-model")
     if args.updates < 1 or args.every < 1:
         parser.error(f"--updates and --every must be >= 1, got {args.updates} and {args.every}")
     if not 0.0 <= args.rewarded_share <= 1.0:
@@ -160,16 +226,26 @@ def main(argv: list[str] | None = None) -> int:
         generator=torch.Generator().manual_seed(123),
     )
     held_batches = [held.sample() for _ in range(HELDOUT_BATCHES)]
+    imagined_batches, frames, start_model = None, None, None
+    if args.world_model is not None:
+        frames, start_model = world_model_frames(args.world_model, args.steps)
+        every_row = ImaginedFrames(frames, 32)
+        imagined_batches = [every_row(b)[0] for b in held_batches]
     shift = None
     if args.rewarded_share > 0:
         sampler = RewardedShareSampler(sampler, rewarded_steps(train), args.rewarded_share, args.seed)
         shift = class_shift(sampler, train)
+    imagined_rows = round(args.imagined_share * training.batch_size)
+    if args.start_from_world_model:  # its own weights and shapes (the preset's settings train it)
+        if start_model is None:
+            raise SystemExit(f"--start-from-world-model: {args.world_model} has no reward/termination model")
+        model = copy.deepcopy(start_model).train()
     # The trainer's own updates: its optimizer, warm-up, gradient accumulation and clipping.
     opt, sched = configure_optimizer(model, cfg.rew_end_model.optimizer, training.lr_warmup_steps)
     comp = ComponentState(
         "rew_end_model",
         model,
-        RewEndObjective(model),
+        RewEndObjective(model, imagined=ImaginedFrames(frames, rows) if (rows := imagined_rows) else None),
         sampler.sample,
         opt,
         sched,
@@ -187,22 +263,18 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"--rewarded-share {args.rewarded_share}: classes -1/0/+1 {factors} times as frequent as in the data"
         )
+    if args.start_from_world_model:
+        print("update 0: " + held_out_line(model, held_batches, imagined_batches, shift), flush=True)
     start, done = time.perf_counter(), 0
     while done < args.updates:
         steps = min(args.every, args.updates - done)
         metrics = train_component(comp, steps, show_progress=False)
         done += steps
-        logits, target = held_out_logits(model, held_batches)
-        s = scores(logits, target)
         line = (
             f"update {done} ({time.perf_counter() - start:.0f} s): training loss "
-            f"{metrics['rew_end_model/loss_rew']:.3f}; held-out loss {s['loss']:.3f}, rewarded recall "
-            f"{s['recall']:.2f}, precision {s['precision']:.2f}"
+            f"{metrics['rew_end_model/loss_rew']:.3f}; "
         )
-        if shift is not None:
-            a = scores(logits - shift, target)
-            line += f"; adjusted {a['loss']:.3f}, {a['recall']:.2f}, {a['precision']:.2f}"
-        print(line, flush=True)
+        print(line + held_out_line(model, held_batches, imagined_batches, shift), flush=True)
     return 0
 
 
