@@ -26,7 +26,6 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
-from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.data.frames import to_float_frames
 from diamond_wm.evaluation.drift import DriftError, imagined_steps, select_contexts
 from diamond_wm.evaluation.drift_run import load_world_model, open_test_dataset
@@ -124,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         contexts = select_contexts(dataset, n, args.horizon, per_episode=args.per_episode, seed=args.seed)
     except (LoadError, DriftError, FileNotFoundError) as e:
         sys.exit(f"imagined_rewards: {e}")
-    run_cfg = loaded.run_cfg
-    sampler_cfg = (
-        run_cfg.world_model_env.diffusion_sampler if run_cfg is not None else DiffusionSamplerConfig()
-    )
+    sampler_cfg = loaded.sampler  # the run's imagination settings (the default's for a bare checkpoint)
     if args.steps is not None:
         sampler_cfg = dataclasses.replace(sampler_cfg, num_steps_denoising=args.steps)
     horizon = contexts.horizon

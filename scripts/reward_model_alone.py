@@ -40,7 +40,6 @@ from typing import Any
 
 import torch
 
-from diamond_wm.config.agent import DiffusionSamplerConfig
 from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
 from diamond_wm.config.derived import rew_end_seq_length
 from diamond_wm.data.dataset import EpisodeDataset
@@ -131,8 +130,7 @@ def world_model_frames(path: str, steps: int | None) -> tuple[DiffusionSampler, 
         loaded = load_world_model(path)
     except LoadError as e:
         raise SystemExit(f"--world-model: {e}") from None
-    run_cfg = loaded.run_cfg
-    cfg = run_cfg.world_model_env.diffusion_sampler if run_cfg is not None else DiffusionSamplerConfig()
+    cfg = loaded.sampler  # the run's imagination settings (the default's for a bare checkpoint)
     if steps is not None:
         cfg = dataclasses.replace(cfg, num_steps_denoising=steps)
     return DiffusionSampler(loaded.agent.denoiser.eval(), cfg), loaded.agent.rew_end_model
@@ -245,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     comp = ComponentState(
         "rew_end_model",
         model,
-        RewEndObjective(model, imagined=ImaginedFrames(frames, rows) if (rows := imagined_rows) else None),
+        RewEndObjective(model, imagined=ImaginedFrames(frames, imagined_rows) if imagined_rows else None),
         sampler.sample,
         opt,
         sched,
