@@ -14,6 +14,7 @@ from diamond_wm.config.validation import validate_trainer_config
 from diamond_wm.data import EpisodeDataset, SegmentSampler
 from diamond_wm.models.rew_end_model import RewEndModel
 from diamond_wm.runtime.errors import ConfigError
+from diamond_wm.training.component import ComponentState
 from diamond_wm.training.objectives import RewardClassShift, RewEndObjective
 from diamond_wm.training.trainer import Trainer
 from tests.data.helpers import random_episode
@@ -104,3 +105,42 @@ def test_a_run_trains_its_reward_model_with_the_share(tmp_path, no_real_env):
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     shifts = [r[k] for r in rows for k in r if k.endswith("rew_logit_shift_zero")]
     assert shifts and all(s < 0 for s in shifts)  # the rewarded segments make the zero class rarer in batches
+
+
+def _component(seed: int) -> ComponentState:
+    torch.manual_seed(seed)
+    cfg = to_trainer_config(compose_trainer_config(["env=catch", "env.train.size=16"])).agent.rew_end_model
+    cfg.num_actions = 4
+    model = RewEndModel(cfg)
+    opt = torch.optim.AdamW(model.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    return ComponentState(
+        "rew_end_model", model, RewEndObjective(model, rewarded_rows=2), None, opt, sched, 1, None
+    )
+
+
+def test_the_class_counts_are_saved_with_the_run_state():
+    sampler = SegmentSampler(
+        _dataset(),
+        4,
+        6,
+        can_sample_beyond_end=True,
+        generator=torch.Generator().manual_seed(0),
+        rewarded_share=0.5,
+    )
+    batches = [sampler.sample() for _ in range(6)]
+    straight = _component(0)
+    for batch in batches[:5]:
+        straight.objective.shift.update(batch)
+    state = straight.state_dict()
+    resumed = _component(1)
+    resumed.load_state_dict(state)
+    assert torch.equal(resumed.objective.shift.all, straight.objective.shift.all)
+    assert torch.equal(
+        resumed.objective.shift.update(batches[5]), straight.objective.shift.update(batches[5])
+    )
+    assert straight.objective.shift.value.abs().sum() > 0
+    older = {k: v for k, v in state.items() if k != "objective"}  # a run state saved without the counts
+    fresh = _component(2)
+    fresh.load_state_dict(older)
+    assert fresh.objective.shift.all.sum() == 0  # they start again, as before

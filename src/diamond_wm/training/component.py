@@ -66,16 +66,23 @@ class ComponentState:
         return self.ddp.no_sync() if self.ddp is not None and not last else contextlib.nullcontext()
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "num_updates": self.num_updates,
         }
+        objective_state = getattr(self.objective, "training_state", None)  # e.g. the reward class counts
+        if objective_state is not None:
+            state["objective"] = objective_state()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.num_updates = int(state["num_updates"])
+        load_objective = getattr(self.objective, "load_training_state", None)
+        if load_objective is not None:  # a state saved before the objective had one: it starts afresh
+            load_objective(state.get("objective", {}))
 
 
 def align_grad_layouts(module: nn.Module) -> int:

@@ -77,6 +77,15 @@ class RewEndObjective(nn.Module):
             metrics["imagined_frames"] = count
         return loss, metrics
 
+    def training_state(self) -> dict[str, Any]:
+        """What the run state saves besides the weights: the class counts of the logit shift (so that a resumed
+        run goes on with them, as an uninterrupted one does)."""
+        return {"reward_class_shift": self.shift.state_dict()} if self.shift is not None else {}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        if self.shift is not None and "reward_class_shift" in state:
+            self.shift.load_state_dict(state["reward_class_shift"])
+
 
 class RewardClassShift:
     """log(frequency of each reward class (-1, 0, +1) among all the batches' counted transitions / among those of
@@ -104,6 +113,13 @@ class RewardClassShift:
             usual = self.usual + self.PSEUDO * f_all
             self.value = torch.where(self.all > 0, (f_all / (usual / usual.sum())).log(), 0.0)
         return self.value.float()
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"all": self.all.clone(), "usual": self.usual.clone(), "value": self.value.clone()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for name in ("all", "usual", "value"):
+            setattr(self, name, state[name].to(torch.float64).clone())
 
 
 class ActorCriticObjective(nn.Module):
