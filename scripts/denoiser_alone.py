@@ -21,8 +21,8 @@ line with the same reward model on the real frames. A denoiser whose frames the 
 real ones shows the rewards; one whose frames give rewards at the wrong transitions is what the actor-critic would
 learn from.
 
-`--save DIR`: the denoiser's weights after each line (DIR/denoiser_NNNNN.pt); `--weights FILE`: start from such
-weights (`--updates 0`: only score them).
+`--save DIR`: the denoiser's weights after each line (DIR/denoiser_NNNNN.pt; a folder that already holds such files
+is refused); `--weights FILE`: start from such weights (`--updates 0`: only score them).
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ import torch
 
 from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
 from diamond_wm.config.derived import denoiser_seq_length, rew_end_seq_length
-from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.sampling import SegmentSampler
-from diamond_wm.evaluation.drift_run import load_world_model
+from diamond_wm.evaluation.drift_run import DriftError, load_world_model, open_episodes
 from diamond_wm.loading.agent import LoadError
 from diamond_wm.models.agent import with_num_actions
 from diamond_wm.models.diffusion.factory import build_denoiser
 from diamond_wm.models.rew_end_model import RewEndModel
+from diamond_wm.runtime.atomic import atomic_torch_save
 from diamond_wm.runtime.precision import autocast
 from diamond_wm.training.component import ComponentState, train_component
 from diamond_wm.training.imagined_frames import ImaginedFrames
@@ -110,6 +110,18 @@ def held_out_denoising_loss(objective: DenoiserObjective, batches: list) -> floa
     return loss
 
 
+def check_save_folder(parser: argparse.ArgumentParser, save: Path) -> None:
+    """Refuse a --save folder that is a file or already holds weights: a second run would replace them."""
+    if save.exists() and not save.is_dir():
+        parser.error(f"--save {save}: not a folder")
+    held = sorted(p.name for p in save.glob("denoiser_*.pt")) if save.is_dir() else []
+    if held:
+        parser.error(
+            f"--save {save}: already holds {len(held)} denoiser weight file(s) ({', '.join(held[:3])}"
+            f"{', ...' if len(held) > 3 else ''}); give a new or empty folder"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -132,14 +144,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--updates must be >= 0 and --every >= 1, got {args.updates} and {args.every}")
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be >= 1, got {args.steps}")
+    save = Path(args.save) if args.save else None
+    if save is not None:
+        check_save_folder(parser, save)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    train = EpisodeDataset(args.train, name="train", read_only=True)
-    heldout = EpisodeDataset(args.heldout, name="heldout", read_only=True)
-    for ds in (train, heldout):
-        if ds.num_episodes == 0:
-            raise SystemExit(f"{ds.directory}: no episodes")
+    try:
+        train = open_episodes(args.train, "TRAIN_DIR", "train", cache_in_ram=True)
+        heldout = open_episodes(args.heldout, "HELDOUT_DIR", "heldout", cache_in_ram=True)
+    except DriftError as e:
+        raise SystemExit(str(e)) from None
     try:
         loaded = load_world_model(args.world_model)
     except LoadError as e:
@@ -195,14 +210,14 @@ def main(argv: list[str] | None = None) -> int:
         precision=cfg.training.precision,
     )
     params = sum(p.numel() for p in denoiser.parameters())
+    start_from = args.weights or ("new" if args.from_scratch else f"from {loaded.checkpoint}")
     print(
         f"{train.num_steps} training steps, {heldout.num_steps} held-out; denoiser of {params} parameters "
-        f"({args.weights or ('new' if args.from_scratch else 'from ' + str(loaded.checkpoint))}), batch {training.batch_size}, "
+        f"({start_from}), batch {training.batch_size}, "
         f"lr {cfg.denoiser.optimizer.lr:g}, {cfg.training.precision}; {sampler_cfg.num_steps_denoising} Euler "
         f"step(s) per frame"
     )
     print("real frames: " + reading(reward_model, held_batches), flush=True)
-    save = Path(args.save) if args.save else None
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
 
@@ -218,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         if save is not None:
-            torch.save(denoiser.state_dict(), save / f"denoiser_{done:05d}.pt")
+            atomic_torch_save(denoiser.state_dict(), save / f"denoiser_{done:05d}.pt")
 
     line(0, 0.0)
     start, done = time.perf_counter(), 0

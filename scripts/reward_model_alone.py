@@ -44,7 +44,7 @@ from diamond_wm.config.compose import compose_trainer_config, to_trainer_config
 from diamond_wm.config.derived import rew_end_seq_length
 from diamond_wm.data.dataset import EpisodeDataset
 from diamond_wm.data.sampling import SegmentId, SegmentSampler, make_batch
-from diamond_wm.evaluation.drift_run import load_world_model
+from diamond_wm.evaluation.drift_run import DriftError, load_world_model, open_episodes
 from diamond_wm.loading.agent import LoadError
 from diamond_wm.models.diffusion import DiffusionSampler
 from diamond_wm.models.rew_end_model import RewEndModel
@@ -196,11 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    train = EpisodeDataset(args.train, name="train", read_only=True)
-    heldout = EpisodeDataset(args.heldout, name="heldout", read_only=True)
-    for ds in (train, heldout):
-        if ds.num_episodes == 0:
-            raise SystemExit(f"{ds.directory}: no episodes")
+    try:
+        train = open_episodes(args.train, "TRAIN_DIR", "train", cache_in_ram=True)
+        heldout = open_episodes(args.heldout, "HELDOUT_DIR", "heldout", cache_in_ram=True)
+    except DriftError as e:
+        raise SystemExit(str(e)) from None
     cfg = to_trainer_config(compose_trainer_config(args.overrides, config_name=args.config_name))
     model_cfg = cfg.agent.rew_end_model
     model_cfg.num_actions = train.action_spec.num_action_dims

@@ -41,7 +41,7 @@ def test_it_trains_the_presets_model_and_scores_the_held_out_segments(alone, tmp
 def test_an_empty_folder_is_named(alone, tmp_path):
     train = dataset(tmp_path / "train", 1)
     EpisodeDataset(tmp_path / "empty").close()
-    with pytest.raises(SystemExit, match="empty: no episodes"):
+    with pytest.raises(SystemExit, match=f"HELDOUT_DIR {tmp_path / 'empty'}: no episode found"):
         alone.main([str(train), str(tmp_path / "empty"), "env.train.size=16"])
 
 

@@ -103,3 +103,44 @@ def test_weights_of_another_denoiser_are_refused(drift_runs, tmp_path):
     argv = [str(data / "train"), str(data / "test"), *TINY, "--world-model", str(run), "--weights", str(bad)]
     with pytest.raises(SystemExit, match="--weights .*bad.pt: not this denoiser's weights"):
         alone.main([*argv, "--updates", "0"])
+
+
+def test_a_save_folder_holding_weights_is_refused_and_kept(drift_runs, capsys, tmp_path):
+    alone = load_script("denoiser_alone")
+    data, run = drift_runs["dataset"], drift_runs["edm"]
+    argv = [str(data / "train"), str(data / "test"), *TINY, "--world-model", str(run), "--threads", "1"]
+    assert alone.main([*argv, "--updates", "1", "--save", str(tmp_path)]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ["denoiser_00000.pt", "denoiser_00001.pt"]
+    with pytest.raises(SystemExit):
+        alone.main(
+            [
+                *argv,
+                "--updates",
+                "1",
+                "--weights",
+                str(tmp_path / "denoiser_00001.pt"),
+                "--save",
+                str(tmp_path),
+            ]
+        )
+    err = capsys.readouterr().err
+    assert (
+        f"--save {tmp_path}: already holds 2 denoiser weight file(s) (denoiser_00000.pt, denoiser_00001.pt)"
+        in err
+    )
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing replaced
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit):
+        alone.main([*argv, "--save", str(tmp_path / "file")])
+    assert f"--save {tmp_path / 'file'}: not a folder" in capsys.readouterr().err
+
+
+def test_dataset_folders_that_are_missing_or_empty_are_named(drift_runs, tmp_path):
+    alone = load_script("denoiser_alone")
+    data, run = drift_runs["dataset"], drift_runs["edm"]
+    with pytest.raises(SystemExit, match=f"TRAIN_DIR {tmp_path / 'none'}: folder not found"):
+        alone.main([str(tmp_path / "none"), str(data / "test"), "--world-model", str(run)])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match=f"HELDOUT_DIR {tmp_path / 'empty'}: no episode found"):
+        alone.main([str(data / "train"), str(tmp_path / "empty"), "--world-model", str(run)])

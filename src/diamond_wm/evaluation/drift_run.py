@@ -89,17 +89,26 @@ def model_labels(targets: list[Path], loaded: list[LoadedAgent], labels: Optiona
     return [n if names.count(n) == 1 else f"{n} #{i + 1}" for i, n in enumerate(names)]
 
 
+def open_episodes(
+    path: str | Path, option: str = "--dataset", name: Optional[str] = None, cache_in_ram: bool = False
+) -> EpisodeDataset:
+    """A dataset folder's episodes, read-only; DriftError naming `option` and the folder when it is missing or
+    holds no episode."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DriftError(f"{option} {path}: folder not found (expected a dataset folder of episodes)")
+    dataset = EpisodeDataset(path, name=name, read_only=True, cache_in_ram=cache_in_ram)
+    if dataset.num_episodes == 0:
+        raise DriftError(f"{option} {path}: no episode found (expected a dataset folder of episodes)")
+    return dataset
+
+
 def open_test_dataset(path: str | Path) -> EpisodeDataset:
     """The test episodes: a dataset folder, or a static dataset's root holding test/ (DriftError otherwise)."""
     path = Path(path)
     if (path / "test").is_dir() and not (path / "info.pt").is_file():
         path = path / "test"
-    if not path.is_dir():
-        raise DriftError(f"--dataset {path}: folder not found (expected a dataset folder of episodes)")
-    dataset = EpisodeDataset(path, read_only=True, cache_in_ram=False)
-    if dataset.num_episodes == 0:
-        raise DriftError(f"--dataset {path}: no episode found (expected a dataset folder of episodes)")
-    return dataset
+    return open_episodes(path)
 
 
 def static_test_dataset(targets: list[Path], loaded: list[LoadedAgent]) -> EpisodeDataset:
