@@ -123,6 +123,26 @@ def test_state_round_trip_continues_the_same_episodes():
     torch.testing.assert_close(other.t, env.t)
 
 
+def test_a_state_loads_without_drawing_contexts():
+    # A resumed rank of a multi-process run loads its imagination before it has any episode to draw from.
+    env = make_env(3, horizon=6)
+    env.reset(seed=0)
+    env.step(torch.ones(3, dtype=torch.long))
+    state = env.state_dict()
+    expected = env.step(torch.zeros(3, dtype=torch.long))
+
+    def no_episode(count: int, generator: torch.Generator):
+        raise ValueError("cannot sample from an empty dataset")
+
+    other = make_env(3, horizon=6)
+    source, other.initial_conditions = other.initial_conditions, no_episode
+    other.load_state_dict(state)
+    other.initial_conditions = source  # the episodes have come: rows that end restart from them
+    got = other.step(torch.zeros(3, dtype=torch.long))
+    for a, b in zip(expected[:4], got[:4], strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_multi_hot_actions_drive_the_world_model():
     from diamond_wm.config.actions import ActionGroup, ActionSpec
 

@@ -156,10 +156,12 @@ class WorldModelEnv:
         return {**self.state.state_dict(), "t": self.t.clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from `state_dict()`'s output."""
+        """Continue from `state_dict()`'s output. Nothing is drawn from the source of contexts: the saved state
+        holds every row (a resumed rank may have no episode yet when it loads it)."""
         if self.state is None:
-            self.reset()
-        assert self.state is not None
+            hx, cx = (t.to(self.device) for t in state["hx_cx"])
+            obs, act = state["obs_buffer"].to(self.device), state["act_buffer"].to(self.device)
+            self.state = WorldState(obs, act, hx, cx, None, self.generators)
         self.state.load_state_dict(state)
         self.t = state["t"].to(self.device)
 
