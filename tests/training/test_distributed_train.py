@@ -42,7 +42,7 @@ def torchrun_train(cwd: Path, *overrides: str, run_dir: Path | None = None) -> s
 
 def test_two_processes_train_in_step_and_only_rank_0_writes(tmp_path):
     # No hydra.run.dir: rank 0 picks the time-stamped folder and the other rank uses it (not its own).
-    torchrun_train(tmp_path, *CATCH)
+    torchrun_train(tmp_path, *CATCH, "rew_end_model.training.rewarded_share=0.5")
     runs = list((tmp_path / "outputs").glob("*/*"))
     assert len(runs) == 1, runs
     run_dir = runs[0]
@@ -54,7 +54,12 @@ def test_two_processes_train_in_step_and_only_rank_0_writes(tmp_path):
     assert not stray, stray  # nothing outside the run folder (no folder of its own for rank 1)
     state = final_state(run_dir)
     assert state["epoch"] == 3 and (run_dir / "FINISHED").is_file()
-    assert len(state["ranks"]) == NPROC  # every rank's own RNGs and imagination state
+    assert len(state["ranks"]) == NPROC  # every rank's own RNGs, imagination state and reward class counts
+    counts = [r["objectives"]["rew_end_model"]["reward_class_shift"]["all"] for r in state["ranks"]]
+    assert torch.equal(
+        counts[0], state["components"]["rew_end_model"]["objective"]["reward_class_shift"]["all"]
+    )
+    assert counts[0].sum() > 0 and not torch.equal(counts[0], counts[1])  # each counted its own batches
     # One writer: each epoch's line once in the log, one metrics record per epoch.
     log = (run_dir / "train.log").read_text()
     for e in (1, 2, 3):
@@ -99,6 +104,9 @@ def _wait_for_epoch(run_dir: Path, epoch: int, proc: subprocess.Popen, timeout: 
     [
         pytest.param([], id="ram"),
         pytest.param(["training.cache_in_ram=false", "training.num_workers_data_loaders=1"], id="disk"),
+        pytest.param(
+            ["rew_end_model.training.rewarded_share=0.5"], id="rewarded-share"
+        ),  # each rank's counts
     ],
 )
 def test_an_interrupted_two_process_run_resumes_to_the_same_weights(tmp_path, variant):

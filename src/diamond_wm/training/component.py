@@ -71,18 +71,27 @@ class ComponentState:
             "scheduler": self.scheduler.state_dict(),
             "num_updates": self.num_updates,
         }
-        objective_state = getattr(self.objective, "training_state", None)  # e.g. the reward class counts
+        objective_state = self.objective_state()
         if objective_state is not None:
-            state["objective"] = objective_state()
+            state["objective"] = objective_state
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.num_updates = int(state["num_updates"])
+        self.load_objective_state(state.get("objective", {}))
+
+    def objective_state(self) -> Optional[dict[str, Any]]:
+        """The objective's own training state (e.g. the reward class counts), None when it keeps none. Each rank of
+        a multi-process run keeps its own: it counts its own batches."""
+        objective_state = getattr(self.objective, "training_state", None)
+        return objective_state() if objective_state is not None else None
+
+    def load_objective_state(self, state: dict[str, Any]) -> None:
         load_objective = getattr(self.objective, "load_training_state", None)
         if load_objective is not None:  # a state saved before the objective had one: it starts afresh
-            load_objective(state.get("objective", {}))
+            load_objective(state)
 
 
 def align_grad_layouts(module: nn.Module) -> int:

@@ -276,9 +276,10 @@ class Trainer:
     # ---------------------------------------------------------------- run state
 
     def _save_checkpoint(self) -> None:
-        own = {  # what is this rank's own: its random streams, its imagination
+        own = {  # what is this rank's own: its random streams, its imagination, its objectives' counts
             "rng": capture_rng_state(self.generators, self.device),
             "rollout": self.rollout.state_dict() if self.rollout is not None else None,
+            "objectives": {k: c.objective_state() for k, c in self.components.items()},
         }
         ranks = gather_rank_states(self.dist, own)
         if not self.outputs.enabled:  # rank 0 writes the run state
@@ -339,6 +340,9 @@ class Trainer:
             if self.rollout is not None and own.get("rollout") is not None:
                 self.rollout.load_state_dict(own["rollout"])
             restore_rng_state(own["rng"], self.generators, self.device)
+            for k, objective in (own.get("objectives") or {}).items():  # absent in states saved before
+                if objective is not None and k in self.components:
+                    self.components[k].load_objective_state(objective)
         log.info(
             "resumed %s at the end of %s (%d env steps)",
             self.run_dir.root,
