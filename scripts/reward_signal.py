@@ -21,14 +21,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from diamond_wm.data.dataset import EpisodeDataset
+from diamond_wm.evaluation.drift_run import DriftError, open_episodes
 
 
 def transitions(directory: Path, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """|next frame - frame| of the top `rows` rows, flattened (N, C * rows * W), and the reward classes (N,)."""
-    ds = EpisodeDataset(directory, name="signal")
-    if ds.num_episodes == 0:
-        raise ValueError(f"{directory}: no episodes")
+    """|next frame - frame| of the top `rows` rows, flattened (N, C * rows * W), and the reward classes (N,);
+    DriftError naming the folder when it is missing or holds no episode."""
+    ds = open_episodes(directory, option="DATASET_DIR", name="signal")
     diffs, classes = [], []
     for i in range(ds.num_episodes):
         ep = ds.load_episode(i)
@@ -52,7 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--updates", type=int, default=300, help="logistic-regression updates (default 300)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    x, y = transitions(args.dataset, args.rows)
+    if args.rows < 1 or args.updates < 1:
+        raise SystemExit(
+            f"reward_signal: --rows and --updates must be >= 1, got {args.rows} and {args.updates}"
+        )
+    try:
+        x, y = transitions(args.dataset, args.rows)
+    except DriftError as e:
+        raise SystemExit(f"reward_signal: {e}") from None
     rewarded = y != 1
     if not rewarded.any():
         print(f"{len(y)} transitions, none rewarded: nothing to find")

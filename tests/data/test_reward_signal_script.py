@@ -46,3 +46,13 @@ def test_a_score_in_the_top_rows_is_found(signal, tmp_path, capsys):
 def test_class_entropy(signal):
     assert signal.class_entropy(torch.tensor([1, 1, 1, 1])) == 0.0
     assert signal.class_entropy(torch.tensor([0, 1, 2])) == pytest.approx(1.0986, abs=1e-4)
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_a_folder_without_episodes_is_named(signal, tmp_path, make):
+    folder = tmp_path / "train"
+    if make == "empty":
+        folder.mkdir()
+    with pytest.raises(SystemExit, match=f"reward_signal: DATASET_DIR {folder}: .*expected a dataset folder"):
+        signal.main([str(folder)])
+    assert folder.exists() == (make == "empty")  # nothing created where nothing was
