@@ -89,14 +89,16 @@ class RewardedShareSampler:
 
 
 def class_shift(sampler, dataset: EpisodeDataset) -> torch.Tensor:
-    """log(frequency of each reward class in the sampler's batches / in the dataset), (3,)."""
+    """log(frequency of each reward class in the sampler's batches / in the dataset), (3,); 0 for a class the
+    dataset does not hold (Breakout's -1), whose logit then stays as it is."""
     counts = torch.zeros(3)
     for _ in range(SHARE_BATCHES):
         batch = sampler.sample()
         rew = batch.rew[:, :-1][batch.mask_padding[:, :-1]]
         counts += torch.bincount(rew.sign().long() + 1, minlength=3).float()
     data = torch.tensor(dataset.counts_rew, dtype=torch.float32)
-    return (counts / counts.sum()).log() - (data / data.sum()).log()
+    seen = (data > 0) & (counts > 0)
+    return torch.where(seen, (counts / counts.sum()).log() - (data / data.sum()).log(), 0.0)
 
 
 def held_out_logits(model: RewEndModel, batches: list) -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         f"lr {cfg.rew_end_model.optimizer.lr:g}"
     )
     if shift is not None:
-        factors = "/".join(f"{f:.2f}" for f in shift.exp().tolist())
+        factors = "/".join(
+            f"{f:.2f}" if n > 0 else "-" for f, n in zip(shift.exp().tolist(), train.counts_rew, strict=True)
+        )
         print(
             f"--rewarded-share {args.rewarded_share}: classes -1/0/+1 {factors} times as frequent as in the data"
         )

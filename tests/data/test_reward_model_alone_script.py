@@ -77,3 +77,33 @@ def test_rewarded_share_places_segments_around_the_rewarded_steps(alone, tmp_pat
     with pytest.raises(SystemExit):
         alone.main([*argv, "--rewarded-share", "1.5"])
     assert "--rewarded-share must be in [0, 1], got 1.5" in capsys.readouterr().err
+
+
+def test_a_class_the_dataset_lacks_gets_no_shift(alone, tmp_path, capsys):
+    """Breakout's rewards are all +1: the -1 logit stays as it is and the adjusted scores are numbers."""
+    ds = EpisodeDataset(tmp_path / "plus", action_spec=ActionSpec(kind="discrete", num_action_dims=3))
+    ep = scoreboard_episode(60)
+    ep.rew.clamp_(min=0)
+    ep.rew[10] = 1.0
+    ds.add_episode(ep)
+    ds.close()
+    ds = EpisodeDataset(tmp_path / "plus", read_only=True)
+    base = SegmentSampler(
+        ds, 4, 19, None, can_sample_beyond_end=True, generator=torch.Generator().manual_seed(0)
+    )
+    shift = alone.class_shift(alone.RewardedShareSampler(base, alone.rewarded_steps(ds), 0.5, seed=0), ds)
+    assert shift[0] == 0 and shift[2] > 0 and shift.isfinite().all()
+    argv = [str(tmp_path / "plus"), str(dataset(tmp_path / "heldout", 1)), "env.train.size=16"]
+    argv += [
+        "rew_end_model.training.batch_size=2",
+        "--updates",
+        "1",
+        "--every",
+        "1",
+        "--rewarded-share",
+        "0.5",
+    ]
+    assert alone.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("--rewarded-share 0.5: classes -1/0/+1 -/")
+    assert "; adjusted " in out[2] and "nan" not in out[2]
