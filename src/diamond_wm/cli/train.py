@@ -33,8 +33,8 @@ options:
   --no-progress       no progress bars on a terminal, no line per phase in a log file or pipe (the one-line
                       summary of every epoch stays)
   --config-name NAME  start from another packaged preset: trainer (default), demo (the CPU demo: Catch,
-                      small networks), atari_cpu (an Atari game on a CPU: Boxing, small networks, bf16, a
-                      short schedule; env.train.id=ID for another game; it does not learn Boxing yet),
+                      small networks), atari_cpu (an Atari game on a CPU: Krull, small networks, bf16, a
+                      short schedule, about an hour on 2 cores; env.train.id=ID for another game),
                       world_model (your own game's world model on recorded play: static_dataset.path=DIR
                       [world_model_size=small|paper]) or csgo (the CS:GO world model on recorded play:
                       env.path_data_low_res=DIR env.path_data_full_res=DIR); also -cn NAME
