@@ -112,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"reward_by_action: {e}") from None
     spec = dataset.action_spec
     if spec is None or spec.kind != "discrete":
-        raise SystemExit(f"reward_by_action: DATASET_DIR {args.dataset}: needs discrete actions, got {spec}")
+        got = "no action spec" if spec is None else f"{spec.kind} actions"
+        raise SystemExit(
+            f"reward_by_action: DATASET_DIR {args.dataset}: needs discrete actions (one per step), got {got}"
+        )
     model, run_length = load_reward_model(args.model)
     if model.cfg.num_actions != spec.num_action_dims:
         raise SystemExit(

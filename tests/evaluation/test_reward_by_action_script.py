@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from diamond_wm.data import EpisodeDataset
 from diamond_wm.data.sampling import SegmentSampler
 from diamond_wm.evaluation.drift_run import open_episodes
 from tests.conftest import load_script
@@ -77,3 +78,13 @@ def test_bad_arguments_are_named(script, drift_runs, tmp_path):
         script.main([str(tmp_path / "x.pt"), str(drift_runs["dataset"] / "test")])
     with pytest.raises(SystemExit):
         script.main([str(drift_runs["edm"]), str(drift_runs["dataset"] / "test"), "--batches", "0"])
+
+
+def test_multi_hot_episodes_are_refused_by_name(script, drift_runs, tmp_path):
+    from tests.data.test_action_specs import MULTI_HOT, multi_hot_episode
+
+    ds = EpisodeDataset(tmp_path / "csgo", action_spec=MULTI_HOT)
+    ds.add_episode(multi_hot_episode(6))
+    ds.close()
+    with pytest.raises(SystemExit, match=r"needs discrete actions \(one per step\), got multi_hot actions"):
+        script.main([str(drift_runs["edm"]), str(tmp_path / "csgo")])
