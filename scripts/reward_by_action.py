@@ -19,42 +19,32 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 import torch
 
 from diamond_wm.config.derived import rew_end_seq_length
+from diamond_wm.config.trainer import TrainerConfig
 from diamond_wm.data.sampling import SegmentSampler
-from diamond_wm.evaluation.drift_run import DriftError, open_episodes
-from diamond_wm.loading.agent import LoadError, is_run_dir, load_checkpoint, load_run
+from diamond_wm.evaluation.drift_run import DriftError, load_world_model, open_episodes
+from diamond_wm.loading.agent import LoadError
 from diamond_wm.models.rew_end_model import RewEndModel
 
 BATCH_SIZE = 32
 CLASSES = ((2, "+1"), (1, "0"), (0, "-1"))  # target class of each reward sign
 
 
-def load_reward_model(target: str) -> tuple[RewEndModel, int | None]:
-    """The reward/termination model of a run folder's latest agent or of a checkpoint, and its run's segment
-    length (None without a run); SystemExit naming MODEL when there is none."""
-    path = Path(target)
+def load_reward_model(target: str) -> tuple[RewEndModel, int]:
+    """The reward/termination model of a run folder's latest agent or of a checkpoint, and the length of its run's
+    reward/termination segments (the default configuration's without a run); SystemExit naming MODEL when there
+    is none."""
     try:
-        if path.is_dir():
-            if not is_run_dir(path):
-                raise LoadError(
-                    f"{path} is not a training run folder (no config/trainer.yaml, no checkpoints/)"
-                )
-            loaded = load_run(path)
-        elif path.is_file():
-            loaded = load_checkpoint(path, require_env=False)
-        else:
-            raise LoadError(f"{path}: not found (expected a run folder or an agent checkpoint file)")
+        loaded = load_world_model(target, require_denoiser=False)
     except LoadError as e:
         raise SystemExit(f"reward_by_action: MODEL {e}") from None
     model = loaded.agent.rew_end_model
     if model is None:
         raise SystemExit(f"reward_by_action: MODEL {loaded.checkpoint} has no reward/termination model")
-    length = rew_end_seq_length(loaded.run_cfg) if loaded.run_cfg is not None else None
-    return model.eval(), length
+    return model.eval(), rew_end_seq_length(loaded.run_cfg or TrainerConfig())
 
 
 @torch.no_grad()
@@ -122,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             f"reward_by_action: MODEL takes {model.cfg.num_actions} actions, DATASET_DIR's episodes "
             f"{spec.num_action_dims}"
         )
-    length = args.length or run_length or 19
+    length = args.length or run_length
     sampler = SegmentSampler(
         dataset, BATCH_SIZE, length, None, can_sample_beyond_end=True,
         generator=torch.Generator().manual_seed(args.seed),

@@ -74,7 +74,7 @@ def test_bad_arguments_are_named(script, drift_runs, tmp_path):
         SystemExit, match=f"reward_by_action: DATASET_DIR {tmp_path / 'none'}: folder not found"
     ):
         script.main([str(drift_runs["edm"]), str(tmp_path / "none")])
-    with pytest.raises(SystemExit, match=f"reward_by_action: MODEL {tmp_path / 'x.pt'}: not found"):
+    with pytest.raises(SystemExit, match=f"reward_by_action: MODEL model not found: {tmp_path / 'x.pt'}"):
         script.main([str(tmp_path / "x.pt"), str(drift_runs["dataset"] / "test")])
     with pytest.raises(SystemExit):
         script.main([str(drift_runs["edm"]), str(drift_runs["dataset"] / "test"), "--batches", "0"])

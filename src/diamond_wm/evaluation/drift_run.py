@@ -52,9 +52,13 @@ class DriftModel:
 
 
 def load_world_model(
-    target: str | Path, device: torch.device | str = "cpu", request: Optional[AgentRequest] = None
+    target: str | Path,
+    device: torch.device | str = "cpu",
+    request: Optional[AgentRequest] = None,
+    require_denoiser: bool = True,
 ) -> LoadedAgent:
-    """A run folder's latest agent or an agent checkpoint file (no game needed); LoadError without a denoiser."""
+    """A run folder's latest agent or an agent checkpoint file (no game needed); LoadError without a denoiser
+    unless `require_denoiser` is False (for the other parts alone)."""
     target = Path(target)
     if target.is_dir():
         if not is_run_dir(target):
@@ -67,7 +71,7 @@ def load_world_model(
         loaded = load_checkpoint(target, device=device, agent_request=request, require_env=False)
     else:
         raise LoadError(f"model not found: {target} (expected a run folder or an agent checkpoint file)")
-    if loaded.agent.denoiser is None:
+    if require_denoiser and loaded.agent.denoiser is None:
         raise LoadError(f"{loaded.checkpoint} has no denoiser: the drift evaluation needs a world model")
     return loaded
 
